@@ -1,0 +1,1 @@
+"""aiogram routers, callback data, keyboards and the template renderer (floor 3)."""

@@ -1,0 +1,1 @@
+"""Business rules without Telegram (floor 2)."""

@@ -1,0 +1,1 @@
+"""Models, engine, repositories and the unit of work (floor 1)."""
