@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -10,33 +12,32 @@ app = typer.Typer(
     add_completion=False,
 )
 
-
-@app.callback()
-def main() -> None:
-    """orderbot: a Telegram ordering bot for small shops, with a local Telegram sandbox."""
+Port = Annotated[int, typer.Option(help="Port for the Bot API and the web chat.")]
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Tokens = Annotated[
+    list[str] | None, typer.Option("--token", help="A bot token known before the bot connects.")
+]
+DEMO_TOKEN = "123456:sandbox-demo-token"
 
 
 @app.command()
 def sandbox(
-    port: int = typer.Option(8081, help="Port for the Bot API and the web chat."),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    token: list[str] = typer.Option([], help="Bot token(s) known before the bot first connects."),
+    port: Port = 8081,
+    host: Host = "127.0.0.1",
+    token: Tokens = None,
 ) -> None:
     """Run the local Telegram Bot API emulator and its web chat, nothing else."""
     from sandbox import run
 
-    run(host, port, token)
+    run(host, port, token or [])
 
 
 @app.command()
-def demo(
-    port: int = typer.Option(8081, help="Port for the sandbox and its web chat."),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-) -> None:
+def demo(port: Port = 8081, host: Host = "127.0.0.1") -> None:
     """Try orderbot without a Telegram token: the sandbox and its web chat on this machine.
 
-    The shop bot joins the demo once the customer journey lands; today this serves the sandbox.
+    The shop bot joins the demo with the customer-journey work; today this serves the sandbox.
     """
     from sandbox import run
 
-    run(host, port, ["123456:sandbox-demo-token"])
+    run(host, port, [DEMO_TOKEN])

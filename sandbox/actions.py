@@ -105,8 +105,13 @@ class Actions:
                 data = str(spec.get("content", "")).encode()
             name = str(spec.get("file_name") or "file.txt")
             record = self.api.add_file(data, name, spec.get("mime_type") or "text/plain")
-            document = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
-                        "file_name": name, "mime_type": record.mime_type, "file_size": len(data)}
+            document = {
+                "file_id": record.file_id,
+                "file_unique_id": record.file_unique_id,
+                "file_name": name,
+                "mime_type": record.mime_type,
+                "file_size": len(data),
+            }
             content = {"document": document}
             if spec.get("caption"):
                 content["caption"] = str(spec["caption"])[:1024]
@@ -125,12 +130,20 @@ class Actions:
         if not any(b.get("callback_data") == data for b in buttons):
             raise ActionError(400, f"message {message_id} has no button with callback_data {data!r}")
         query_id, pending = new_pending(bot, self.world, "callback")
-        bot.push_update("callback_query", {
-            "id": query_id, "from": user.as_user(), "message": copy.deepcopy(message),
-            "chat_instance": chat_instance(bot, log.chat["id"]), "data": data,
-        })
-        wait = min(float(body.get("wait") or self.world.limits.callback_answer_seconds),
-                   self.world.limits.callback_answer_seconds)
+        bot.push_update(
+            "callback_query",
+            {
+                "id": query_id,
+                "from": user.as_user(),
+                "message": copy.deepcopy(message),
+                "chat_instance": chat_instance(bot, log.chat["id"]),
+                "data": data,
+            },
+        )
+        wait = min(
+            float(body.get("wait") or self.world.limits.callback_answer_seconds),
+            self.world.limits.callback_answer_seconds,
+        )
         return await _wait_answer(pending.future, wait, {"answered": False, "query_id": query_id})
 
     # --- payments ------------------------------------------------------------------------------------
@@ -143,33 +156,58 @@ class Actions:
         if invoice.get("paid"):
             raise ActionError(409, "this invoice is already paid")
         query_id, pending = new_pending(bot, self.world, "pre_checkout")
-        bot.push_update("pre_checkout_query", {
-            "id": query_id, "from": user.as_user(), "currency": invoice["currency"],
-            "total_amount": invoice["total_amount"], "invoice_payload": invoice["payload"],
-        })
-        answer = await _wait_answer(pending.future, self.world.limits.pre_checkout_seconds,
-                                    {"ok": False, "error_message": "the bot did not answer the "
-                                     "pre-checkout query within the time limit"})
+        bot.push_update(
+            "pre_checkout_query",
+            {
+                "id": query_id,
+                "from": user.as_user(),
+                "currency": invoice["currency"],
+                "total_amount": invoice["total_amount"],
+                "invoice_payload": invoice["payload"],
+            },
+        )
+        answer = await _wait_answer(
+            pending.future,
+            self.world.limits.pre_checkout_seconds,
+            {
+                "ok": False,
+                "error_message": "the bot did not answer the pre-checkout query within the time limit",
+            },
+        )
         if not answer.get("ok"):
             return {"ok": False, "error_message": answer.get("error_message")}
         invoice["paid"] = True
         charge_id = new_charge(bot, user.id, invoice)
-        payment = {"currency": invoice["currency"], "total_amount": invoice["total_amount"],
-                   "invoice_payload": invoice["payload"], "telegram_payment_charge_id": charge_id,
-                   "provider_payment_charge_id": "" if invoice["currency"] == "XTR" else f"prov_{charge_id}"}
-        message = log.add({"from": user.as_user(), "chat": log.chat, "date": now(), "successful_payment": payment})
+        payment = {
+            "currency": invoice["currency"],
+            "total_amount": invoice["total_amount"],
+            "invoice_payload": invoice["payload"],
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "" if invoice["currency"] == "XTR" else f"prov_{charge_id}",
+        }
+        message = log.add(
+            {"from": user.as_user(), "chat": log.chat, "date": now(), "successful_payment": payment}
+        )
         bot.push_update("message", copy.deepcopy(message))
         return {"ok": True, "message": message}
 
     # --- inline mode ---------------------------------------------------------------------------------
     async def inline(self, bot: BotState, user: UserRec, body: dict[str, Any]) -> dict[str, Any]:
         query_id, pending = new_pending(bot, self.world, "inline")
-        bot.push_update("inline_query", {
-            "id": query_id, "from": user.as_user(), "query": str(body.get("query", ""))[:256],
-            "offset": str(body.get("offset", "")), "chat_type": str(body.get("chat_type", "sender")),
-        })
-        wait = min(float(body.get("wait") or self.world.limits.callback_answer_seconds),
-                   self.world.limits.callback_answer_seconds)
+        bot.push_update(
+            "inline_query",
+            {
+                "id": query_id,
+                "from": user.as_user(),
+                "query": str(body.get("query", ""))[:256],
+                "offset": str(body.get("offset", "")),
+                "chat_type": str(body.get("chat_type", "sender")),
+            },
+        )
+        wait = min(
+            float(body.get("wait") or self.world.limits.callback_answer_seconds),
+            self.world.limits.callback_answer_seconds,
+        )
         return await _wait_answer(pending.future, wait, {"answered": False, "results": []})
 
     # --- blocking ------------------------------------------------------------------------------------
@@ -179,10 +217,16 @@ class Actions:
         (bot.blocked_by.add if blocked else bot.blocked_by.discard)(user.id)
         me = bot.as_sender()
         old, new = ("member", "kicked") if blocked else ("kicked", "member")
-        bot.push_update("my_chat_member", {
-            "chat": user.as_chat(), "from": user.as_user(), "date": now(),
-            "old_chat_member": _member(old, me), "new_chat_member": _member(new, me),
-        })
+        bot.push_update(
+            "my_chat_member",
+            {
+                "chat": user.as_chat(),
+                "from": user.as_user(),
+                "date": now(),
+                "old_chat_member": _member(old, me),
+                "new_chat_member": _member(new, me),
+            },
+        )
 
 
 def _member(status: str, user: dict[str, Any]) -> dict[str, Any]:
@@ -193,16 +237,22 @@ def _text_content(text: str) -> dict[str, Any]:
     content: dict[str, Any] = {"text": text}
     match = COMMAND.match(text)
     if match:
-        content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(match.group(0).encode("utf-16-le")) // 2}]
+        content["entities"] = [
+            {"type": "bot_command", "offset": 0, "length": len(match.group(0).encode("utf-16-le")) // 2}
+        ]
     return content
 
 
 def _pressed_reply_button(keyboard: dict[str, Any], content: dict[str, Any]) -> bool:
-    labels = {(b if isinstance(b, str) else b.get("text")) for row in keyboard.get("keyboard", []) for b in row}
+    labels = {
+        (b if isinstance(b, str) else b.get("text")) for row in keyboard.get("keyboard", []) for b in row
+    }
     return "contact" in content or "location" in content or content.get("text") in labels
 
 
-async def _wait_answer(future: asyncio.Future[dict[str, Any]], timeout: float, missing: dict[str, Any]) -> dict:
+async def _wait_answer(
+    future: asyncio.Future[dict[str, Any]], timeout: float, missing: dict[str, Any]
+) -> dict:
     try:
         return await asyncio.wait_for(asyncio.shield(future), timeout)
     except TimeoutError:

@@ -13,10 +13,19 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
-from .state import BotState, ChatLog, DEFAULT_UPDATE_TYPES, Charge, FileRec, PendingAnswer, Webhook, World, now
-from .webhook import start_delivery
+from .state import (
+    DEFAULT_UPDATE_TYPES,
+    BotState,
+    Charge,
+    ChatLog,
+    FileRec,
+    PendingAnswer,
+    Webhook,
+    World,
+    now,
+)
 from .validation import (
     BotApiError,
     bad_request,
@@ -26,24 +35,68 @@ from .validation import (
     forbidden,
     parse_text,
 )
+from .webhook import start_delivery
 
 TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 JSON_PARAMS = {
-    "reply_markup", "entities", "caption_entities", "allowed_updates", "prices", "results", "commands",
-    "scope", "link_preview_options", "reply_parameters", "suggested_tip_amounts", "button", "media",
+    "reply_markup",
+    "entities",
+    "caption_entities",
+    "allowed_updates",
+    "prices",
+    "results",
+    "commands",
+    "scope",
+    "link_preview_options",
+    "reply_parameters",
+    "suggested_tip_amounts",
+    "button",
+    "media",
 }
 INT_PARAMS = {
-    "message_id", "offset", "limit", "timeout", "user_id", "cache_time", "max_connections",
-    "message_thread_id", "max_tip_amount", "photo_size", "photo_width", "photo_height", "from_chat_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "user_id",
+    "cache_time",
+    "max_connections",
+    "message_thread_id",
+    "max_tip_amount",
+    "photo_size",
+    "photo_width",
+    "photo_height",
+    "from_chat_id",
 }
 BOOL_PARAMS = {
-    "show_alert", "ok", "drop_pending_updates", "disable_notification", "protect_content", "is_personal",
-    "need_name", "need_phone_number", "need_email", "need_shipping_address", "is_flexible", "has_spoiler",
-    "show_caption_above_media", "disable_content_type_detection", "allow_paid_broadcast",
+    "show_alert",
+    "ok",
+    "drop_pending_updates",
+    "disable_notification",
+    "protect_content",
+    "is_personal",
+    "need_name",
+    "need_phone_number",
+    "need_email",
+    "need_shipping_address",
+    "is_flexible",
+    "has_spoiler",
+    "show_caption_above_media",
+    "disable_content_type_detection",
+    "allow_paid_broadcast",
 }
 CHAT_ACTIONS = {
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
 }
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 NOT_MODIFIED = (
@@ -88,10 +141,12 @@ async def read_params(request: web.Request) -> dict[str, Any]:
             reader = await request.multipart()
             uploads: dict[str, Upload] = {}
             async for part in reader:
-                if part.name is None:
+                if not isinstance(part, BodyPartReader) or part.name is None:
                     continue
                 if part.filename is not None:
-                    uploads[part.name] = Upload(await part.read(), part.filename, part.headers.get("Content-Type"))
+                    uploads[part.name] = Upload(
+                        await part.read(), part.filename, part.headers.get("Content-Type")
+                    )
                 else:
                     params[part.name] = await part.text()
             for name, upload in uploads.items():
@@ -129,7 +184,9 @@ class BotApi:
         token = request.match_info["token"]
         name = request.match_info["method"]
         if not TOKEN.match(token):
-            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         bot = self.world.bot(token)
         try:
             params = await read_params(request)
@@ -170,8 +227,9 @@ class BotApi:
             await asyncio.sleep(fault.delay)
             raise BotApiError(504, fault.description or "Gateway Timeout")
         if kind == "429":
-            raise BotApiError(429, f"Too Many Requests: retry after {fault.retry_after}",
-                              {"retry_after": fault.retry_after})
+            raise BotApiError(
+                429, f"Too Many Requests: retry after {fault.retry_after}", {"retry_after": fault.retry_after}
+            )
         if kind == "403":
             raise forbidden(fault.description or "bot was blocked by the user")
         if kind == "400":
@@ -187,8 +245,11 @@ class BotApi:
             stats.errors += 1
             if outcome["error"]["error_code"] == 429:
                 stats.rate_limited += 1
-        shown = {k: (f"<file {len(v.data)} bytes>" if isinstance(v, Upload) else v)
-                 for k, v in params.items() if not k.startswith("attach://")}
+        shown = {
+            k: (f"<file {len(v.data)} bytes>" if isinstance(v, Upload) else v)
+            for k, v in params.items()
+            if not k.startswith("attach://")
+        }
         self.world.log_call(bot.id, name, shown, outcome)
 
     # --- shared pieces ----------------------------------------------------------------------------
@@ -230,7 +291,9 @@ class BotApi:
             raise bad_request("message to be replied not found")
         return message
 
-    def deliver(self, bot: BotState, log: ChatLog, message: dict[str, Any], markup: dict[str, Any] | None) -> dict:
+    def deliver(
+        self, bot: BotState, log: ChatLog, message: dict[str, Any], markup: dict[str, Any] | None
+    ) -> dict:
         if markup is not None:
             if "inline_keyboard" in markup:
                 message["reply_markup"] = markup
@@ -259,7 +322,9 @@ class BotApi:
             return self.world.files[value]
         if isinstance(value, str) and re.match(r"^https?://\S+$", value):
             file_id = f"URL{secrets.token_hex(12)}"
-            record = FileRec(file_id, secrets.token_hex(8), None, url=value, file_name=value.rsplit("/", 1)[-1])
+            record = FileRec(
+                file_id, secrets.token_hex(8), None, url=value, file_name=value.rsplit("/", 1)[-1]
+            )
             self.world.files[file_id] = record
             return record
         raise bad_request(f"wrong file identifier/HTTP URL specified ({kind})")
@@ -267,8 +332,15 @@ class BotApi:
     def add_file(self, data: bytes, filename: str | None, content_type: str | None) -> FileRec:
         file_id = f"AgAC{secrets.token_hex(16)}"
         width, height = image_size(data)
-        record = FileRec(file_id, secrets.token_hex(8), data, mime_type=content_type or "application/octet-stream",
-                         file_name=filename, width=width, height=height)
+        record = FileRec(
+            file_id,
+            secrets.token_hex(8),
+            data,
+            mime_type=content_type or "application/octet-stream",
+            file_name=filename,
+            width=width,
+            height=height,
+        )
         self.world.files[file_id] = record
         return record
 
@@ -282,8 +354,12 @@ class BotApi:
 
 
 def photo_sizes(record: FileRec) -> list[dict[str, Any]]:
-    size: dict[str, Any] = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
-                            "width": record.width or 320, "height": record.height or 320}
+    size: dict[str, Any] = {
+        "file_id": record.file_id,
+        "file_unique_id": record.file_unique_id,
+        "width": record.width or 320,
+        "height": record.height or 320,
+    }
     if record.data is not None:
         size["file_size"] = len(record.data)
     return [size]
@@ -318,8 +394,11 @@ async def log_out(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
 @method("getUpdates")
 async def get_updates(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
     if bot.webhook is not None:
-        raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                               "use deleteWebhook to delete the webhook first")
+        raise BotApiError(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; "
+            "use deleteWebhook to delete the webhook first",
+        )
     if params.get("allowed_updates") is not None:
         bot.allowed_updates = frozenset(params["allowed_updates"]) or DEFAULT_UPDATE_TYPES
     offset = int(params.get("offset") or 0)
@@ -336,8 +415,11 @@ async def get_updates(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any
     bot.update_changes.bump()  # wakes an older poller so it can see it was replaced
     while True:
         if bot.poller is not me:
-            raise BotApiError(409, "Conflict: terminated by other getUpdates request; "
-                                   "make sure that only one bot instance is running")
+            raise BotApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; "
+                "make sure that only one bot instance is running",
+            )
         if bot.updates or bot.webhook is not None:
             return [bot.updates[i] for i in range(min(limit, len(bot.updates)))]
         remaining = deadline - time.monotonic()
@@ -383,11 +465,16 @@ async def delete_webhook(api: BotApi, bot: BotState, params: dict[str, Any]) -> 
 
 @method("getWebhookInfo")
 async def get_webhook_info(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
-    info: dict[str, Any] = {"url": "", "has_custom_certificate": False, "pending_update_count": len(bot.updates)}
+    info: dict[str, Any] = {
+        "url": "",
+        "has_custom_certificate": False,
+        "pending_update_count": len(bot.updates),
+    }
     hook = bot.webhook
     if hook is not None:
-        info.update(url=hook.url, max_connections=hook.max_connections,
-                    allowed_updates=sorted(bot.allowed_updates))
+        info.update(
+            url=hook.url, max_connections=hook.max_connections, allowed_updates=sorted(bot.allowed_updates)
+        )
         if hook.last_error_date:
             info.update(last_error_date=hook.last_error_date, last_error_message=hook.last_error_message)
     return info
@@ -428,8 +515,12 @@ async def _send_media(api: BotApi, bot: BotState, params: dict[str, Any], kind: 
     if kind == "photo":
         message["photo"] = photo_sizes(record)
     else:
-        document: dict[str, Any] = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
-                                    "file_name": record.file_name or "file", "mime_type": record.mime_type}
+        document: dict[str, Any] = {
+            "file_id": record.file_id,
+            "file_unique_id": record.file_unique_id,
+            "file_name": record.file_name or "file",
+            "mime_type": record.mime_type,
+        }
         if record.data is not None:
             document["file_size"] = len(record.data)
         message["document"] = document
@@ -458,7 +549,16 @@ def _forward(api: BotApi, bot: BotState, params: dict[str, Any], *, as_copy: boo
     if original is None:
         raise bad_request("message to forward not found" if source else "chat not found")
     message = api.new_message(bot, log, params)
-    for key in ("text", "entities", "photo", "document", "caption", "caption_entities", "contact", "location"):
+    for key in (
+        "text",
+        "entities",
+        "photo",
+        "document",
+        "caption",
+        "caption_entities",
+        "contact",
+        "location",
+    ):
         if key in original:
             message[key] = copy.deepcopy(original[key])
     markup = check_reply_markup(params.get("reply_markup"))
@@ -469,7 +569,11 @@ def _forward(api: BotApi, bot: BotState, params: dict[str, Any], *, as_copy: boo
         if parsed.entities:
             message["caption_entities"] = parsed.entities
     if not as_copy and "from" in original:
-        message["forward_origin"] = {"type": "user", "sender_user": original["from"], "date": original["date"]}
+        message["forward_origin"] = {
+            "type": "user",
+            "sender_user": original["from"],
+            "date": original["date"],
+        }
     return api.deliver(bot, log, message, markup)
 
 
@@ -510,9 +614,13 @@ async def send_invoice(api: BotApi, bot: BotState, params: dict[str, Any]) -> An
         if not first.get("pay"):
             raise bad_request("the first button of an invoice must be a Pay button")
     message = api.new_message(bot, log, params)
-    message["invoice"] = {"title": title, "description": description,
-                          "start_parameter": str(params.get("start_parameter") or ""),
-                          "currency": currency, "total_amount": total}
+    message["invoice"] = {
+        "title": title,
+        "description": description,
+        "start_parameter": str(params.get("start_parameter") or ""),
+        "currency": currency,
+        "total_amount": total,
+    }
     sent = api.deliver(bot, log, message, markup)
     log.invoices[sent["message_id"]] = {"payload": payload, "currency": currency, "total_amount": total}
     return sent
@@ -531,8 +639,11 @@ async def edit_message_text(api: BotApi, bot: BotState, params: dict[str, Any]) 
     if markup is not None:
         check_inline_keyboard(markup)
     entities = parsed.entities or params.get("entities") or None
-    if (message["text"] == parsed.text and _same(message.get("entities"), entities)
-            and _same(message.get("reply_markup"), markup)):
+    if (
+        message["text"] == parsed.text
+        and _same(message.get("entities"), entities)
+        and _same(message.get("reply_markup"), markup)
+    ):
         raise bad_request(NOT_MODIFIED)
     message["text"] = parsed.text
     _set(message, "entities", entities)
@@ -551,8 +662,11 @@ async def edit_message_caption(api: BotApi, bot: BotState, params: dict[str, Any
     markup = params.get("reply_markup")
     if markup is not None:
         check_inline_keyboard(markup)
-    if (message.get("caption", "") == parsed.text and _same(message.get("caption_entities"), parsed.entities)
-            and _same(message.get("reply_markup"), markup)):
+    if (
+        message.get("caption", "") == parsed.text
+        and _same(message.get("caption_entities"), parsed.entities)
+        and _same(message.get("reply_markup"), markup)
+    ):
         raise bad_request(NOT_MODIFIED)
     _set(message, "caption", parsed.text or None)
     _set(message, "caption_entities", parsed.entities or None)
@@ -607,9 +721,18 @@ async def answer_callback_query(api: BotApi, bot: BotState, params: dict[str, An
     text = params.get("text")
     if text is not None and len(str(text)) > 200:
         raise bad_request("MESSAGE_TOO_LONG")
-    api.answer(bot, params.get("callback_query_id"), "callback", api.world.limits.callback_answer_seconds,
-               {"answered": True, "text": text, "show_alert": bool(params.get("show_alert")),
-                "url": params.get("url")})
+    api.answer(
+        bot,
+        params.get("callback_query_id"),
+        "callback",
+        api.world.limits.callback_answer_seconds,
+        {
+            "answered": True,
+            "text": text,
+            "show_alert": bool(params.get("show_alert")),
+            "url": params.get("url"),
+        },
+    )
     return True
 
 
@@ -619,8 +742,13 @@ async def answer_pre_checkout_query(api: BotApi, bot: BotState, params: dict[str
         raise bad_request("parameter ok is required")
     if not params["ok"] and not params.get("error_message"):
         raise bad_request("error_message must be non-empty when ok is false")
-    api.answer(bot, params.get("pre_checkout_query_id"), "pre_checkout", api.world.limits.pre_checkout_seconds,
-               {"ok": bool(params["ok"]), "error_message": params.get("error_message")})
+    api.answer(
+        bot,
+        params.get("pre_checkout_query_id"),
+        "pre_checkout",
+        api.world.limits.pre_checkout_seconds,
+        {"ok": bool(params["ok"]), "error_message": params.get("error_message")},
+    )
     return True
 
 
@@ -646,8 +774,13 @@ async def answer_inline_query(api: BotApi, bot: BotState, params: dict[str, Any]
             check_inline_keyboard(result["reply_markup"])
         if result.get("type") == "article" and not result.get("title"):
             raise bad_request("RESULT_TITLE_EMPTY")
-    api.answer(bot, params.get("inline_query_id"), "inline", api.world.limits.callback_answer_seconds,
-               {"answered": True, "results": results, "next_offset": params.get("next_offset", "")})
+    api.answer(
+        bot,
+        params.get("inline_query_id"),
+        "inline",
+        api.world.limits.callback_answer_seconds,
+        {"answered": True, "results": results, "next_offset": params.get("next_offset", "")},
+    )
     return True
 
 
@@ -662,10 +795,19 @@ async def refund_star_payment(api: BotApi, bot: BotState, params: dict[str, Any]
     user = api.world.users.get(charge.user_id)
     log = api.world.chat_log(bot, charge.user_id)
     if user is not None and log is not None:
-        message = log.add({"from": user.as_user(), "chat": log.chat, "date": now(),
-                           "refunded_payment": {"currency": "XTR", "total_amount": charge.total_amount,
-                                                "invoice_payload": charge.payload,
-                                                "telegram_payment_charge_id": params["telegram_payment_charge_id"]}})
+        message = log.add(
+            {
+                "from": user.as_user(),
+                "chat": log.chat,
+                "date": now(),
+                "refunded_payment": {
+                    "currency": "XTR",
+                    "total_amount": charge.total_amount,
+                    "invoice_payload": charge.payload,
+                    "telegram_payment_charge_id": params["telegram_payment_charge_id"],
+                },
+            }
+        )
         bot.push_update("message", copy.deepcopy(message))
     return True
 
@@ -710,8 +852,10 @@ async def get_chat(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
         info = api.world.groups[chat_id].as_chat()
     else:
         raise bad_request("chat not found")
-    gifts = dict.fromkeys(("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription",
-                           "gifts_from_channels"), False)
+    gifts = dict.fromkeys(
+        ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels"),
+        False,
+    )
     return {**info, "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": gifts}
 
 
@@ -720,8 +864,12 @@ async def get_file(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
     record = api.world.files.get(str(params.get("file_id", "")))
     if record is None or record.data is None:
         raise bad_request("invalid file_id")
-    return {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
-            "file_size": len(record.data), "file_path": record.file_path}
+    return {
+        "file_id": record.file_id,
+        "file_unique_id": record.file_unique_id,
+        "file_size": len(record.data),
+        "file_path": record.file_path,
+    }
 
 
 def new_charge(bot: BotState, user_id: int, invoice: dict[str, Any]) -> str:

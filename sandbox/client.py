@@ -1,10 +1,10 @@
 """A Python client for the sandbox's /sandbox/ API, so tests read like a conversation.
 
-    async with SandboxClient(url) as sandbox:
-        ann = await sandbox.create_user("Ann")
-        await ann.send("/start")
-        greeting = await ann.wait_for(text="Welcome")
-        await ann.press("Catalog")
+async with SandboxClient(url) as sandbox:
+    ann = await sandbox.create_user("Ann")
+    await ann.send("/start")
+    greeting = await ann.wait_for(text="Welcome")
+    await ann.press("Catalog")
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ class SandboxClient:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def request(self, verb: str, path: str, body: dict[str, Any] | None = None,
-                      params: dict[str, Any] | None = None) -> Any:
+    async def request(
+        self, verb: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         if self.bot_id is not None:
             query.setdefault("bot_id", str(self.bot_id))
@@ -89,8 +90,9 @@ class SandboxClient:
         self.bot_id = self.bot_id or bot["id"]
         return bot
 
-    async def create_user(self, first_name: str, username: str | None = None,
-                          language_code: str | None = "en", **extra: Any) -> SimUser:
+    async def create_user(
+        self, first_name: str, username: str | None = None, language_code: str | None = "en", **extra: Any
+    ) -> SimUser:
         body = {"first_name": first_name, "username": username, "language_code": language_code, **extra}
         return SimUser(self, await self.request("POST", "/sandbox/users", body))
 
@@ -110,8 +112,15 @@ class SandboxClient:
     async def set_limits(self, **limits: Any) -> dict[str, Any]:
         return await self.request("POST", "/sandbox/limits", limits)
 
-    async def add_fault(self, kind: str, *, method: str | None = None, chat_id: int | None = None,
-                        times: int = 1, **extra: Any) -> dict[str, Any]:
+    async def add_fault(
+        self,
+        kind: str,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int = 1,
+        **extra: Any,
+    ) -> dict[str, Any]:
         body = {"kind": kind, "method": method, "chat_id": chat_id, "times": times, **extra}
         return await self.request("POST", "/sandbox/faults", body)
 
@@ -158,13 +167,19 @@ class SimUser:
     # --- acting --------------------------------------------------------------------------------------
     async def send(self, text: str, *, chat_id: int | None = None, **extra: Any) -> Message:
         await self._mark(chat_id)
-        reply = await self.client.request("POST", self._path("send"), {"text": text, "chat_id": chat_id, **extra})
+        reply = await self.client.request(
+            "POST", self._path("send"), {"text": text, "chat_id": chat_id, **extra}
+        )
         return reply["message"]
 
-    async def send_contact(self, phone_number: str | None = None, *, user_id: int | None = None,
-                           first_name: str | None = None) -> Message:
-        contact = {"phone_number": phone_number or self.phone_number, "user_id": user_id or self.id,
-                   "first_name": first_name or self.first_name}
+    async def send_contact(
+        self, phone_number: str | None = None, *, user_id: int | None = None, first_name: str | None = None
+    ) -> Message:
+        contact = {
+            "phone_number": phone_number or self.phone_number,
+            "user_id": user_id or self.id,
+            "first_name": first_name or self.first_name,
+        }
         await self._mark()
         return (await self.client.request("POST", self._path("send"), {"contact": contact}))["message"]
 
@@ -178,28 +193,46 @@ class SimUser:
         body = {"location": {"latitude": latitude, "longitude": longitude}}
         return (await self.client.request("POST", self._path("send"), body))["message"]
 
-    async def send_document(self, file_name: str, content: str, *, caption: str | None = None,
-                            chat_id: int | None = None) -> Message:
+    async def send_document(
+        self, file_name: str, content: str, *, caption: str | None = None, chat_id: int | None = None
+    ) -> Message:
         await self._mark(chat_id)
-        body = {"document": {"file_name": file_name, "content": content, "caption": caption}, "chat_id": chat_id}
+        body = {
+            "document": {"file_name": file_name, "content": content, "caption": caption},
+            "chat_id": chat_id,
+        }
         return (await self.client.request("POST", self._path("send"), body))["message"]
 
-    async def press(self, label_or_data: str, *, message_id: int | None = None, chat_id: int | None = None,
-                    wait: float | None = None) -> dict[str, Any]:
+    async def press(
+        self,
+        label_or_data: str,
+        *,
+        message_id: int | None = None,
+        chat_id: int | None = None,
+        wait: float | None = None,
+    ) -> dict[str, Any]:
         """Press an inline button by its label or callback data, on the newest message that has it."""
         messages = await self.messages(chat_id)
         candidates = [m for m in messages if message_id is None or m["message_id"] == message_id]
         for message in reversed(candidates):
             for button in buttons(message):
-                if label_or_data in (button.get("text"), button.get("callback_data")) and "callback_data" in button:
+                if (
+                    label_or_data in (button.get("text"), button.get("callback_data"))
+                    and "callback_data" in button
+                ):
                     self._seen = {m["message_id"]: json.dumps(m, sort_keys=True) for m in messages}
-                    body = {"message_id": message["message_id"], "data": button["callback_data"],
-                            "chat_id": chat_id, "wait": wait}
+                    body = {
+                        "message_id": message["message_id"],
+                        "data": button["callback_data"],
+                        "chat_id": chat_id,
+                        "wait": wait,
+                    }
                     return await self.client.request("POST", self._path("press"), body)
         raise SandboxError(404, f"no inline button {label_or_data!r} in the chat")
 
-    async def press_data(self, message_id: int, data: str, *, chat_id: int | None = None,
-                         wait: float | None = None) -> dict[str, Any]:
+    async def press_data(
+        self, message_id: int, data: str, *, chat_id: int | None = None, wait: float | None = None
+    ) -> dict[str, Any]:
         """Press with raw callback data (a tampered or stale button, as a test needs)."""
         await self._mark(chat_id)
         body = {"message_id": message_id, "data": data, "chat_id": chat_id, "wait": wait}
@@ -212,8 +245,8 @@ class SimUser:
         """Tap a reply-keyboard button: sends its text, or the contact if it asks for one."""
         keyboard = await self.reply_keyboard()
         for row in (keyboard or {}).get("keyboard", []):
-            for button in row:
-                button = {"text": button} if isinstance(button, str) else button
+            for raw in row:
+                button = {"text": raw} if isinstance(raw, str) else raw
                 if button.get("text") == label:
                     if button.get("request_contact"):
                         return await self.send_contact()
@@ -252,8 +285,14 @@ class SimUser:
             raise SandboxError(404, "the bot has not written yet")
         return messages[-1]
 
-    async def wait_for(self, predicate: Predicate | None = None, *, text: str | None = None,
-                       timeout: float = 10.0, chat_id: int | None = None) -> Message:
+    async def wait_for(
+        self,
+        predicate: Predicate | None = None,
+        *,
+        text: str | None = None,
+        timeout: float = 10.0,
+        chat_id: int | None = None,
+    ) -> Message:
         """The first bot message, new or edited since this user's last action, that matches."""
 
         def matches(message: Message) -> bool:
@@ -269,8 +308,10 @@ class SimUser:
         version = -1
         path = self._path("messages")
         while True:
-            query = {"chat_id": chat_id, "version": version, "wait": max(0.0, min(5.0, deadline - time.monotonic()))}
-            query = {k: str(v) for k, v in query.items() if v is not None}
+            wait = max(0.0, min(5.0, deadline - time.monotonic()))
+            query = {"version": str(version), "wait": str(wait)}
+            if chat_id is not None:
+                query["chat_id"] = str(chat_id)
             if self.client.bot_id is not None:
                 query["bot_id"] = str(self.client.bot_id)
             async with self.client.session.get(self.client.base_url + path, params=query) as response:

@@ -120,30 +120,21 @@ def _open_tag(source: str, i: int, stack: list[_Open], pos16: int) -> int:
     start = i
     m = _TAG_NAME.match(source, i + 1)
     if not m:
-        raise EntityParseError(
-            f'Unsupported start tag "" at byte offset {_byte_offset(source, start)}'
-        )
+        raise EntityParseError(f'Unsupported start tag "" at byte offset {_byte_offset(source, start)}')
     tag = m.group(0).lower()
     if tag not in ALL_TAGS:
-        raise EntityParseError(
-            f'Unsupported start tag "{tag}" at byte offset '
-            f"{_byte_offset(source, start)}"
-        )
+        raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {_byte_offset(source, start)}')
     i = m.end()
     attrs: dict[str, str] = {}
     while True:
         if i >= len(source):
-            raise EntityParseError(
-                f"Unclosed start tag at byte offset {_byte_offset(source, start)}"
-            )
+            raise EntityParseError(f"Unclosed start tag at byte offset {_byte_offset(source, start)}")
         if source[i] == ">":
             i += 1
             break
         am = _ATTR.match(source, i)
         if not am or am.end() == i:
-            raise EntityParseError(
-                f"Unclosed start tag at byte offset {_byte_offset(source, start)}"
-            )
+            raise EntityParseError(f"Unclosed start tag at byte offset {_byte_offset(source, start)}")
         value = am.group(2) or ""
         if value[:1] in {'"', "'"}:
             value = value[1:-1]
@@ -153,8 +144,7 @@ def _open_tag(source: str, i: int, stack: list[_Open], pos16: int) -> int:
             i += 1
     if tag == "span" and attrs.get("class") != "tg-spoiler":
         raise EntityParseError(
-            f'Tag "span" must have class "tg-spoiler" at byte offset '
-            f"{_byte_offset(source, start)}"
+            f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(source, start)}'
         )
     if tag == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
         raise EntityParseError("Custom emoji identifier must be specified")
@@ -166,14 +156,10 @@ def _close_tag(source: str, i: int, stack: list[_Open], entities: list[dict[str,
     start = i
     end = source.find(">", i)
     if end == -1:
-        raise EntityParseError(
-            f"Unclosed end tag at byte offset {_byte_offset(source, start)}"
-        )
+        raise EntityParseError(f"Unclosed end tag at byte offset {_byte_offset(source, start)}")
     tag = source[i + 2 : end].strip().lower()
     if not stack:
-        raise EntityParseError(
-            f"Unexpected end tag at byte offset {_byte_offset(source, start)}"
-        )
+        raise EntityParseError(f"Unexpected end tag at byte offset {_byte_offset(source, start)}")
     top = stack.pop()
     if top.tag != tag:
         raise EntityParseError(

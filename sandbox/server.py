@@ -131,8 +131,11 @@ async def list_bots(request: web.Request) -> web.Response:
 
 
 def _bot_info(bot: BotState) -> dict[str, Any]:
-    return {**bot.as_user(), "webhook": bot.webhook.url if bot.webhook else None,
-            "pending_updates": len(bot.updates)}
+    return {
+        **bot.as_user(),
+        "webhook": bot.webhook.url if bot.webhook else None,
+        "pending_updates": len(bot.updates),
+    }
 
 
 async def register_bot(request: web.Request) -> web.Response:
@@ -157,8 +160,9 @@ async def create_user(request: web.Request) -> web.Response:
     first_name = str(body.get("first_name") or "").strip()
     if not first_name:
         raise ClientError(400, "first_name is required")
-    user = request.app[WORLD].add_user(first_name[:64], body.get("username"), body.get("language_code"),
-                                       body.get("last_name"))
+    user = request.app[WORLD].add_user(
+        first_name[:64], body.get("username"), body.get("language_code"), body.get("last_name")
+    )
     if body.get("phone_number"):
         user.phone_number = str(body["phone_number"])
     return web.json_response({**user.as_user(), "phone_number": user.phone_number})
@@ -213,18 +217,27 @@ async def _chat_after(request: web.Request) -> Any:
 
 async def user_messages(request: web.Request) -> web.Response:
     _, _, log = await _chat_after(request)
-    return web.json_response(list(log.messages.values()), headers={"X-Sandbox-Version": str(log.changes.version)})
+    return web.json_response(
+        list(log.messages.values()), headers={"X-Sandbox-Version": str(log.changes.version)}
+    )
 
 
 async def user_chat(request: web.Request) -> web.Response:
     bot, user, log = await _chat_after(request)
-    commands = next(iter(bot.commands.values()), [])
-    return web.json_response({
-        "version": log.changes.version, "bot": bot.as_user(), "user": asdict(user), "chat": log.chat,
-        "messages": list(log.messages.values()), "reply_keyboard": log.reply_keyboard,
-        "blocked": user.id in bot.blocked_by, "commands": commands,
-        "invoices": {str(k): {"paid": bool(v.get("paid"))} for k, v in log.invoices.items()},
-    })
+    commands: list[dict[str, Any]] = next(iter(bot.commands.values()), [])
+    return web.json_response(
+        {
+            "version": log.changes.version,
+            "bot": bot.as_user(),
+            "user": asdict(user),
+            "chat": log.chat,
+            "messages": list(log.messages.values()),
+            "reply_keyboard": log.reply_keyboard,
+            "blocked": user.id in bot.blocked_by,
+            "commands": commands,
+            "invoices": {str(k): {"paid": bool(v.get("paid"))} for k, v in log.invoices.items()},
+        }
+    )
 
 
 async def user_events(request: web.Request) -> web.StreamResponse:
@@ -279,8 +292,12 @@ async def group_messages(request: web.Request) -> web.Response:
         raise ClientError(404, "no such group")
     log = world.chat_log(_bot(request), chat_id)
     assert log is not None
-    await log.changes.wait_newer(int(request.query.get("version", -1)), min(float(request.query.get("wait", 0)), 60))
-    return web.json_response(list(log.messages.values()), headers={"X-Sandbox-Version": str(log.changes.version)})
+    await log.changes.wait_newer(
+        int(request.query.get("version", -1)), min(float(request.query.get("wait", 0)), 60)
+    )
+    return web.json_response(
+        list(log.messages.values()), headers={"X-Sandbox-Version": str(log.changes.version)}
+    )
 
 
 # --- files ------------------------------------------------------------------------------------------
@@ -342,10 +359,15 @@ async def add_fault(request: web.Request) -> web.Response:
     kind = str(body.get("kind", ""))
     if kind not in kinds:
         raise ClientError(400, f"kind must be one of {sorted(kinds)}")
-    fault = Fault(kind=kind, method=body.get("method"),
-                  chat_id=int(body["chat_id"]) if body.get("chat_id") is not None else None,
-                  times=int(body.get("times", 1)), retry_after=int(body.get("retry_after", 1)),
-                  delay=float(body.get("delay", 1.0)), description=body.get("description"))
+    fault = Fault(
+        kind=kind,
+        method=body.get("method"),
+        chat_id=int(body["chat_id"]) if body.get("chat_id") is not None else None,
+        times=int(body.get("times", 1)),
+        retry_after=int(body.get("retry_after", 1)),
+        delay=float(body.get("delay", 1.0)),
+        description=body.get("description"),
+    )
     request.app[WORLD].faults.append(fault)
     return web.json_response(asdict(fault))
 
@@ -386,11 +408,8 @@ class SandboxServer:
     async def start(self) -> SandboxServer:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
         return self
 
     async def stop(self) -> None:

@@ -6,6 +6,7 @@ Everything is in memory and lives as long as the process; ``World.reset()`` empt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import secrets
@@ -53,10 +54,8 @@ class Changes:
     async def wait_newer(self, version: int, timeout: float) -> int:
         if self.version > version or timeout <= 0:
             return self.version
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
         return self.version
 
 
@@ -336,15 +335,22 @@ class World:
         self._buckets: dict[tuple[int, str, int], TokenBucket] = {}
 
     # --- people and chats -------------------------------------------------------------------------
-    def add_user(self, first_name: str, username: str | None = None, language_code: str | None = None,
-                 last_name: str | None = None) -> UserRec:
+    def add_user(
+        self,
+        first_name: str,
+        username: str | None = None,
+        language_code: str | None = None,
+        last_name: str | None = None,
+    ) -> UserRec:
         user_id = next(self._user_ids)
         user = UserRec(user_id, first_name, last_name, username, language_code, f"+1555{user_id % 10**7:07d}")
         self.users[user_id] = user
         return user
 
     def add_group(self, title: str, members: list[int], supergroup: bool = False) -> GroupRec:
-        group_id = -(1_000_000_000_000 + next(self._group_ids)) if supergroup else -next(self._group_ids) - 4_000
+        group_id = (
+            -(1_000_000_000_000 + next(self._group_ids)) if supergroup else -next(self._group_ids) - 4_000
+        )
         group = GroupRec(group_id, title, "supergroup" if supergroup else "group", set(members))
         self.groups[group_id] = group
         return group
@@ -401,8 +407,9 @@ class World:
         limits = self.limits
         buckets = [self._bucket((bot.id, "global", 0), limits.global_per_second, limits.global_per_second)]
         if chat_id > 0:
-            buckets.append(self._bucket((bot.id, "private", chat_id), limits.private_per_second,
-                                        limits.private_burst))
+            buckets.append(
+                self._bucket((bot.id, "private", chat_id), limits.private_per_second, limits.private_burst)
+            )
         else:
             per_second = limits.group_per_minute / 60.0
             buckets.append(self._bucket((bot.id, "group", chat_id), per_second, limits.group_per_minute))
@@ -428,6 +435,12 @@ class World:
 
     def log_call(self, bot_id: int, method: str, params: dict[str, Any], outcome: dict[str, Any]) -> None:
         self.calls.append(
-            {"seq": next(self.call_seq), "time": time.time(), "bot_id": bot_id, "method": method,
-             "params": params, **outcome}
+            {
+                "seq": next(self.call_seq),
+                "time": time.time(),
+                "bot_id": bot_id,
+                "method": method,
+                "params": params,
+                **outcome,
+            }
         )

@@ -106,7 +106,9 @@ def _check_rows(rows: Any, check_button: Any) -> None:
 
 def _check_inline_button(button: Any) -> None:
     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-        raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+        raise bad_request(
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+        )
     if not button["text"].strip():
         raise bad_request("BUTTON_TEXT_EMPTY")
     actions = [key for key in INLINE_BUTTON_ACTIONS if key in button]

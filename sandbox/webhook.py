@@ -70,8 +70,15 @@ async def _deliver_forever(api: Any, bot: BotState, hook: Webhook) -> None:
             task.cancel()
 
 
-async def _post(api: Any, bot: BotState, hook: Webhook, update: dict[str, Any], key: int,
-                in_flight: set[int], busy_chats: set[int]) -> None:
+async def _post(
+    api: Any,
+    bot: BotState,
+    hook: Webhook,
+    update: dict[str, Any],
+    key: int,
+    in_flight: set[int],
+    busy_chats: set[int],
+) -> None:
     headers = {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token} if hook.secret_token else {}
     limits = api.world.limits
     error = None

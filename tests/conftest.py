@@ -17,11 +17,14 @@ from sandbox.client import SandboxClient
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = "123456:TEST-token_abc"
+CONVERSATION_BURST = 30
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
     async with SandboxServer(tokens=[TOKEN]) as server:
+        # Simulated users talk faster than people; rate-limit tests set their own limits.
+        server.world.limits.private_burst = CONVERSATION_BURST
         yield server
 
 

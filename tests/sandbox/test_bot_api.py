@@ -20,8 +20,11 @@ async def chatting_user(client: SandboxClient, name: str = "Ann") -> SimUser:
 
 
 def keyboard(rows: int, per_row: int, data: str = "x") -> dict:
-    return {"inline_keyboard": [[{"text": f"b{r}{c}", "callback_data": data} for c in range(per_row)]
-                                for r in range(rows)]}
+    return {
+        "inline_keyboard": [
+            [{"text": f"b{r}{c}", "callback_data": data} for c in range(per_row)] for r in range(rows)
+        ]
+    }
 
 
 # --- identity and transport ----------------------------------------------------------------------
@@ -32,7 +35,10 @@ async def test_get_me_and_unknown_method(tg: BotApiCaller) -> None:
 
 
 async def test_malformed_token_is_unauthorized(sandbox, tg: BotApiCaller) -> None:
-    async with aiohttp.ClientSession() as session, session.post(f"{sandbox.url}/botnot-a-token/getMe") as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sandbox.url}/botnot-a-token/getMe") as response,
+    ):
         assert response.status == 401
         assert (await response.json())["description"] == "Unauthorized"
 
@@ -40,8 +46,12 @@ async def test_malformed_token_is_unauthorized(sandbox, tg: BotApiCaller) -> Non
 async def test_form_encoded_and_query_string_parameters(sandbox, client: SandboxClient) -> None:
     ann = await chatting_user(client)
     async with aiohttp.ClientSession() as session:
-        form = {"chat_id": str(ann.id), "text": "<b>hi</b>", "parse_mode": "HTML",
-                "reply_markup": '{"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}'}
+        form = {
+            "chat_id": str(ann.id),
+            "text": "<b>hi</b>",
+            "parse_mode": "HTML",
+            "reply_markup": '{"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}',
+        }
         async with session.post(f"{sandbox.url}/bot{TOKEN}/sendMessage", data=form) as response:
             body = await response.json()
     assert body["ok"], body
@@ -54,7 +64,9 @@ async def test_html_must_parse(tg: BotApiCaller, client: SandboxClient) -> None:
     ann = await chatting_user(client)
     status, description = await tg.error("sendMessage", chat_id=ann.id, text="2 < 3", parse_mode="HTML")
     assert status == 400 and description.startswith("Bad Request: can't parse entities")
-    status, description = await tg.error("sendMessage", chat_id=ann.id, text="Fish & chips", parse_mode="HTML")
+    status, description = await tg.error(
+        "sendMessage", chat_id=ann.id, text="Fish & chips", parse_mode="HTML"
+    )
     assert "can't parse entities" in description
     sent = await tg.ok("sendMessage", chat_id=ann.id, text="Fish &amp; chips", parse_mode="HTML")
     assert sent["text"] == "Fish & chips"
@@ -65,10 +77,18 @@ async def test_html_must_parse(tg: BotApiCaller, client: SandboxClient) -> None:
 async def test_text_length_counts_after_entities(tg: BotApiCaller, client: SandboxClient) -> None:
     ann = await chatting_user(client)
     await tg.ok("sendMessage", chat_id=ann.id, text="<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
-    assert await tg.error("sendMessage", chat_id=ann.id, text="x" * 4097) == (400, "Bad Request: message is too long")
-    assert await tg.error("sendMessage", chat_id=ann.id, text="   ") == (400, "Bad Request: message text is empty")
+    assert await tg.error("sendMessage", chat_id=ann.id, text="x" * 4097) == (
+        400,
+        "Bad Request: message is too long",
+    )
+    assert await tg.error("sendMessage", chat_id=ann.id, text="   ") == (
+        400,
+        "Bad Request: message text is empty",
+    )
     assert await tg.error("sendMessage", chat_id=ann.id, text="<b></b>", parse_mode="HTML") == (
-        400, "Bad Request: message text is empty")
+        400,
+        "Bad Request: message text is empty",
+    )
 
 
 async def test_caption_limit(tg: BotApiCaller, client: SandboxClient) -> None:
@@ -77,7 +97,9 @@ async def test_caption_limit(tg: BotApiCaller, client: SandboxClient) -> None:
     file_id = photo["photo"][-1]["file_id"]
     await tg.ok("sendPhoto", chat_id=ann.id, photo=file_id, caption="c" * 1024)
     assert await tg.error("sendPhoto", chat_id=ann.id, photo=file_id, caption="c" * 1025) == (
-        400, "Bad Request: message caption is too long")
+        400,
+        "Bad Request: message caption is too long",
+    )
 
 
 # --- keyboards ------------------------------------------------------------------------------------
@@ -87,18 +109,26 @@ async def test_callback_data_is_1_to_64_bytes(tg: BotApiCaller, client: SandboxC
     # Cyrillic is two bytes a letter: 33 letters are 66 bytes, the bug from interlumpen's shop bot.
     too_long = keyboard(1, 1, "п" * 33)
     assert await tg.error("sendMessage", chat_id=ann.id, text="no", reply_markup=too_long) == (
-        400, "Bad Request: BUTTON_DATA_INVALID")
+        400,
+        "Bad Request: BUTTON_DATA_INVALID",
+    )
     assert await tg.error("sendMessage", chat_id=ann.id, text="no", reply_markup=keyboard(1, 1, "")) == (
-        400, "Bad Request: BUTTON_DATA_INVALID")
+        400,
+        "Bad Request: BUTTON_DATA_INVALID",
+    )
 
 
 async def test_keyboard_size_limits(tg: BotApiCaller, client: SandboxClient) -> None:
     ann = await chatting_user(client)
     await tg.ok("sendMessage", chat_id=ann.id, text="ok", reply_markup=keyboard(12, 8))  # 96 buttons
-    status, description = await tg.error("sendMessage", chat_id=ann.id, text="no", reply_markup=keyboard(1, 9))
+    status, description = await tg.error(
+        "sendMessage", chat_id=ann.id, text="no", reply_markup=keyboard(1, 9)
+    )
     assert status == 400 and "too many buttons in a row" in description
     assert await tg.error("sendMessage", chat_id=ann.id, text="no", reply_markup=keyboard(13, 8)) == (
-        400, "Bad Request: REPLY_MARKUP_TOO_LONG")
+        400,
+        "Bad Request: REPLY_MARKUP_TOO_LONG",
+    )
 
 
 async def test_button_needs_exactly_one_action(tg: BotApiCaller, client: SandboxClient) -> None:
@@ -108,13 +138,17 @@ async def test_button_needs_exactly_one_action(tg: BotApiCaller, client: Sandbox
     assert "exactly one of the optional fields" in description
     bad_url = {"inline_keyboard": [[{"text": "A", "url": "not a url"}]]}
     assert await tg.error("sendMessage", chat_id=ann.id, text="no", reply_markup=bad_url) == (
-        400, "Bad Request: BUTTON_URL_INVALID")
+        400,
+        "Bad Request: BUTTON_URL_INVALID",
+    )
 
 
 async def test_reply_keyboard_is_shown_and_removed(tg: BotApiCaller, client: SandboxClient) -> None:
     ann = await chatting_user(client)
-    markup = {"keyboard": [[{"text": "Share phone", "request_contact": True}], [{"text": "Help"}]],
-              "resize_keyboard": True}
+    markup = {
+        "keyboard": [[{"text": "Share phone", "request_contact": True}], [{"text": "Help"}]],
+        "resize_keyboard": True,
+    }
     sent = await tg.ok("sendMessage", chat_id=ann.id, text="Menu", reply_markup=markup)
     assert "reply_markup" not in sent  # reply keyboards are not part of the Message object
     assert (await ann.reply_keyboard())["keyboard"][1][0]["text"] == "Help"
@@ -129,23 +163,31 @@ async def test_edit_rules(tg: BotApiCaller, client: SandboxClient) -> None:
     ann = await chatting_user(client)
     sent = await tg.ok("sendMessage", chat_id=ann.id, text="Page 1", reply_markup=keyboard(1, 2))
     mid = sent["message_id"]
-    status, description = await tg.error("editMessageText", chat_id=ann.id, message_id=mid, text="Page 1",
-                                         reply_markup=keyboard(1, 2))
+    status, description = await tg.error(
+        "editMessageText", chat_id=ann.id, message_id=mid, text="Page 1", reply_markup=keyboard(1, 2)
+    )
     assert status == 400 and description.startswith("Bad Request: message is not modified")
     # Same text, new keyboard: that is a modification.
     await tg.ok("editMessageText", chat_id=ann.id, message_id=mid, text="Page 1", reply_markup=keyboard(1, 3))
-    assert await tg.error("editMessageReplyMarkup", chat_id=ann.id, message_id=mid, reply_markup=keyboard(1, 3)) == (
-        400, "Bad Request: " + "message is not modified: specified new message content and reply markup are "
-        "exactly the same as a current content and reply markup of the message")
+    assert await tg.error(
+        "editMessageReplyMarkup", chat_id=ann.id, message_id=mid, reply_markup=keyboard(1, 3)
+    ) == (
+        400,
+        "Bad Request: " + "message is not modified: specified new message content and reply markup are "
+        "exactly the same as a current content and reply markup of the message",
+    )
     # editMessageText without reply_markup removes the keyboard, as Telegram does.
     edited = await tg.ok("editMessageText", chat_id=ann.id, message_id=mid, text="Page 2")
     assert "reply_markup" not in edited and edited["edit_date"]
     assert "reply_markup" not in (await ann.messages())[-1]
     assert await tg.error("editMessageText", chat_id=ann.id, message_id=999, text="x") == (
-        400, "Bad Request: message to edit not found")
+        400,
+        "Bad Request: message to edit not found",
+    )
     user_message = (await ann.messages())[0]
-    assert await tg.error("editMessageText", chat_id=ann.id, message_id=user_message["message_id"], text="x") == (
-        400, "Bad Request: message can't be edited")
+    assert await tg.error(
+        "editMessageText", chat_id=ann.id, message_id=user_message["message_id"], text="x"
+    ) == (400, "Bad Request: message can't be edited")
 
 
 async def test_caption_edits_and_text_edits_do_not_mix(tg: BotApiCaller, client: SandboxClient) -> None:
@@ -153,12 +195,20 @@ async def test_caption_edits_and_text_edits_do_not_mix(tg: BotApiCaller, client:
     file_id = (await ann.send_photo())["photo"][0]["file_id"]
     photo = await tg.ok("sendPhoto", chat_id=ann.id, photo=file_id, caption="Tea")
     text = await tg.ok("sendMessage", chat_id=ann.id, text="Tea")
-    await tg.ok("editMessageCaption", chat_id=ann.id, message_id=photo["message_id"], caption="<i>Green</i> tea",
-                parse_mode="HTML")
+    await tg.ok(
+        "editMessageCaption",
+        chat_id=ann.id,
+        message_id=photo["message_id"],
+        caption="<i>Green</i> tea",
+        parse_mode="HTML",
+    )
     assert await tg.error("editMessageText", chat_id=ann.id, message_id=photo["message_id"], text="x") == (
-        400, "Bad Request: there is no text in the message to edit")
-    assert await tg.error("editMessageCaption", chat_id=ann.id, message_id=text["message_id"], caption="x") == (
-        400, "Bad Request: there is no caption in the message to edit")
+        400,
+        "Bad Request: there is no text in the message to edit",
+    )
+    assert await tg.error(
+        "editMessageCaption", chat_id=ann.id, message_id=text["message_id"], caption="x"
+    ) == (400, "Bad Request: there is no caption in the message to edit")
 
 
 async def test_delete_message(tg: BotApiCaller, client: SandboxClient) -> None:
@@ -167,7 +217,9 @@ async def test_delete_message(tg: BotApiCaller, client: SandboxClient) -> None:
     assert await tg.ok("deleteMessage", chat_id=ann.id, message_id=sent["message_id"]) is True
     assert [m.get("text") for m in await ann.messages()] == ["/start"]
     assert await tg.error("deleteMessage", chat_id=ann.id, message_id=sent["message_id"]) == (
-        400, "Bad Request: message to delete not found")
+        400,
+        "Bad Request: message to delete not found",
+    )
 
 
 # --- chats and users ------------------------------------------------------------------------------
@@ -175,10 +227,15 @@ async def test_chat_not_found_blocked_and_not_started(tg: BotApiCaller, client: 
     assert await tg.error("sendMessage", chat_id=424242, text="hi") == (400, "Bad Request: chat not found")
     silent = await client.create_user("Silent")
     assert await tg.error("sendMessage", chat_id=silent.id, text="hi") == (
-        403, "Forbidden: bot can't initiate conversation with a user")
+        403,
+        "Forbidden: bot can't initiate conversation with a user",
+    )
     ann = await chatting_user(client)
     await ann.block()
-    assert await tg.error("sendMessage", chat_id=ann.id, text="hi") == (403, "Forbidden: bot was blocked by the user")
+    assert await tg.error("sendMessage", chat_id=ann.id, text="hi") == (
+        403,
+        "Forbidden: bot was blocked by the user",
+    )
     await ann.unblock()
     await tg.ok("sendMessage", chat_id=ann.id, text="welcome back")
     kinds = [next(k for k in u if k != "update_id") for u in await tg.ok("getUpdates")]
@@ -197,14 +254,18 @@ async def test_chat_action_and_commands(tg: BotApiCaller, client: SandboxClient)
     ann = await chatting_user(client)
     assert await tg.ok("sendChatAction", chat_id=ann.id, action="typing") is True
     assert await tg.error("sendChatAction", chat_id=ann.id, action="dancing") == (
-        400, "Bad Request: wrong parameter action in request")
+        400,
+        "Bad Request: wrong parameter action in request",
+    )
     commands = [{"command": "start", "description": "Start"}, {"command": "cart", "description": "Your cart"}]
     await tg.ok("setMyCommands", commands=commands)
     await tg.ok("setMyCommands", commands=[{"command": "start", "description": "Начать"}], language_code="ru")
     assert await tg.ok("getMyCommands") == commands
     assert (await tg.ok("getMyCommands", language_code="ru"))[0]["description"] == "Начать"
     assert await tg.error("setMyCommands", commands=[{"command": "Bad Command", "description": "x"}]) == (
-        400, "Bad Request: BOT_COMMAND_INVALID")
+        400,
+        "Bad Request: BOT_COMMAND_INVALID",
+    )
 
 
 # --- updates --------------------------------------------------------------------------------------
@@ -291,9 +352,10 @@ async def test_user_photo_can_be_downloaded(sandbox, tg: BotApiCaller, client: S
     photo = await ann.send_photo("receipt #42")
     biggest = photo["photo"][-1]
     info = await tg.ok("getFile", file_id=biggest["file_id"])
-    async with aiohttp.ClientSession() as session, session.get(
-        f"{sandbox.url}/file/bot{TOKEN}/{info['file_path']}"
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{sandbox.url}/file/bot{TOKEN}/{info['file_path']}") as response,
+    ):
         data = await response.read()
     assert response.status == 200 and data.startswith(b"\x89PNG") and len(data) == info["file_size"]
     assert await tg.error("getFile", file_id="nope") == (400, "Bad Request: invalid file_id")
@@ -358,7 +420,9 @@ async def test_injected_faults(tg: BotApiCaller, client: SandboxClient) -> None:
     assert status == 429 and body["parameters"] == {"retry_after": 7}
     assert (await tg.raw("sendMessage", chat_id=ann.id, text="x"))[0] == 500
     assert await tg.error("sendChatAction", chat_id=ann.id, action="typing") == (
-        403, "Forbidden: bot was blocked by the user")
+        403,
+        "Forbidden: bot was blocked by the user",
+    )
     await tg.ok("sendMessage", chat_id=ann.id, text="fine again")
     await client.add_fault("slow", method="getMe", delay=0.3)
     started = time.monotonic()

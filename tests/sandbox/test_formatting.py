@@ -8,7 +8,9 @@ from sandbox.formatting import EntityParseError, parse_html, utf16_len
 
 
 def test_tags_become_entities_with_utf16_offsets() -> None:
-    parsed = parse_html("😀 <b>bold <i>both</i></b> &lt;ok&gt; &amp; <a href=\"https://x.io/?a=1&amp;b=2\">link</a>")
+    parsed = parse_html(
+        '😀 <b>bold <i>both</i></b> &lt;ok&gt; &amp; <a href="https://x.io/?a=1&amp;b=2">link</a>'
+    )
     assert parsed.text == "😀 bold both <ok> & link"
     bold, italic, link = parsed.entities
     # The emoji is two UTF-16 code units, so "bold" starts at 3, as Telegram counts.
@@ -20,10 +22,15 @@ def test_tags_become_entities_with_utf16_offsets() -> None:
 @pytest.mark.parametrize(
     ("source", "kind"),
     [
-        ("<strong>x</strong>", "bold"), ("<em>x</em>", "italic"), ("<ins>x</ins>", "underline"),
-        ("<del>x</del>", "strikethrough"), ("<tg-spoiler>x</tg-spoiler>", "spoiler"),
-        ('<span class="tg-spoiler">x</span>', "spoiler"), ("<code>x</code>", "code"),
-        ("<blockquote>x</blockquote>", "blockquote"), ("<blockquote expandable>x</blockquote>", "expandable_blockquote"),
+        ("<strong>x</strong>", "bold"),
+        ("<em>x</em>", "italic"),
+        ("<ins>x</ins>", "underline"),
+        ("<del>x</del>", "strikethrough"),
+        ("<tg-spoiler>x</tg-spoiler>", "spoiler"),
+        ('<span class="tg-spoiler">x</span>', "spoiler"),
+        ("<code>x</code>", "code"),
+        ("<blockquote>x</blockquote>", "blockquote"),
+        ("<blockquote expandable>x</blockquote>", "expandable_blockquote"),
         ('<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>', "custom_emoji"),
     ],
 )

@@ -12,8 +12,13 @@ from sandbox.client import SandboxClient, SandboxError
 from tests.conftest import BotApiCaller
 from tests.sandbox.test_bot_api import chatting_user
 
-STARS = {"title": "Order #7", "description": "2 × Flat white", "payload": "order:7", "currency": "XTR",
-         "prices": [{"label": "Total", "amount": 150}]}
+STARS = {
+    "title": "Order #7",
+    "description": "2 × Flat white",
+    "payload": "order:7",
+    "currency": "XTR",
+    "prices": [{"label": "Total", "amount": 150}],
+}
 
 
 async def next_update(tg: BotApiCaller, kind: str) -> dict[str, Any]:
@@ -47,8 +52,13 @@ async def test_stars_payment_and_refund(tg: BotApiCaller, client: SandboxClient)
     ann = await chatting_user(client)
     await next_update(tg, "message")
     invoice = await tg.ok("sendInvoice", chat_id=ann.id, **STARS)
-    assert invoice["invoice"] == {"title": "Order #7", "description": "2 × Flat white", "start_parameter": "",
-                                  "currency": "XTR", "total_amount": 150}
+    assert invoice["invoice"] == {
+        "title": "Order #7",
+        "description": "2 × Flat white",
+        "start_parameter": "",
+        "currency": "XTR",
+        "total_amount": 150,
+    }
     paying = asyncio.create_task(ann.pay(invoice["message_id"]))
     query = await next_update(tg, "pre_checkout_query")
     assert (query["invoice_payload"], query["total_amount"], query["currency"]) == ("order:7", 150, "XTR")
@@ -64,9 +74,13 @@ async def test_stars_payment_and_refund(tg: BotApiCaller, client: SandboxClient)
     charge = payment["telegram_payment_charge_id"]
     assert await tg.ok("refundStarPayment", user_id=ann.id, telegram_payment_charge_id=charge) is True
     assert await tg.error("refundStarPayment", user_id=ann.id, telegram_payment_charge_id=charge) == (
-        400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+        400,
+        "Bad Request: CHARGE_ALREADY_REFUNDED",
+    )
     assert await tg.error("refundStarPayment", user_id=ann.id, telegram_payment_charge_id="stx0") == (
-        400, "Bad Request: CHARGE_NOT_FOUND")
+        400,
+        "Bad Request: CHARGE_NOT_FOUND",
+    )
 
 
 async def test_declined_and_unanswered_pre_checkout(tg: BotApiCaller, client: SandboxClient) -> None:
@@ -75,8 +89,9 @@ async def test_declined_and_unanswered_pre_checkout(tg: BotApiCaller, client: Sa
     invoice = await tg.ok("sendInvoice", chat_id=ann.id, **STARS)
     paying = asyncio.create_task(ann.pay(invoice["message_id"]))
     query = await next_update(tg, "pre_checkout_query")
-    await tg.ok("answerPreCheckoutQuery", pre_checkout_query_id=query["id"], ok=False,
-                error_message="Sold out, sorry")
+    await tg.ok(
+        "answerPreCheckoutQuery", pre_checkout_query_id=query["id"], ok=False, error_message="Sold out, sorry"
+    )
     assert await paying == {"ok": False, "error_message": "Sold out, sorry"}
     unanswered = await ann.pay(invoice["message_id"])
     assert unanswered["ok"] is False and "did not answer" in unanswered["error_message"]
@@ -91,16 +106,24 @@ async def test_inline_query(tg: BotApiCaller, client: SandboxClient) -> None:
     asking = asyncio.create_task(ann.inline("tea"))
     query = await next_update(tg, "inline_query")
     assert query["query"] == "tea"
-    article = {"type": "article", "id": "p1", "title": "Green tea",
-               "input_message_content": {"message_text": "<b>Green tea</b> 4.50", "parse_mode": "HTML"}}
+    article = {
+        "type": "article",
+        "id": "p1",
+        "title": "Green tea",
+        "input_message_content": {"message_text": "<b>Green tea</b> 4.50", "parse_mode": "HTML"},
+    }
     assert await tg.error("answerInlineQuery", inline_query_id=query["id"], results=[article, article]) == (
-        400, "Bad Request: RESULT_ID_DUPLICATE")
+        400,
+        "Bad Request: RESULT_ID_DUPLICATE",
+    )
     broken = {**article, "id": "p2", "input_message_content": {"message_text": "a < b", "parse_mode": "HTML"}}
     status, description = await tg.error("answerInlineQuery", inline_query_id=query["id"], results=[broken])
     assert "can't parse entities" in description
     await tg.ok("answerInlineQuery", inline_query_id=query["id"], results=[article], next_offset="20")
     answer = await asking
-    assert answer["answered"] and answer["results"][0]["title"] == "Green tea" and answer["next_offset"] == "20"
+    assert (
+        answer["answered"] and answer["results"][0]["title"] == "Green tea" and answer["next_offset"] == "20"
+    )
 
 
 # --- webhook ----------------------------------------------------------------------------------------
@@ -186,4 +209,6 @@ async def test_webhook_reply_may_call_a_method(tg: BotApiCaller, client: Sandbox
 async def test_bad_webhook_settings(tg: BotApiCaller) -> None:
     assert (await tg.error("setWebhook", url="ftp://x"))[0] == 400
     assert await tg.error("setWebhook", url="https://bot.example/hook", secret_token="has spaces") == (
-        400, "Bad Request: secret token contains unallowed characters")
+        400,
+        "Bad Request: secret token contains unallowed characters",
+    )
