@@ -41,3 +41,7 @@ def demo(port: Port = 8081, host: Host = "127.0.0.1") -> None:
     from sandbox import run
 
     run(host, port, [DEMO_TOKEN])
+
+
+if __name__ == "__main__":
+    app()

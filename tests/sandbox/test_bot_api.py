@@ -454,3 +454,10 @@ async def test_group_messages_and_membership(tg: BotApiCaller, client: SandboxCl
     assert update["chat"]["type"] == "group" and update["entities"][0]["type"] == "bot_command"
     await tg.ok("sendMessage", chat_id=group["id"], text="New order #1")
     assert [m["text"] for m in await client.group_messages(group["id"])][-1] == "New order #1"
+
+
+async def test_long_user_text_is_split_like_telegram_apps_do(tg: BotApiCaller, client: SandboxClient) -> None:
+    ann = await client.create_user("Ann")
+    reply = await client.request("POST", f"/sandbox/users/{ann.id}/send", {"text": "é" * 5000})
+    assert [len(m["text"]) for m in reply["messages"]] == [4096, 904]
+    assert [len(u["message"]["text"]) for u in await tg.ok("getUpdates")] == [4096, 904]

@@ -82,3 +82,39 @@ async def test_conversation_with_text_buttons_contact_and_stars(running_bot: San
 
     stats = await client.stats()
     assert stats["errors"] == 0, await client.calls()
+
+
+@pytest.mark.parametrize("command", [["-m", "sandbox"], ["-m", "bot.cli", "sandbox"]])
+async def test_sandbox_starts_from_the_command_line(command: list[str]) -> None:
+    import aiohttp
+
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        PYTHON,
+        *command,
+        "--port",
+        str(port),
+        "--token",
+        TOKEN,
+        env=python_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/sandbox/bots") as response:
+                        bots = await response.json()
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the sandbox did not start")
+            assert [b["id"] for b in bots] == [123456]  # --token registers the bot up front
+            async with session.get(f"http://127.0.0.1:{port}/") as response:
+                assert "Sandbox chat" in await response.text()
+    finally:
+        process.terminate()
+        stdout, _ = await process.communicate()
+    assert f"http://127.0.0.1:{port}/" in stdout.decode()
