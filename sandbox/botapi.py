@@ -629,68 +629,55 @@ async def send_invoice(api: BotApi, bot: BotState, params: dict[str, Any]) -> An
 # --- editing --------------------------------------------------------------------------------------
 @method("editMessageText")
 async def edit_message_text(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
-    log = api.existing_chat(bot, params)
-    message = api.find_message(log, params, "message to edit not found")
-    _own(bot, message)
-    if "text" not in message:
-        raise bad_request("there is no text in the message to edit")
-    parsed = parse_text(params.get("text"), params.get("parse_mode"))
-    markup = params.get("reply_markup")
-    if markup is not None:
-        check_inline_keyboard(markup)
-    entities = parsed.entities or params.get("entities") or None
-    if (
-        message["text"] == parsed.text
-        and _same(message.get("entities"), entities)
-        and _same(message.get("reply_markup"), markup)
-    ):
-        raise bad_request(NOT_MODIFIED)
-    message["text"] = parsed.text
-    _set(message, "entities", entities)
-    _set(message, "reply_markup", markup)
-    return _edited(log, message)
+    def new_text(message: dict[str, Any]) -> dict[str, Any]:
+        if "text" not in message:
+            raise bad_request("there is no text in the message to edit")
+        parsed = parse_text(params.get("text"), params.get("parse_mode"))
+        return {"text": parsed.text, "entities": parsed.entities or params.get("entities") or None}
+
+    return _edit(api, bot, params, new_text)
 
 
 @method("editMessageCaption")
 async def edit_message_caption(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
-    log = api.existing_chat(bot, params)
-    message = api.find_message(log, params, "message to edit not found")
-    _own(bot, message)
-    if not any(key in message for key in ("photo", "document", "video", "animation", "audio")):
-        raise bad_request("there is no caption in the message to edit")
-    parsed = parse_text(params.get("caption"), params.get("parse_mode"), caption=True)
-    markup = params.get("reply_markup")
-    if markup is not None:
-        check_inline_keyboard(markup)
-    if (
-        message.get("caption", "") == parsed.text
-        and _same(message.get("caption_entities"), parsed.entities)
-        and _same(message.get("reply_markup"), markup)
-    ):
-        raise bad_request(NOT_MODIFIED)
-    _set(message, "caption", parsed.text or None)
-    _set(message, "caption_entities", parsed.entities or None)
-    _set(message, "reply_markup", markup)
-    return _edited(log, message)
+    def new_caption(message: dict[str, Any]) -> dict[str, Any]:
+        if not any(key in message for key in ("photo", "document", "video", "animation", "audio")):
+            raise bad_request("there is no caption in the message to edit")
+        parsed = parse_text(params.get("caption"), params.get("parse_mode"), caption=True)
+        return {"caption": parsed.text or None, "caption_entities": parsed.entities or None}
+
+    return _edit(api, bot, params, new_caption)
 
 
 @method("editMessageReplyMarkup")
 async def edit_message_reply_markup(api: BotApi, bot: BotState, params: dict[str, Any]) -> Any:
+    return _edit(api, bot, params, lambda message: {})
+
+
+def _edit(
+    api: BotApi,
+    bot: BotState,
+    params: dict[str, Any],
+    content: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply an edit as Telegram does: the bot's own message, something must change, no reply_markup
+    means no keyboard."""
     log = api.existing_chat(bot, params)
     message = api.find_message(log, params, "message to edit not found")
-    _own(bot, message)
+    if message.get("from", {}).get("id") != bot.id:
+        raise bad_request("message can't be edited")
+    changes = content(message)
     markup = params.get("reply_markup")
     if markup is not None:
         check_inline_keyboard(markup)
-    if _same(message.get("reply_markup"), markup):
+    changes["reply_markup"] = markup
+    if all(_same(message.get(key), value) for key, value in changes.items()):
         raise bad_request(NOT_MODIFIED)
-    _set(message, "reply_markup", markup)
-    return _edited(log, message)
-
-
-def _own(bot: BotState, message: dict[str, Any]) -> None:
-    if message.get("from", {}).get("id") != bot.id:
-        raise bad_request("message can't be edited")
+    for key, value in changes.items():
+        _set(message, key, value)
+    message["edit_date"] = now()
+    log.changes.bump()
+    return message
 
 
 def _set(message: dict[str, Any], key: str, value: Any) -> None:
@@ -698,12 +685,6 @@ def _set(message: dict[str, Any], key: str, value: Any) -> None:
         message[key] = value
     else:
         message.pop(key, None)
-
-
-def _edited(log: ChatLog, message: dict[str, Any]) -> dict[str, Any]:
-    message["edit_date"] = now()
-    log.changes.bump()
-    return message
 
 
 @method("deleteMessage")
