@@ -10,9 +10,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sandbox import SandboxServer
 from sandbox.client import SandboxClient
+from storage.db import create_engine, create_session_factory
+from storage.migrations import upgrade
+from storage.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -70,3 +75,43 @@ def python_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+# --- databases: a real SQLite file always; PostgreSQL too when TEST_DATABASE_URL is set ------------
+DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+async def fresh_database_url(kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'orderbot-test.db'}"
+    url = os.environ["TEST_DATABASE_URL"]
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return await fresh_database_url(request.param, tmp_path)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+@pytest.fixture
+def uow(session_factory: async_sessionmaker[AsyncSession]) -> Any:
+    """A factory: ``async with uow() as u: ...`` — a new unit of work each time, like each update."""
+    return lambda: UnitOfWork(session_factory)

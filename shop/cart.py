@@ -1,0 +1,166 @@
+"""The cart: kept in the database, checked against today's stock and prices before it is shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from storage.models import Cart, CartItem, utcnow
+from storage.uow import UnitOfWork
+
+from .config import ShopConfig
+from .errors import InvalidQuantity, OutOfStock, ProductUnavailable
+
+
+@dataclass
+class CartLine:
+    product_id: int
+    sku: str
+    name: str
+    unit_price_minor: int
+    quantity: int
+    stock: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.unit_price_minor * self.quantity
+
+
+@dataclass
+class CartChange:
+    """Something that changed since the customer put the item in: told before checkout."""
+
+    kind: str  # "price" | "reduced" | "removed"
+    name: str
+    old: int = 0
+    new: int = 0
+
+
+@dataclass
+class CartView:
+    lines: list[CartLine]
+    changes: list[CartChange] = field(default_factory=list)
+
+    @property
+    def total_minor(self) -> int:
+        return sum(line.total_minor for line in self.lines)
+
+    @property
+    def count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+def _line(item: CartItem) -> CartLine:
+    p = item.product
+    return CartLine(p.id, p.sku, p.name, p.price_minor, item.quantity, p.stock)
+
+
+def check_quantity(quantity: int, config: ShopConfig) -> None:
+    if not 1 <= quantity <= config.max_quantity:
+        raise InvalidQuantity(max=config.max_quantity)
+
+
+async def view_cart(uow: UnitOfWork, customer_id: int) -> CartView:
+    """The cart as it can be bought now; price, stock and availability changes are applied and listed."""
+    cart = await uow.carts.cart(customer_id)
+    if cart is None or not cart.items:
+        return CartView([])
+    changes = _changes(cart)
+    if changes:
+        await uow.begin_write()
+        cart = await uow.carts.cart(customer_id)
+        assert cart is not None
+        changes = _changes(cart)
+        _apply(cart)
+        await uow.commit()
+    return CartView([_line(item) for item in cart.items], changes)
+
+
+def _changes(cart: Cart) -> list[CartChange]:
+    changes = []
+    for item in cart.items:
+        p = item.product
+        if not p.active or p.stock <= 0:
+            changes.append(CartChange("removed", p.name))
+            continue
+        if item.quantity > p.stock:
+            changes.append(CartChange("reduced", p.name, item.quantity, p.stock))
+        if item.price_seen_minor != p.price_minor:
+            changes.append(CartChange("price", p.name, item.price_seen_minor, p.price_minor))
+    return changes
+
+
+def _apply(cart: Cart) -> None:
+    for item in list(cart.items):
+        p = item.product
+        if not p.active or p.stock <= 0:
+            cart.items.remove(item)
+            continue
+        item.quantity = min(item.quantity, p.stock)
+        item.price_seen_minor = p.price_minor
+    cart.updated_at = utcnow()
+
+
+async def add_to_cart(
+    uow: UnitOfWork, customer_id: int, product_id: int, quantity: int, config: ShopConfig
+) -> CartView:
+    check_quantity(quantity, config)
+    await uow.begin_write()
+    product = await uow.catalog.product(product_id)
+    if product is None or not product.active:
+        raise ProductUnavailable(product_id=product_id)
+    cart = await uow.carts.get_or_create(customer_id)
+    item = next((i for i in cart.items if i.product_id == product_id), None)
+    wanted = quantity + (item.quantity if item else 0)
+    if wanted > config.max_quantity:
+        raise InvalidQuantity(max=config.max_quantity)
+    if wanted > product.stock:
+        raise OutOfStock(items=[{"name": product.name, "wanted": wanted, "available": product.stock}])
+    if item is None:
+        cart.items.append(CartItem(product=product, quantity=quantity, price_seen_minor=product.price_minor))
+    else:
+        item.quantity = wanted
+        item.price_seen_minor = product.price_minor
+    cart.updated_at = utcnow()
+    await uow.commit()
+    return CartView([_line(i) for i in cart.items])
+
+
+async def change_quantity(
+    uow: UnitOfWork, customer_id: int, product_id: int, delta: int, config: ShopConfig
+) -> CartView:
+    """+1/−1 from the cart's buttons; down to zero removes the line."""
+    await uow.begin_write()
+    cart = await uow.carts.get_or_create(customer_id)
+    item = next((i for i in cart.items if i.product_id == product_id), None)
+    if item is None:
+        raise ProductUnavailable(product_id=product_id)
+    wanted = item.quantity + delta
+    if wanted <= 0:
+        cart.items.remove(item)
+    else:
+        check_quantity(wanted, config)
+        if wanted > item.product.stock:
+            raise OutOfStock(
+                items=[{"name": item.product.name, "wanted": wanted, "available": item.product.stock}]
+            )
+        item.quantity = wanted
+    cart.updated_at = utcnow()
+    await uow.commit()
+    return CartView([_line(i) for i in cart.items])
+
+
+async def remove_from_cart(uow: UnitOfWork, customer_id: int, product_id: int) -> CartView:
+    await uow.begin_write()
+    cart = await uow.carts.get_or_create(customer_id)
+    cart.items[:] = [i for i in cart.items if i.product_id != product_id]
+    cart.updated_at = utcnow()
+    await uow.commit()
+    return CartView([_line(i) for i in cart.items])
+
+
+async def clear_cart(uow: UnitOfWork, customer_id: int) -> None:
+    await uow.begin_write()
+    cart = await uow.carts.get_or_create(customer_id)
+    cart.items.clear()
+    cart.updated_at = utcnow()
+    await uow.commit()

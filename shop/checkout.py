@@ -1,0 +1,292 @@
+"""Checkout: a draft in the database, step by step, then one order per draft.
+
+Stock is reserved with one conditional UPDATE per line (``stock >= qty``), never read-then-write.
+The draft's token is unique on orders, so pressing "Place order" twice, or from two devices, gives
+one order: the second attempt finds the first's order and returns it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from storage.models import Address, CheckoutDraft, Order, OrderEvent, OrderItem, utcnow
+from storage.uow import UnitOfWork
+
+from .cart import CartView, view_cart
+from .config import ShopConfig
+from .errors import (
+    CheckoutExpired,
+    CheckoutIncomplete,
+    EmptyCart,
+    InvalidAddress,
+    InvalidNotes,
+    InvalidPhone,
+    NotYourContact,
+    OrderNotFound,
+    OutOfStock,
+    PaymentMethodUnavailable,
+)
+from .orders import OrderStatus
+
+FULFILMENTS = ("pickup", "delivery")
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+@dataclass
+class Summary:
+    draft: CheckoutDraft
+    cart: CartView
+    delivery_fee_minor: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.cart.total_minor + self.delivery_fee_minor
+
+
+@dataclass
+class Placed:
+    order: Order
+    created: bool  # False when this checkout had already placed its order
+
+
+async def start_checkout(uow: UnitOfWork, customer_id: int) -> tuple[CheckoutDraft, CartView]:
+    """A fresh draft (any old one is replaced) for a cart that can be bought as it stands."""
+    cart = await view_cart(uow, customer_id)
+    if not cart.lines:
+        raise EmptyCart()
+    await uow.begin_write()
+    await uow.carts.delete_draft(customer_id)
+    customer = await uow.customers.get(customer_id)
+    draft = CheckoutDraft(
+        customer_id=customer_id, token=str(uuid.uuid4()), phone=customer.phone if customer else None
+    )
+    uow.carts.add_draft(draft)
+    await uow.commit()
+    return draft, cart
+
+
+async def current_draft(uow: UnitOfWork, customer_id: int) -> CheckoutDraft:
+    draft = await uow.carts.draft(customer_id)
+    if draft is None:
+        raise CheckoutExpired()
+    return draft
+
+
+async def _update(uow: UnitOfWork, customer_id: int, **values: str | None) -> CheckoutDraft:
+    await uow.begin_write()
+    draft = await current_draft(uow, customer_id)
+    for key, value in values.items():
+        setattr(draft, key, value)
+    await uow.commit()
+    return draft
+
+
+async def set_fulfilment(uow: UnitOfWork, customer_id: int, fulfilment: str) -> CheckoutDraft:
+    if fulfilment not in FULFILMENTS:
+        raise CheckoutIncomplete(step="fulfilment")
+    address = None if fulfilment == "pickup" else (await current_draft(uow, customer_id)).address_text
+    return await _update(uow, customer_id, fulfilment=fulfilment, address_text=address)
+
+
+def clean_address(text: str, config: ShopConfig) -> str:
+    address = " ".join((text or "").split())
+    if len(address) < 5:
+        raise InvalidAddress(reason="short")
+    if len(address) > config.max_address_length:
+        raise InvalidAddress(reason="long", max=config.max_address_length)
+    return address
+
+
+async def set_address(uow: UnitOfWork, customer_id: int, text: str, config: ShopConfig) -> CheckoutDraft:
+    """A typed address: checked, used for this order and kept in the address book."""
+    address = clean_address(text, config)
+    await uow.begin_write()
+    draft = await current_draft(uow, customer_id)
+    saved = await uow.customers.address_by_text(customer_id, address)
+    if saved is None:
+        uow.customers.add_address(Address(customer_id=customer_id, text=address))
+    else:
+        saved.last_used_at = utcnow()
+    draft.address_text = address
+    await uow.commit()
+    return draft
+
+
+async def use_saved_address(uow: UnitOfWork, customer_id: int, address_id: int) -> CheckoutDraft:
+    await uow.begin_write()
+    saved = await uow.customers.address(customer_id, address_id)
+    if saved is None:
+        raise InvalidAddress(reason="unknown")
+    saved.last_used_at = utcnow()
+    draft = await current_draft(uow, customer_id)
+    draft.address_text = saved.text
+    await uow.commit()
+    return draft
+
+
+def clean_phone(text: str) -> str:
+    """Digits with an optional leading +; spaces, dashes, dots and brackets are allowed in between."""
+    raw = (text or "").strip()
+    phone = re.sub(r"[\s\-().]", "", raw)
+    if not _PHONE.match(phone):
+        raise InvalidPhone()
+    return phone
+
+
+async def set_phone(
+    uow: UnitOfWork,
+    customer_id: int,
+    text: str,
+    *,
+    contact_user_id: int | None = None,
+    telegram_id: int | None = None,
+) -> CheckoutDraft:
+    """A typed phone, or a shared contact that must be the customer's own."""
+    if contact_user_id is not None and contact_user_id != telegram_id:
+        raise NotYourContact()
+    phone = clean_phone(text if contact_user_id is None or text.startswith("+") else f"+{text}")
+    await uow.begin_write()
+    draft = await current_draft(uow, customer_id)
+    draft.phone = phone
+    customer = await uow.customers.get(customer_id)
+    assert customer is not None
+    customer.phone = phone
+    await uow.commit()
+    return draft
+
+
+async def set_notes(
+    uow: UnitOfWork, customer_id: int, notes: str | None, config: ShopConfig
+) -> CheckoutDraft:
+    cleaned = (notes or "").strip() or None
+    if cleaned and len(cleaned) > config.max_notes_length:
+        raise InvalidNotes(max=config.max_notes_length)
+    return await _update(uow, customer_id, notes=cleaned)
+
+
+async def set_payment_method(
+    uow: UnitOfWork, customer_id: int, method: str, config: ShopConfig
+) -> CheckoutDraft:
+    if method not in config.payment_methods:
+        raise PaymentMethodUnavailable(method=method)
+    return await _update(uow, customer_id, payment_method=method)
+
+
+def missing_step(draft: CheckoutDraft) -> str | None:
+    if draft.fulfilment not in FULFILMENTS:
+        return "fulfilment"
+    if draft.fulfilment == "delivery" and not draft.address_text:
+        return "address"
+    if not draft.phone:
+        return "phone"
+    if not draft.payment_method:
+        return "payment"
+    return None
+
+
+async def summary(uow: UnitOfWork, customer_id: int, config: ShopConfig) -> Summary:
+    draft = await current_draft(uow, customer_id)
+    cart = await view_cart(uow, customer_id)
+    if not cart.lines:
+        raise EmptyCart()
+    fee = config.delivery_fee_minor if draft.fulfilment == "delivery" else 0
+    return Summary(draft, cart, fee)
+
+
+async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: ShopConfig) -> Placed:
+    """Turn the draft into an order, reserving stock; idempotent per draft token."""
+    await uow.begin_write()
+    existing = await uow.orders.by_token(token)
+    if existing is not None:
+        return _own(existing, customer_id)
+    draft = await uow.carts.draft(customer_id)
+    if draft is None or draft.token != token:
+        raise CheckoutExpired()
+    step = missing_step(draft)
+    if step:
+        raise CheckoutIncomplete(step=step)
+    if draft.payment_method not in config.payment_methods:
+        raise PaymentMethodUnavailable(method=draft.payment_method)
+    cart = await uow.carts.cart(customer_id)
+    if cart is None or not cart.items:
+        raise EmptyCart()
+
+    short = [
+        (i.product_id, i.product.name, i.quantity)
+        for i in cart.items
+        if not await uow.catalog.reserve_stock(i.product_id, i.quantity)
+    ]
+    if short:
+        await uow.rollback()  # gives back what the other lines reserved
+        items = []
+        for product_id, name, wanted in short:
+            product = await uow.catalog.product(product_id)
+            available = product.stock if product and product.active else 0
+            items.append({"name": name, "wanted": wanted, "available": available})
+        raise OutOfStock(items=items)
+
+    lines = [
+        OrderItem(
+            product_id=i.product_id,
+            sku=i.product.sku,
+            name=i.product.name,
+            unit_price_minor=i.product.price_minor,
+            quantity=i.quantity,
+        )
+        for i in cart.items
+    ]
+    subtotal = sum(line.unit_price_minor * line.quantity for line in lines)
+    fee = config.delivery_fee_minor if draft.fulfilment == "delivery" else 0
+    order = Order(
+        customer_id=customer_id,
+        status=OrderStatus.pending_payment.value,
+        fulfilment=draft.fulfilment,
+        address_text=draft.address_text if draft.fulfilment == "delivery" else None,
+        phone=draft.phone,
+        notes=draft.notes,
+        payment_method=draft.payment_method,
+        currency=config.currency,
+        subtotal_minor=subtotal,
+        delivery_fee_minor=fee,
+        total_minor=subtotal + fee,
+        reference=_reference(),
+        checkout_token=token,
+        items=lines,
+        events=[
+            OrderEvent(
+                from_status=None,
+                to_status=OrderStatus.pending_payment.value,
+                actor=f"customer:{customer_id}",
+                reason="placed",
+            )
+        ],
+    )
+    uow.orders.add(order)
+    cart.items.clear()
+    await uow.session.delete(draft)
+    try:
+        await uow.commit()
+    except IntegrityError:
+        # Another device placed this very checkout a moment ago (PostgreSQL lets both get this far).
+        await uow.rollback()
+        existing = await uow.orders.by_token(token)
+        if existing is None:
+            raise
+        return _own(existing, customer_id)
+    return Placed(order, True)
+
+
+def _own(order: Order, customer_id: int) -> Placed:
+    if order.customer_id != customer_id:
+        raise OrderNotFound(number=order.id)
+    return Placed(order, False)
+
+
+def _reference() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))

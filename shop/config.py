@@ -1,0 +1,33 @@
+"""The shop's own rules, as the owner configured them (built from settings by the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+PAYMENT_METHODS = ("transfer", "cash", "pos", "mobile_money")
+LANGUAGES = ("en", "ru")
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    name: str = "orderbot shop"
+    currency: str = "USD"
+    timezone: str = "UTC"
+    default_language: str = "en"
+    payment_methods: tuple[str, ...] = PAYMENT_METHODS
+    bank_details: str = ""
+    pickup_address: str = ""
+    delivery_fee_minor: int = 0
+    cancel_window: timedelta = field(default=timedelta(minutes=30))
+    max_quantity: int = 99
+    page_size: int = 6
+    max_address_length: int = 300
+    max_notes_length: int = 500
+
+    def language_for(self, chosen: str | None, telegram: str | None) -> str:
+        """The customer's choice, else their Telegram language, else the shop's default."""
+        for candidate in (chosen, (telegram or "")[:2].lower(), self.default_language):
+            if candidate in LANGUAGES:
+                return candidate
+        return "en"

@@ -1,0 +1,141 @@
+"""Customers: registration from Telegram, profile, language, data export and erasure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from storage.models import Address, Customer, utcnow
+from storage.uow import UnitOfWork
+
+from .config import LANGUAGES
+
+
+@dataclass(frozen=True)
+class TelegramUser:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+
+async def register_customer(uow: UnitOfWork, user: TelegramUser) -> Customer:
+    """The customer for a Telegram user: created on first contact, names kept current."""
+    customer = await uow.customers.by_telegram_id(user.id)
+    fields = {
+        "first_name": user.first_name[:128],
+        "last_name": (user.last_name or None) and user.last_name[:128],
+        "username": user.username,
+        "telegram_language": user.language_code,
+    }
+    if customer is not None and all(getattr(customer, k) == v for k, v in fields.items()):
+        return customer
+    await uow.begin_write()
+    customer = await uow.customers.by_telegram_id(user.id)
+    if customer is None:
+        customer = Customer(telegram_id=user.id, **fields)
+        uow.customers.add(customer)
+    else:
+        for key, value in fields.items():
+            setattr(customer, key, value)
+        customer.deleted_at = None  # someone who asked to be forgotten and came back is a new start
+    await uow.commit()
+    return customer
+
+
+async def get_customer(uow: UnitOfWork, customer_id: int) -> Customer:
+    customer = await uow.customers.get(customer_id)
+    assert customer is not None, customer_id
+    return customer
+
+
+async def set_language(uow: UnitOfWork, customer_id: int, language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(language)
+    await uow.begin_write()
+    (await get_customer(uow, customer_id)).language = language
+    await uow.commit()
+
+
+async def set_marketing_opt_in(uow: UnitOfWork, customer_id: int, opt_in: bool) -> None:
+    await uow.begin_write()
+    (await get_customer(uow, customer_id)).marketing_opt_in = opt_in
+    await uow.commit()
+
+
+async def addresses(uow: UnitOfWork, customer_id: int) -> list[Address]:
+    return await uow.customers.addresses(customer_id)
+
+
+async def export_data(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
+    """Everything stored about a customer, for /mydata."""
+    customer = await get_customer(uow, customer_id)
+    cart = await uow.carts.cart(customer_id)
+    orders = await uow.orders.all_for_customer(customer_id)
+    return {
+        "customer": {
+            "telegram_id": customer.telegram_id,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "username": customer.username,
+            "phone": customer.phone,
+            "language": customer.language,
+            "telegram_language": customer.telegram_language,
+            "marketing_opt_in": customer.marketing_opt_in,
+            "created_at": customer.created_at.isoformat(),
+        },
+        "addresses": [
+            {"text": a.text, "created_at": a.created_at.isoformat()}
+            for a in await uow.customers.addresses(customer_id)
+        ],
+        "cart": [
+            {"sku": i.product.sku, "name": i.product.name, "quantity": i.quantity}
+            for i in (cart.items if cart else [])
+        ],
+        "orders": [
+            {
+                "number": o.number,
+                "status": o.status,
+                "created_at": o.created_at.isoformat(),
+                "fulfilment": o.fulfilment,
+                "address": o.address_text,
+                "phone": o.phone,
+                "notes": o.notes,
+                "payment_method": o.payment_method,
+                "currency": o.currency,
+                "total_minor": o.total_minor,
+                "items": [
+                    {
+                        "sku": i.sku,
+                        "name": i.name,
+                        "quantity": i.quantity,
+                        "unit_price_minor": i.unit_price_minor,
+                    }
+                    for i in o.items
+                ],
+                "events": [
+                    {"from": e.from_status, "to": e.to_status, "at": e.created_at.isoformat()}
+                    for e in o.events
+                ],
+            }
+            for o in orders
+        ],
+    }
+
+
+async def forget_customer(uow: UnitOfWork, customer_id: int) -> None:
+    """Erase personal data. Orders stay for the shop's books, without name, phone, address or notes."""
+    await uow.begin_write()
+    customer = await get_customer(uow, customer_id)
+    customer.telegram_id = -customer.id  # no longer tied to the person; keeps the column unique
+    customer.first_name = ""
+    customer.last_name = customer.username = customer.phone = None
+    customer.language = customer.telegram_language = None
+    customer.marketing_opt_in = False
+    customer.deleted_at = utcnow()
+    await uow.customers.delete_addresses(customer_id)
+    await uow.carts.delete_cart(customer_id)
+    await uow.carts.delete_draft(customer_id)
+    await uow.orders.pseudonymise(customer_id)
+    await uow.commit()

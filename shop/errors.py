@@ -1,0 +1,87 @@
+"""Domain errors. Each has a ``code`` the handlers turn into a friendly message (templates/errors.j2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(f"{self.code}: {params}" if params else self.code)
+        self.params = params
+
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+
+
+class InvalidQuantity(DomainError):
+    code = "invalid_quantity"
+
+
+class ProductUnavailable(DomainError):
+    code = "product_unavailable"
+
+
+class OutOfStock(DomainError):
+    """params: items=[{"name", "wanted", "available"}]"""
+
+    code = "out_of_stock"
+
+
+class EmptyCart(DomainError):
+    code = "empty_cart"
+
+
+class CheckoutExpired(DomainError):
+    code = "checkout_expired"
+
+
+class CheckoutIncomplete(DomainError):
+    code = "checkout_incomplete"
+
+
+class InvalidAddress(DomainError):
+    code = "invalid_address"
+
+
+class InvalidPhone(DomainError):
+    code = "invalid_phone"
+
+
+class NotYourContact(DomainError):
+    code = "not_your_contact"
+
+
+class InvalidNotes(DomainError):
+    code = "invalid_notes"
+
+
+class PaymentMethodUnavailable(DomainError):
+    code = "payment_method_unavailable"
+
+
+class OrderNotFound(DomainError):
+    code = "order_not_found"
+
+
+class IllegalTransition(DomainError):
+    """params: current, wanted, allowed (list)"""
+
+    code = "illegal_transition"
+
+
+class CancelNotAllowed(DomainError):
+    """params: reason = "paid" | "window" | "closed\""""
+
+    code = "cancel_not_allowed"
+
+
+class NoOrderAwaitingPayment(DomainError):
+    code = "no_order_awaiting_payment"
+
+
+class InvalidImport(DomainError):
+    code = "invalid_import"

@@ -1,0 +1,153 @@
+"""Orders: the status machine with its audit trail, a customer's history, cancel and reorder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from storage.models import Order, OrderEvent, utcnow
+from storage.uow import UnitOfWork
+
+from .cart import add_to_cart
+from .config import ShopConfig
+from .errors import CancelNotAllowed, DomainError, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
+
+
+class OrderStatus(StrEnum):
+    pending_payment = "pending_payment"
+    paid = "paid"
+    preparing = "preparing"
+    ready = "ready"
+    out_for_delivery = "out_for_delivery"
+    completed = "completed"
+    cancelled = "cancelled"
+    expired = "expired"
+    refunded = "refunded"
+
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, tuple[OrderStatus, ...]] = {
+    S.pending_payment: (S.paid, S.cancelled, S.expired),
+    S.paid: (S.preparing, S.cancelled, S.refunded),
+    S.preparing: (S.ready, S.out_for_delivery, S.cancelled, S.refunded),
+    S.ready: (S.completed, S.cancelled, S.refunded),
+    S.out_for_delivery: (S.completed, S.cancelled, S.refunded),
+    S.completed: (S.refunded,),
+    S.cancelled: (),
+    S.expired: (),
+    S.refunded: (),
+}
+RELEASES_STOCK = {S.cancelled, S.expired}
+CLOSED = {S.completed, S.cancelled, S.expired, S.refunded}
+
+
+def allowed_next(order: Order) -> list[OrderStatus]:
+    allowed = list(TRANSITIONS[OrderStatus(order.status)])
+    # Pickup orders become ready; delivery orders go out for delivery.
+    skip = S.out_for_delivery if order.fulfilment == "pickup" else S.ready
+    return [s for s in allowed if s != skip]
+
+
+async def transition(
+    uow: UnitOfWork, order: Order, to: OrderStatus, actor: str, reason: str | None = None
+) -> None:
+    """Move an order on, or raise IllegalTransition naming what is allowed. The caller commits."""
+    current = OrderStatus(order.status)
+    allowed = allowed_next(order)
+    if to not in allowed:
+        raise IllegalTransition(current=current.value, wanted=to.value, allowed=[s.value for s in allowed])
+    order.status = to.value
+    now = utcnow()
+    if to == S.paid:
+        order.paid_at = now
+    if to in CLOSED:
+        order.closed_at = now
+    order.events.append(
+        OrderEvent(from_status=current.value, to_status=to.value, actor=actor, reason=reason, created_at=now)
+    )
+    if to in RELEASES_STOCK:
+        for item in order.items:
+            if item.product_id is not None:
+                await uow.catalog.release_stock(item.product_id, item.quantity)
+
+
+@dataclass
+class OrderPage:
+    orders: list[Order]
+    page: int
+    pages: int
+
+
+async def history(uow: UnitOfWork, customer_id: int, page: int, page_size: int) -> OrderPage:
+    page = max(page, 0)
+    orders, total = await uow.orders.for_customer(customer_id, page * page_size, page_size)
+    return OrderPage(orders, page, max(1, -(-total // page_size)))
+
+
+async def customer_order(uow: UnitOfWork, customer_id: int, order_id: int) -> Order:
+    """An order of this customer's; someone else's order is 'not found', not 'forbidden'."""
+    order = await uow.orders.get(order_id)
+    if order is None or order.customer_id != customer_id:
+        raise OrderNotFound(number=order_id)
+    return order
+
+
+def can_cancel(order: Order, config: ShopConfig, now: datetime | None = None) -> bool:
+    return cancel_refusal(order, config, now) is None
+
+
+def cancel_refusal(order: Order, config: ShopConfig, now: datetime | None = None) -> str | None:
+    if order.status != S.pending_payment:
+        return "closed" if order.status in CLOSED else "paid"
+    if (now or utcnow()) - order.created_at > config.cancel_window:
+        return "window"
+    return None
+
+
+async def cancel_by_customer(uow: UnitOfWork, customer_id: int, order_id: int, config: ShopConfig) -> Order:
+    """Customers may cancel while unpaid and within the cancel window; the stock goes back."""
+    await uow.begin_write()
+    order = await customer_order(uow, customer_id, order_id)
+    refusal = cancel_refusal(order, config)
+    if refusal:
+        raise CancelNotAllowed(reason=refusal, minutes=int(config.cancel_window.total_seconds() // 60))
+    await transition(uow, order, S.cancelled, f"customer:{customer_id}", "cancelled by the customer")
+    await uow.commit()
+    return order
+
+
+@dataclass
+class ReorderResult:
+    added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+async def reorder(uow: UnitOfWork, customer_id: int, order_id: int, config: ShopConfig) -> ReorderResult:
+    """Put an old order's items back in the cart at today's prices; what cannot be had is listed."""
+    order = await customer_order(uow, customer_id, order_id)
+    lines = [(item.product_id, item.quantity, item.name) for item in order.items]
+    result = ReorderResult()
+    for product_id, quantity, name in lines:
+        if product_id is None:
+            result.skipped.append(name)
+            continue
+        try:
+            await add_to_cart(uow, customer_id, product_id, quantity, config)
+            result.added.append(name)
+        except DomainError:
+            await uow.rollback()
+            result.skipped.append(name)
+    return result
+
+
+async def attach_receipt(uow: UnitOfWork, customer_id: int, file_id: str) -> Order:
+    """A receipt photo goes on the customer's newest unpaid order, for staff to check."""
+    await uow.begin_write()
+    order = await uow.orders.latest_awaiting_payment(customer_id)
+    if order is None:
+        raise NoOrderAwaitingPayment()
+    order.receipt_file_id = file_id
+    order.receipt_at = utcnow()
+    await uow.commit()
+    return order

@@ -1,0 +1,281 @@
+"""Queries, grouped by what they are about. Repositories flush when they must; they never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from .models import (
+    Address,
+    Cart,
+    CartItem,
+    Category,
+    CheckoutDraft,
+    Customer,
+    Order,
+    OrderItem,
+    ProcessedUpdate,
+    Product,
+)
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class UpdateRepository(Repository):
+    async def mark_processed(self, update_id: int) -> bool:
+        """Record an update id; False if it was there already (a redelivery)."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(ProcessedUpdate).values(update_id=update_id).on_conflict_do_nothing()
+        result = await self.session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def forget_before(self, moment: datetime) -> int:
+        result = await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < moment)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class CustomerRepository(Repository):
+    async def by_telegram_id(self, telegram_id: int) -> Customer | None:
+        return await self.session.scalar(select(Customer).where(Customer.telegram_id == telegram_id))
+
+    async def get(self, customer_id: int) -> Customer | None:
+        return await self.session.get(Customer, customer_id)
+
+    def add(self, customer: Customer) -> None:
+        self.session.add(customer)
+
+    def add_address(self, address: Address) -> None:
+        self.session.add(address)
+
+    async def addresses(self, customer_id: int) -> list[Address]:
+        statement = (
+            select(Address)
+            .where(Address.customer_id == customer_id)
+            .order_by(Address.last_used_at.desc(), Address.id.desc())
+        )
+        return list(await self.session.scalars(statement))
+
+    async def address(self, customer_id: int, address_id: int) -> Address | None:
+        return await self.session.scalar(
+            select(Address).where(Address.id == address_id, Address.customer_id == customer_id)
+        )
+
+    async def address_by_text(self, customer_id: int, text: str) -> Address | None:
+        return await self.session.scalar(
+            select(Address).where(Address.customer_id == customer_id, Address.text == text)
+        )
+
+    async def delete_addresses(self, customer_id: int) -> None:
+        await self.session.execute(delete(Address).where(Address.customer_id == customer_id))
+
+
+@dataclass
+class ProductQuery:
+    category_id: int | None = None
+    brand: str | None = None
+    min_price_minor: int | None = None
+    max_price_minor: int | None = None
+    in_stock: bool = False
+    featured: bool = False
+    text: str | None = None
+
+
+class CatalogRepository(Repository):
+    async def categories_with_counts(self) -> list[tuple[Category, int]]:
+        count = func.count(Product.id)
+        statement = (
+            select(Category, count)
+            .join(Product, (Product.category_id == Category.id) & Product.active, isouter=True)
+            .where(Category.active)
+            .group_by(Category.id)
+            .order_by(Category.position, Category.name)
+        )
+        return [(category, int(n)) for category, n in (await self.session.execute(statement)).all()]
+
+    async def category(self, category_id: int) -> Category | None:
+        return await self.session.get(Category, category_id)
+
+    async def category_by_name(self, name: str) -> Category | None:
+        return await self.session.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
+
+    def _filtered(self, query: ProductQuery) -> Select[Product]:
+        statement = select(Product).where(Product.active)
+        if query.category_id is not None:
+            statement = statement.where(Product.category_id == query.category_id)
+        if query.brand:
+            statement = statement.where(Product.brand == query.brand)
+        if query.min_price_minor is not None:
+            statement = statement.where(Product.price_minor >= query.min_price_minor)
+        if query.max_price_minor is not None:
+            statement = statement.where(Product.price_minor <= query.max_price_minor)
+        if query.in_stock:
+            statement = statement.where(Product.stock > 0)
+        if query.featured:
+            statement = statement.where(Product.featured)
+        for word in (query.text or "").lower().split()[:8]:
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            statement = statement.where(Product.search_text.like(f"%{escaped}%", escape="\\"))
+        return statement
+
+    async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
+        statement = self._filtered(query)
+        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        ordered = (
+            statement.order_by(Product.featured.desc(), Product.name, Product.id).offset(offset).limit(limit)
+        )
+        return list(await self.session.scalars(ordered)), int(total or 0)
+
+    async def brands(self, category_id: int | None) -> list[str]:
+        statement = select(Product.brand).where(Product.active, Product.brand.is_not(None)).distinct()
+        if category_id is not None:
+            statement = statement.where(Product.category_id == category_id)
+        return sorted(b for b in await self.session.scalars(statement) if b)
+
+    async def product(self, product_id: int) -> Product | None:
+        return await self.session.get(Product, product_id)
+
+    async def by_sku(self, sku: str) -> Product | None:
+        return await self.session.scalar(select(Product).where(Product.sku == sku))
+
+    async def all_products(self) -> list[Product]:
+        statement = select(Product).options(selectinload(Product.category)).order_by(Product.sku)
+        return list(await self.session.scalars(statement))
+
+    def add(self, item: Product | Category) -> None:
+        self.session.add(item)
+
+    async def reserve_stock(self, product_id: int, quantity: int) -> bool:
+        """Take ``quantity`` from stock only if that much is there: one statement, no read-then-write."""
+        result = await self.session.execute(
+            update(Product)
+            .where(Product.id == product_id, Product.active, Product.stock >= quantity)
+            .values(stock=Product.stock - quantity)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def release_stock(self, product_id: int, quantity: int) -> None:
+        await self.session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(stock=Product.stock + quantity)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def set_photo_file_id(self, product_id: int, file_id: str) -> None:
+        await self.session.execute(
+            update(Product).where(Product.id == product_id).values(photo_file_id=file_id)
+        )
+
+
+class CartRepository(Repository):
+    async def cart(self, customer_id: int) -> Cart | None:
+        statement = (
+            select(Cart)
+            .where(Cart.customer_id == customer_id)
+            .options(selectinload(Cart.items).selectinload(CartItem.product))
+        )
+        return await self.session.scalar(statement)
+
+    async def get_or_create(self, customer_id: int) -> Cart:
+        cart = await self.cart(customer_id)
+        if cart is None:
+            cart = Cart(customer_id=customer_id, items=[])
+            self.session.add(cart)
+            await self.session.flush()
+        return cart
+
+    async def draft(self, customer_id: int) -> CheckoutDraft | None:
+        return await self.session.scalar(
+            select(CheckoutDraft).where(CheckoutDraft.customer_id == customer_id)
+        )
+
+    def add_draft(self, draft: CheckoutDraft) -> None:
+        self.session.add(draft)
+
+    async def delete_draft(self, customer_id: int) -> None:
+        await self.session.execute(delete(CheckoutDraft).where(CheckoutDraft.customer_id == customer_id))
+
+    async def delete_cart(self, customer_id: int) -> None:
+        await self.session.execute(delete(Cart).where(Cart.customer_id == customer_id))
+
+
+class OrderRepository(Repository):
+    def _with_details(self) -> Select[Order]:
+        return select(Order).options(selectinload(Order.items), selectinload(Order.events))
+
+    async def get(self, order_id: int) -> Order | None:
+        return await self.session.scalar(self._with_details().where(Order.id == order_id))
+
+    async def by_token(self, token: str) -> Order | None:
+        return await self.session.scalar(self._with_details().where(Order.checkout_token == token))
+
+    def add(self, order: Order) -> None:
+        self.session.add(order)
+
+    async def for_customer(self, customer_id: int, offset: int, limit: int) -> tuple[list[Order], int]:
+        where = Order.customer_id == customer_id
+        total = await self.session.scalar(select(func.count(Order.id)).where(where))
+        statement = (
+            self._with_details()
+            .where(where)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(statement)), int(total or 0)
+
+    async def all_for_customer(self, customer_id: int) -> list[Order]:
+        statement = self._with_details().where(Order.customer_id == customer_id).order_by(Order.id)
+        return list(await self.session.scalars(statement))
+
+    async def latest_awaiting_payment(self, customer_id: int) -> Order | None:
+        statement = (
+            self._with_details()
+            .where(Order.customer_id == customer_id, Order.status == "pending_payment")
+            .order_by(Order.id.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(statement)
+
+    async def pseudonymise(self, customer_id: int) -> None:
+        await self.session.execute(
+            update(Order)
+            .where(Order.customer_id == customer_id)
+            .values(address_text=None, phone=None, notes=None)
+        )
+
+    async def reference_taken(self, reference: str) -> bool:
+        return bool(
+            await self.session.scalar(select(func.count(Order.id)).where(Order.reference == reference))
+        )
+
+    async def item_count(self, order_id: int) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.coalesce(func.sum(OrderItem.quantity), 0)).where(OrderItem.order_id == order_id)
+            )
+            or 0
+        )
+
+
+__all__ = [
+    "CartRepository",
+    "CatalogRepository",
+    "CustomerRepository",
+    "OrderRepository",
+    "ProductQuery",
+    "UpdateRepository",
+]

@@ -1,0 +1,242 @@
+"""Cart and checkout on a real database: stock, idempotent ordering, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from shop import cart as carts
+from shop import checkout
+from shop.config import ShopConfig
+from shop.errors import (
+    CheckoutExpired,
+    CheckoutIncomplete,
+    EmptyCart,
+    InvalidAddress,
+    InvalidNotes,
+    InvalidPhone,
+    InvalidQuantity,
+    NotYourContact,
+    OutOfStock,
+    PaymentMethodUnavailable,
+    ProductUnavailable,
+)
+from storage.models import Customer
+from tests.factories import make_customer, make_product, stock_of
+
+CONFIG = ShopConfig(currency="USD", delivery_fee_minor=300, payment_methods=("transfer", "cash"))
+
+
+async def ready_checkout(uow: Any, customer: Customer, fulfilment: str = "delivery") -> str:
+    """Walk a checkout to its last step; returns the draft token."""
+    async with uow() as u:
+        draft, _ = await checkout.start_checkout(u, customer.id)
+    async with uow() as u:
+        await checkout.set_fulfilment(u, customer.id, fulfilment)
+    if fulfilment == "delivery":
+        async with uow() as u:
+            await checkout.set_address(u, customer.id, "12 Baker Street, flat 3", CONFIG)
+    async with uow() as u:
+        await checkout.set_phone(u, customer.id, "+44 20 7946 0958")
+    async with uow() as u:
+        await checkout.set_payment_method(u, customer.id, "transfer", CONFIG)
+    return draft.token
+
+
+# --- cart -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("quantity", [0, -1, 100, 10**9])
+async def test_bad_quantities_change_nothing(uow: Any, quantity: int) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, stock=500)
+    async with uow() as u:
+        with pytest.raises(InvalidQuantity):
+            await carts.add_to_cart(u, ann.id, tea.id, quantity, CONFIG)
+    async with uow() as u:
+        assert (await carts.view_cart(u, ann.id)).lines == []
+
+
+async def test_cart_survives_and_respects_stock(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, stock=3)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 2, CONFIG)
+    async with uow() as u:
+        with pytest.raises(OutOfStock) as error:
+            await carts.add_to_cart(u, ann.id, tea.id, 2, CONFIG)
+    assert error.value.params["items"] == [{"name": "Green tea", "wanted": 4, "available": 3}]
+    async with uow() as u:  # a new unit of work, as after a restart
+        view = await carts.view_cart(u, ann.id)
+    assert [(line.sku, line.quantity, line.total_minor) for line in view.lines] == [("TEA-1", 2, 900)]
+    async with uow() as u:
+        await carts.change_quantity(u, ann.id, tea.id, +1, CONFIG)
+        with pytest.raises(OutOfStock):
+            await carts.change_quantity(u, ann.id, tea.id, +1, CONFIG)
+    async with uow() as u:
+        view = await carts.change_quantity(u, ann.id, tea.id, -3, CONFIG)
+    assert view.lines == []
+
+
+async def test_unknown_or_hidden_product(uow: Any) -> None:
+    ann = await make_customer(uow)
+    hidden = await make_product(uow, active=False)
+    async with uow() as u:
+        for product_id in (hidden.id, 999_999):
+            with pytest.raises(ProductUnavailable):
+                await carts.add_to_cart(u, ann.id, product_id, 1, CONFIG)
+
+
+async def test_cart_tells_what_changed(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, sku="TEA", name="Tea", price_minor=450, stock=5)
+    cake = await make_product(uow, sku="CAKE", name="Cake", price_minor=300, stock=5)
+    gone = await make_product(uow, sku="GONE", name="Scone", price_minor=200, stock=5)
+    async with uow() as u:
+        for product in (tea, cake, gone):
+            await carts.add_to_cart(u, ann.id, product.id, 4, CONFIG)
+    async with uow() as u:
+        (await u.catalog.product(tea.id)).price_minor = 500
+        (await u.catalog.product(cake.id)).stock = 2
+        (await u.catalog.product(gone.id)).active = False
+        await u.commit()
+    async with uow() as u:
+        view = await carts.view_cart(u, ann.id)
+    changes = {(c.kind, c.name, c.old, c.new) for c in view.changes}
+    assert changes == {("price", "Tea", 450, 500), ("reduced", "Cake", 4, 2), ("removed", "Scone", 0, 0)}
+    assert [(line.name, line.quantity, line.unit_price_minor) for line in view.lines] == [
+        ("Tea", 4, 500),
+        ("Cake", 2, 300),
+    ]
+    async with uow() as u:  # told once: the cart now holds what can be bought
+        assert (await carts.view_cart(u, ann.id)).changes == []
+
+
+# --- checkout ---------------------------------------------------------------------------------------
+async def test_checkout_places_one_order_and_reserves_stock(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, stock=5)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 2, CONFIG)
+    token = await ready_checkout(uow, ann)
+    async with uow() as u:
+        await checkout.set_notes(u, ann.id, "Ring twice <please> & thanks 🙏", CONFIG)
+    async with uow() as u:
+        placed = await checkout.place_order(u, ann.id, token, CONFIG)
+    order = placed.order
+    assert placed.created and order.status == "pending_payment" and len(order.reference) == 8
+    assert (order.subtotal_minor, order.delivery_fee_minor, order.total_minor) == (900, 300, 1200)
+    assert order.notes == "Ring twice <please> & thanks 🙏" and order.phone == "+442079460958"
+    assert [(e.from_status, e.to_status) for e in order.events] == [(None, "pending_payment")]
+    assert await stock_of(uow, tea.id) == 3
+    async with uow() as u:
+        assert (await carts.view_cart(u, ann.id)).lines == []
+        again = await checkout.place_order(u, ann.id, token, CONFIG)  # pressing Place order twice
+    assert not again.created and again.order.id == order.id
+    assert await stock_of(uow, tea.id) == 3
+
+
+async def test_two_devices_at_once_make_one_order(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, stock=5)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    token = await ready_checkout(uow, ann)
+
+    async def press() -> Any:
+        async with uow() as u:
+            return await checkout.place_order(u, ann.id, token, CONFIG)
+
+    results = await asyncio.gather(*(press() for _ in range(5)))
+    assert len({r.order.id for r in results}) == 1 and sum(r.created for r in results) == 1
+    assert await stock_of(uow, tea.id) == 4
+
+
+async def test_200_customers_race_for_the_last_unit(uow: Any) -> None:
+    last = await make_product(uow, sku="LAST", name="Last cake", stock=1)
+    tokens = {}
+    customers = [await make_customer(uow, f"C{i}") for i in range(200)]
+    for customer in customers:
+        async with uow() as u:
+            await carts.add_to_cart(u, customer.id, last.id, 1, CONFIG)
+        tokens[customer.id] = await ready_checkout(uow, customer, "pickup")
+
+    async def attempt(customer: Customer) -> str:
+        async with uow() as u:
+            try:
+                await checkout.place_order(u, customer.id, tokens[customer.id], CONFIG)
+                return "ordered"
+            except OutOfStock:
+                return "out of stock"
+
+    outcomes = await asyncio.gather(*(attempt(c) for c in customers))
+    assert outcomes.count("ordered") == 1 and outcomes.count("out of stock") == 199
+    assert await stock_of(uow, last.id) == 0
+
+
+async def test_out_of_stock_at_the_last_moment_keeps_the_cart(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, sku="TEA", name="Tea", stock=5)
+    cake = await make_product(uow, sku="CAKE", name="Cake", stock=5)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 2, CONFIG)
+        await carts.add_to_cart(u, ann.id, cake.id, 3, CONFIG)
+    token = await ready_checkout(uow, ann)
+    async with uow() as u:
+        (await u.catalog.product(cake.id)).stock = 1  # someone else bought them meanwhile
+        await u.commit()
+    async with uow() as u:
+        with pytest.raises(OutOfStock) as error:
+            await checkout.place_order(u, ann.id, token, CONFIG)
+    assert error.value.params["items"] == [{"name": "Cake", "wanted": 3, "available": 1}]
+    assert await stock_of(uow, tea.id) == 5  # the tea reserved a moment before is given back
+    async with uow() as u:
+        assert len((await carts.view_cart(u, ann.id)).lines) == 2
+        assert (await u.carts.draft(ann.id)) is not None
+
+
+async def test_checkout_bad_input(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow)
+    async with uow() as u:
+        with pytest.raises(EmptyCart):
+            await checkout.start_checkout(u, ann.id)
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    async with uow() as u:
+        draft, _ = await checkout.start_checkout(u, ann.id)
+    async with uow() as u:
+        with pytest.raises(InvalidAddress):
+            await checkout.set_address(u, ann.id, "x" * 5000, CONFIG)
+        with pytest.raises(InvalidAddress):
+            await checkout.set_address(u, ann.id, "  ab ", CONFIG)
+        for phone in ("abc", "12", "+1 555 <script>", "1" * 20):
+            with pytest.raises(InvalidPhone):
+                await checkout.set_phone(u, ann.id, phone)
+        with pytest.raises(NotYourContact):
+            await checkout.set_phone(u, ann.id, "+15550001", contact_user_id=1, telegram_id=ann.telegram_id)
+        with pytest.raises(InvalidNotes):
+            await checkout.set_notes(u, ann.id, "n" * 5000, CONFIG)
+        with pytest.raises(PaymentMethodUnavailable):
+            await checkout.set_payment_method(u, ann.id, "pos", CONFIG)
+        with pytest.raises(CheckoutIncomplete):
+            await checkout.place_order(u, ann.id, draft.token, CONFIG)
+        with pytest.raises(CheckoutExpired):
+            await checkout.place_order(u, ann.id, "stale-token", CONFIG)
+    async with uow() as u:
+        unchanged = await u.carts.draft(ann.id)
+        assert (unchanged.address_text, unchanged.notes, unchanged.payment_method) == (None, None, None)
+
+
+async def test_addresses_are_saved_and_reused(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    await ready_checkout(uow, ann)
+    async with uow() as u:
+        saved = await u.customers.addresses(ann.id)
+        assert [a.text for a in saved] == ["12 Baker Street, flat 3"]
+        draft = await checkout.use_saved_address(u, ann.id, saved[0].id)
+        assert draft.address_text == "12 Baker Street, flat 3"
+        with pytest.raises(InvalidAddress):
+            await checkout.use_saved_address(u, ann.id, saved[0].id + 1000)

@@ -1,0 +1,223 @@
+"""Orders (state machine, cancel, reorder, receipts), the catalog and CSV, customers' data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shop import cart as carts
+from shop import catalog, checkout, customers, orders
+from shop.catalog import ProductQuery
+from shop.config import ShopConfig
+from shop.errors import CancelNotAllowed, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
+from shop.orders import OrderStatus as S
+from tests.factories import make_category, make_customer, make_product, stock_of
+from tests.shop.test_checkout import CONFIG, ready_checkout
+
+
+async def placed_order(uow: Any, fulfilment: str = "delivery", quantity: int = 2) -> tuple[Any, Any, Any]:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, stock=10)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, quantity, CONFIG)
+    token = await ready_checkout(uow, ann, fulfilment)
+    async with uow() as u:
+        order = (await checkout.place_order(u, ann.id, token, CONFIG)).order
+    return ann, tea, order
+
+
+async def test_state_machine_and_audit_trail(uow: Any) -> None:
+    ann, tea, order = await placed_order(uow, "pickup")
+    async with uow() as u:
+        await u.begin_write()
+        loaded = await u.orders.get(order.id)
+        with pytest.raises(IllegalTransition) as error:
+            await orders.transition(u, loaded, S.completed, "staff:1")
+        assert error.value.params == {
+            "current": "pending_payment",
+            "wanted": "completed",
+            "allowed": ["paid", "cancelled", "expired"],
+        }
+        for status in (S.paid, S.preparing, S.ready, S.completed):
+            await orders.transition(u, loaded, status, "staff:1", f"to {status}")
+        await u.commit()
+    async with uow() as u:
+        done = await u.orders.get(order.id)
+        assert [e.to_status for e in done.events] == [
+            "pending_payment",
+            "paid",
+            "preparing",
+            "ready",
+            "completed",
+        ]
+        assert done.events[-1].actor == "staff:1" and done.paid_at and done.closed_at
+        # A pickup order is never "out for delivery".
+        assert S.out_for_delivery not in orders.allowed_next(done)
+
+
+async def test_customer_cancel_returns_stock(uow: Any) -> None:
+    ann, tea, order = await placed_order(uow)
+    assert await stock_of(uow, tea.id) == 8
+    async with uow() as u:
+        cancelled = await orders.cancel_by_customer(u, ann.id, order.id, CONFIG)
+    assert cancelled.status == "cancelled" and await stock_of(uow, tea.id) == 10
+    async with uow() as u:
+        with pytest.raises(CancelNotAllowed) as error:
+            await orders.cancel_by_customer(u, ann.id, order.id, CONFIG)
+    assert error.value.params["reason"] == "closed"
+
+
+async def test_cancel_refused_after_window_or_payment(uow: Any) -> None:
+    ann, tea, order = await placed_order(uow)
+    tight = ShopConfig(cancel_window=timedelta(seconds=0))
+    async with uow() as u:
+        with pytest.raises(CancelNotAllowed) as error:
+            await orders.cancel_by_customer(u, ann.id, order.id, tight)
+    assert error.value.params["reason"] == "window"
+    async with uow() as u:
+        await u.begin_write()
+        await orders.transition(u, await u.orders.get(order.id), S.paid, "staff:1")
+        await u.commit()
+    async with uow() as u:
+        with pytest.raises(CancelNotAllowed) as error:
+            await orders.cancel_by_customer(u, ann.id, order.id, CONFIG)
+    assert error.value.params["reason"] == "paid" and await stock_of(uow, tea.id) == 8
+
+
+async def test_someone_elses_order_is_not_found(uow: Any) -> None:
+    ann, tea, order = await placed_order(uow)
+    bob = await make_customer(uow, "Bob")
+    async with uow() as u:
+        with pytest.raises(OrderNotFound):
+            await orders.customer_order(u, bob.id, order.id)
+        with pytest.raises(OrderNotFound):
+            await orders.cancel_by_customer(u, bob.id, order.id, CONFIG)
+
+
+async def test_reorder_uses_todays_prices(uow: Any) -> None:
+    ann, tea, order = await placed_order(uow)
+    async with uow() as u:
+        (await u.catalog.product(tea.id)).price_minor = 999
+        await u.commit()
+    async with uow() as u:
+        result = await orders.reorder(u, ann.id, order.id, CONFIG)
+    assert result.added == ["Green tea"] and result.skipped == []
+    async with uow() as u:
+        view = await carts.view_cart(u, ann.id)
+    assert [(line.quantity, line.unit_price_minor) for line in view.lines] == [(2, 999)]
+    async with uow() as u:
+        (await u.catalog.product(tea.id)).active = False
+        await u.commit()
+    async with uow() as u:
+        assert (await orders.reorder(u, ann.id, order.id, CONFIG)).skipped == ["Green tea"]
+
+
+async def test_receipt_goes_on_the_unpaid_order(uow: Any) -> None:
+    ann, tea, order = await placed_order(uow)
+    async with uow() as u:
+        with_receipt = await orders.attach_receipt(u, ann.id, "AgACfile")
+    assert with_receipt.id == order.id and with_receipt.receipt_file_id == "AgACfile"
+    bob = await make_customer(uow, "Bob")
+    async with uow() as u:
+        with pytest.raises(NoOrderAwaitingPayment):
+            await orders.attach_receipt(u, bob.id, "AgACother")
+
+
+async def test_history_pages(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, stock=100)
+    for _ in range(7):
+        async with uow() as u:
+            await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+        token = await ready_checkout(uow, ann, "pickup")
+        async with uow() as u:
+            await checkout.place_order(u, ann.id, token, CONFIG)
+    async with uow() as u:
+        first = await orders.history(u, ann.id, 0, 5)
+        second = await orders.history(u, ann.id, 1, 5)
+    assert first.pages == 2 and len(first.orders) == 5 and len(second.orders) == 2
+    assert first.orders[0].id > first.orders[-1].id  # newest first
+
+
+# --- catalog ----------------------------------------------------------------------------------------
+async def test_browse_filters_and_search(uow: Any) -> None:
+    drinks = await make_category(uow, "Drinks")
+    food = await make_category(uow, "Food", 1)
+    await make_product(uow, "T1", "Green tea", 450, 5, drinks, brand="Leafy", featured=True)
+    await make_product(uow, "T2", "Black tea", 350, 0, drinks, brand="Leafy")
+    await make_product(uow, "C1", "Flat white", 500, 9, drinks, brand="Bean & Co")
+    await make_product(uow, "F1", "Lemon cake", 300, 2, food)
+    await make_product(uow, "F2", "Hidden cake", 300, 2, food, active=False)
+    async with uow() as u:
+        counts = {c.name: c.products for c in await catalog.categories(u)}
+        assert counts == {"Drinks": 3, "Food": 1}
+        page = await catalog.browse(u, ProductQuery(category_id=drinks.id), 0, 2)
+        assert (page.pages, page.total, [p.name for p in page.products]) == (2, 3, ["Green tea", "Black tea"])
+        last = await catalog.browse(u, ProductQuery(category_id=drinks.id), 99, 2)  # a stale page number
+        assert last.page == 1 and [p.name for p in last.products] == ["Flat white"]
+
+        async def names(**filters: Any) -> list[str]:
+            return [p.name for p in (await catalog.browse(u, ProductQuery(**filters), 0, 10)).products]
+
+        assert await names(brand="Leafy", in_stock=True) == ["Green tea"]
+        assert await names(min_price_minor=400, max_price_minor=500) == ["Green tea", "Flat white"]
+        assert await names(featured=True) == ["Green tea"]
+        assert await names(text="TEA") == ["Green tea", "Black tea"]
+        assert await names(text="cake") == ["Lemon cake"]
+        assert await names(text="100%_") == []  # LIKE wildcards are matched literally
+        assert await catalog.brands(u, drinks.id) == ["Bean & Co", "Leafy"]
+
+
+async def test_csv_round_trip_and_all_or_nothing(uow: Any) -> None:
+    good = (
+        "sku,name,category,price,stock,brand,description,photo,featured,active\n"
+        "TEA-1,Green tea,Drinks,4.50,10,Leafy,Fresh <leaves> & more,,yes,yes\n"
+        "CAKE-1,Lemon cake,Food,3,4,,,,no,\n"
+    )
+    async with uow() as u:
+        result = await catalog.import_products_csv(u, good, "USD")
+    assert (result.created, result.updated, result.errors) == (2, 0, [])
+    async with uow() as u:
+        exported = await catalog.export_products_csv(u, "USD")
+    assert "TEA-1,Green tea,Drinks,4.50,10,Leafy,Fresh <leaves> & more,,yes,yes" in exported
+    async with uow() as u:
+        again = await catalog.import_products_csv(u, exported, "USD")
+    assert (again.created, again.updated) == (0, 2)
+    bad = "sku,name,price,stock\nTEA-1,Green tea,4.555,10\nNEW,New thing,1,-3\n,nameless,1,1\n"
+    async with uow() as u:
+        refused = await catalog.import_products_csv(u, bad, "USD")
+    assert [line for line, _ in refused.errors] == [2, 3, 4]
+    async with uow() as u:
+        assert (await u.catalog.by_sku("TEA-1")).price_minor == 450 and await u.catalog.by_sku("NEW") is None
+
+
+# --- customers ----------------------------------------------------------------------------------------
+async def test_register_export_and_forget(uow: Any) -> None:
+    user = customers.TelegramUser(id=777, first_name="Ann <b>", username="ann", language_code="ru")
+    async with uow() as u:
+        ann = await customers.register_customer(u, user)
+    async with uow() as u:
+        same = await customers.register_customer(u, user)
+    assert same.id == ann.id and same.first_name == "Ann <b>"
+    tea = await make_product(uow)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    token = await ready_checkout(uow, ann)
+    async with uow() as u:
+        order = (await checkout.place_order(u, ann.id, token, CONFIG)).order
+    async with uow() as u:
+        data = await customers.export_data(u, ann.id)
+    assert data["customer"]["username"] == "ann" and data["orders"][0]["address"] == "12 Baker Street, flat 3"
+    assert data["addresses"][0]["text"] == "12 Baker Street, flat 3"
+    async with uow() as u:
+        await customers.forget_customer(u, ann.id)
+    async with uow() as u:
+        forgotten = await u.customers.get(ann.id)
+        kept = await u.orders.get(order.id)
+        assert (forgotten.first_name, forgotten.username, forgotten.phone) == ("", None, None)
+        assert forgotten.deleted_at and forgotten.telegram_id != 777
+        assert (kept.total_minor, kept.address_text, kept.phone) == (order.total_minor, None, None)
+        assert await u.customers.addresses(ann.id) == []
+        assert await u.customers.by_telegram_id(777) is None
