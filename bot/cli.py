@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from .settings import SettingsError, load_settings
 
 app = typer.Typer(
     help="orderbot: a Telegram ordering bot for small shops, with a local Telegram sandbox.",
     no_args_is_help=True,
     add_completion=False,
 )
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Load or save the catalog as CSV.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
 
 Port = Annotated[int, typer.Option(help="Port for the Bot API and the web chat.")]
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -20,27 +29,124 @@ Tokens = Annotated[
 DEMO_TOKEN = "123456:sandbox-demo-token"
 
 
+def _logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _settings(**overrides: object):  # type: ignore[no-untyped-def]
+    try:
+        return load_settings(**overrides)
+    except SettingsError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
-def sandbox(
+def run() -> None:
+    """Serve the shop bot on Telegram by long polling (settings from the environment and .env)."""
+    from .runner import run_polling
+
+    settings = _settings()
+    if not settings.bot_token.get_secret_value():
+        typer.secho(
+            "setting BOT_TOKEN: required — create a bot with @BotFather and put its token in .env",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    _logging()
+    asyncio.run(run_polling(settings))
+
+
+@app.command()
+def demo(
     port: Port = 8081,
     host: Host = "127.0.0.1",
-    token: Tokens = None,
+    database: Annotated[
+        str, typer.Option(help="Database for the demo shop.")
+    ] = "sqlite+aiosqlite:///./orderbot-demo.db",
 ) -> None:
-    """Run the local Telegram Bot API emulator and its web chat, nothing else."""
-    from sandbox import run
+    """Try orderbot without a Telegram token: sandbox + shop bot + demo catalog, with a web chat."""
+    from .demo_run import run_demo
 
-    run(host, port, token or [])
+    settings = _settings(
+        bot_token=DEMO_TOKEN, database_url=database, telegram_api_url=f"http://{host}:{port}"
+    )
+    _logging()
+    asyncio.run(run_demo(settings, host, port))
 
 
 @app.command()
-def demo(port: Port = 8081, host: Host = "127.0.0.1") -> None:
-    """Try orderbot without a Telegram token: the sandbox and its web chat on this machine.
+def sandbox(port: Port = 8081, host: Host = "127.0.0.1", token: Tokens = None) -> None:
+    """Run the local Telegram Bot API emulator and its web chat, nothing else."""
+    from sandbox import run as run_sandbox
 
-    The shop bot joins the demo with the customer-journey work; today this serves the sandbox.
-    """
-    from sandbox import run
+    run_sandbox(host, port, token or [])
 
-    run(host, port, [DEMO_TOKEN])
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (DATABASE_URL) up to the latest schema."""
+    from storage.db import create_engine
+    from storage.migrations import current_revision, upgrade
+
+    settings = _settings()
+
+    async def go() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database at revision {asyncio.run(go())}")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file")],
+) -> None:
+    """Create or update products by SKU from a CSV file (columns in docs/catalog.md). All or nothing."""
+    from shop.catalog import import_products_csv
+
+    settings = _settings()
+    result = asyncio.run(
+        _with_uow(
+            settings, lambda uow: import_products_csv(uow, file.read_text("utf-8-sig"), settings.currency)
+        )
+    )
+    if result.errors:
+        for line, message in result.errors:
+            typer.secho(f"line {line}: {message}", fg=typer.colors.RED, err=True)
+        typer.secho("nothing was imported", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{result.created} created, {result.updated} updated")
+
+
+@catalog_app.command("export")
+def catalog_export(file: Annotated[Path, typer.Argument(dir_okay=False, help="CSV file to write")]) -> None:
+    """Write every product to a CSV file that `orderbot catalog import` reads back."""
+    from shop.catalog import export_products_csv
+
+    settings = _settings()
+    text = asyncio.run(_with_uow(settings, lambda uow: export_products_csv(uow, settings.currency)))
+    file.write_text(text, encoding="utf-8")
+    typer.echo(f"{max(text.count(chr(10)) - 1, 0)} products written to {file}")
+
+
+async def _with_uow(settings, work):  # type: ignore[no-untyped-def]
+    from storage.db import create_engine, create_session_factory
+    from storage.migrations import upgrade
+    from storage.uow import UnitOfWork
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with UnitOfWork(create_session_factory(engine)) as uow:
+            return await work(uow)
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":

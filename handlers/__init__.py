@@ -1,1 +1,17 @@
 """aiogram routers, callback data, keyboards and the template renderer (floor 3)."""
+
+from aiogram import Router
+
+
+def routers() -> list[Router]:
+    """Every router in the order it must be tried; the catch-all last.
+
+    Routers are module singletons (aiogram's style); a new dispatcher (tests build many in one process)
+    takes them over from the previous one.
+    """
+    from .customer import cart, catalog, checkout, fallback, orders, start
+
+    ordered = [start.router, checkout.router, catalog.router, cart.router, orders.router, fallback.router]
+    for router in ordered:
+        router._parent_router = None  # aiogram offers no public way to detach a router
+    return ordered

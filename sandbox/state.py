@@ -167,7 +167,8 @@ class BotState:
         self.username = username or f"sandbox_{self.id}_bot"
         self.first_name = "Sandbox bot"
         self.updates: deque[dict[str, Any]] = deque()
-        self.next_update_id = 1
+        # Telegram's update ids are large and never reused; a sandbox restart must not reuse them either.
+        self.next_update_id = int(time.time() * 100)
         self.update_changes = Changes()
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
         self.webhook: Webhook | None = None

@@ -31,11 +31,13 @@ class Repository:
 
 
 class UpdateRepository(Repository):
-    async def mark_processed(self, update_id: int) -> bool:
-        """Record an update id; False if it was there already (a redelivery)."""
+    async def mark_processed(self, bot_id: int, update_id: int) -> bool:
+        """Record a bot's update id; False if it was there already (a redelivery)."""
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(ProcessedUpdate).values(update_id=update_id).on_conflict_do_nothing()
+        statement = (
+            insert(ProcessedUpdate).values(bot_id=bot_id, update_id=update_id).on_conflict_do_nothing()
+        )
         result = await self.session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -148,6 +150,9 @@ class CatalogRepository(Repository):
 
     async def by_sku(self, sku: str) -> Product | None:
         return await self.session.scalar(select(Product).where(Product.sku == sku))
+
+    async def product_count(self) -> int:
+        return int(await self.session.scalar(select(func.count(Product.id))) or 0)
 
     async def all_products(self) -> list[Product]:
         statement = select(Product).options(selectinload(Product.category)).order_by(Product.sku)

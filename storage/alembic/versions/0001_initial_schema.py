@@ -48,9 +48,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "processed_updates",
+        sa.Column("bot_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("update_id", name=op.f("pk_processed_updates")),
+        sa.PrimaryKeyConstraint("bot_id", "update_id", name=op.f("pk_processed_updates")),
     )
     op.create_table(
         "addresses",

@@ -1,0 +1,81 @@
+"""Factories: the bot and the dispatcher with everything they need (tests build the very same ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers import routers
+from handlers.render import Renderer
+from shop.config import LANGUAGES
+
+from .middlewares import CustomerMiddleware, ThrottleMiddleware, UnitOfWorkMiddleware
+from .settings import Settings
+from .telegram_retry import RetryAfterMiddleware
+
+CUSTOMER_COMMANDS = (
+    "start",
+    "catalog",
+    "search",
+    "cart",
+    "checkout",
+    "orders",
+    "profile",
+    "language",
+    "help",
+    "cancel",
+    "mydata",
+    "forgetme",
+)
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
+    )
+
+
+def create_dispatcher(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    renderer: Renderer | None = None,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    config = settings.shop_config()
+    renderer = renderer or Renderer(config)
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        config=config,
+        renderer=renderer,
+        media_dir=Path(settings.media_dir),
+        settings=settings,
+    )
+    dp.update.outer_middleware(
+        ThrottleMiddleware(renderer, config, settings.throttle_per_second, settings.throttle_burst)
+    )
+    dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory))
+    dp.update.outer_middleware(CustomerMiddleware(renderer, config))
+    dp.include_routers(*routers())
+    return dp
+
+
+async def set_commands(bot: Bot, renderer: Renderer) -> None:
+    """The command menu in each language."""
+    for language in LANGUAGES:
+        commands = [
+            BotCommand(command=c, description=renderer.label(f"command_{c}", language))
+            for c in CUSTOMER_COMMANDS
+        ]
+        await bot.set_my_commands(commands, language_code=None if language == "en" else language)

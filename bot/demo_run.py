@@ -1,0 +1,38 @@
+"""``orderbot demo``: the sandbox, the shop bot against it, and the demo catalog, in one process."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sandbox import SandboxServer
+from storage.db import create_session_factory
+from storage.uow import UnitOfWork
+
+from .app import set_commands
+from .demo import load_demo_catalog
+from .runner import prepare
+from .settings import Settings
+
+log = logging.getLogger("orderbot")
+
+
+async def run_demo(settings: Settings, host: str, port: int) -> None:
+    token = settings.bot_token.get_secret_value()
+    async with SandboxServer(host, port, tokens=[token]) as sandbox:
+        settings = settings.model_copy(update={"telegram_api_url": sandbox.url})
+        bot, dp, engine = await prepare(settings)
+        try:
+            async with UnitOfWork(create_session_factory(engine)) as uow:  # type: ignore[arg-type]
+                if await load_demo_catalog(uow, Path(settings.media_dir), settings.currency):
+                    log.info("demo catalog loaded")
+            await set_commands(bot, dp["renderer"])
+            print(
+                f"\n  orderbot demo is running. Open the web chat:  {sandbox.url}/\n"
+                "  Create a customer, say /start and shop. Ctrl+C stops it.\n",
+                flush=True,
+            )
+            await dp.start_polling(bot, polling_timeout=10, handle_signals=True)
+        finally:
+            await bot.session.close()
+            await engine.dispose()  # type: ignore[attr-defined]

@@ -1,0 +1,62 @@
+"""Shared ways of answering: edit in place, explain a domain error, match menu buttons."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from markupsafe import Markup
+
+from shop.errors import DomainError
+
+from .render import Texts
+
+log = logging.getLogger("orderbot.handlers")
+ALERT_LIMIT = 200  # Telegram's limit for a callback answer
+
+
+async def show(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the pressed message's text and buttons (pages never pile up), or send anew."""
+    message = callback.message
+    if isinstance(message, Message) and message.text is not None:
+        try:
+            await message.edit_text(text, reply_markup=markup)
+            return
+        except TelegramBadRequest as error:
+            if "message is not modified" in str(error):
+                return
+            log.info("could not edit message %s: %s", message.message_id, error)
+    if isinstance(message, Message):
+        await message.answer(text, reply_markup=markup)
+
+
+def plain(text: str, limit: int = ALERT_LIMIT) -> str:
+    """A rendered message as plain text for a callback answer: no tags, entities decoded."""
+    return Markup(text).striptags()[:limit]
+
+
+async def explain(event: Message | CallbackQuery, t: Texts, error: DomainError) -> None:
+    """Tell the customer, kindly, why that did not work."""
+    text = t("errors.error", code=error.code, params=error.params)
+    if isinstance(event, CallbackQuery):
+        if len(Markup(text).striptags()) <= ALERT_LIMIT:
+            await event.answer(plain(text), show_alert=True)
+            return
+        await event.answer()
+        if isinstance(event.message, Message):
+            await event.message.answer(text)
+        return
+    await event.answer(text)
+
+
+class MenuButton(Filter):
+    """A tap on a main-menu button, in the customer's language."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def __call__(self, message: Message, t: Texts, **_: Any) -> bool:
+        return message.text == t.label(self.key)

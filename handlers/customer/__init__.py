@@ -1,0 +1,1 @@
+"""The customer's conversation, one router per feature."""

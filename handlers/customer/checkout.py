@@ -1,0 +1,297 @@
+"""Checkout conversation: fulfilment → address → phone → notes → payment → summary → place.
+
+The FSM holds the step; the draft (and so every answer given) is in the database. Buttons act on the
+draft, so a button from a checkout that was cancelled or already placed gets a polite answer.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from shop import cart as carts
+from shop import checkout
+from shop.config import ShopConfig
+from shop.errors import DomainError
+from storage.models import Customer
+from storage.uow import UnitOfWork
+
+from .. import keyboards
+from ..answers import explain, show
+from ..callbacks import CartAction, CartCb, CheckoutAction, CheckoutCb
+from ..render import Texts
+from ..states import Checkout
+
+router = Router(name="checkout")
+ORDER = [
+    Checkout.fulfilment,
+    Checkout.address,
+    Checkout.phone,
+    Checkout.notes,
+    Checkout.payment,
+    Checkout.summary,
+]
+
+
+async def ask(
+    target: Message,
+    step: object,
+    t: Texts,
+    uow: UnitOfWork,
+    customer: Customer,
+    config: ShopConfig,
+    state: FSMContext,
+) -> None:
+    """Ask the question of ``step`` (and remember it as the current step)."""
+    await state.set_state(step)  # type: ignore[arg-type]
+    if step == Checkout.fulfilment:
+        cart = await carts.view_cart(uow, customer.id)
+        await target.answer(t("checkout.ask_fulfilment", cart=cart), reply_markup=keyboards.fulfilment(t))
+    elif step == Checkout.address:
+        saved = await uow.customers.addresses(customer.id)
+        await target.answer(
+            t("checkout.ask_address", has_saved=bool(saved)), reply_markup=keyboards.addresses(t, saved)
+        )
+    elif step == Checkout.phone:
+        markup = ReplyKeyboardMarkup(
+            keyboard=[
+                [KeyboardButton(text=t.label("share_phone"), request_contact=True)],
+                [KeyboardButton(text=t.label("back")), KeyboardButton(text=t.label("cancel"))],
+            ],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+        await target.answer(t("checkout.ask_phone"), reply_markup=markup)
+    elif step == Checkout.notes:
+        await target.answer(t("checkout.ask_notes"), reply_markup=keyboards.notes(t))
+    elif step == Checkout.payment:
+        await target.answer(
+            t("checkout.ask_payment"), reply_markup=keyboards.payment(t, config.payment_methods)
+        )
+    else:
+        summary = await checkout.summary(uow, customer.id, config)
+        await target.answer(
+            t("checkout.summary", summary=summary), reply_markup=keyboards.summary(t, summary.draft.token)
+        )
+
+
+@router.message(Command("checkout"))
+async def checkout_command(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
+) -> None:
+    await _start(message, t, customer, uow, config, state)
+
+
+@router.callback_query(CartCb.filter(F.action == CartAction.checkout))
+async def checkout_pressed(
+    callback: CallbackQuery,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    state: FSMContext,
+) -> None:
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await _start(callback.message, t, customer, uow, config, state)
+
+
+async def _start(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
+) -> None:
+    try:
+        _, cart = await checkout.start_checkout(uow, customer.id)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    if cart.changes:
+        await message.answer(t("cart.view", cart=cart))
+    await ask(message, Checkout.fulfilment, t, uow, customer, config, state)
+
+
+@router.callback_query(CheckoutCb.filter())
+async def checkout_button(
+    callback: CallbackQuery,
+    callback_data: CheckoutCb,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    state: FSMContext,
+) -> None:
+    action, value = callback_data.action, callback_data.value
+    message = callback.message
+    if not isinstance(message, Message):
+        await callback.answer(t("start.stale_button"), show_alert=True)
+        return
+    try:
+        if action == CheckoutAction.cancel:
+            await _cancel(callback, t, customer, uow, state)
+            return
+        if action == CheckoutAction.place:
+            await _place(callback, message, value, t, customer, uow, config, state)
+            return
+        draft = await checkout.current_draft(uow, customer.id)  # CheckoutExpired for a stale button
+        if action == CheckoutAction.back:
+            step = await _step_before(await state.get_state(), draft.fulfilment)
+        elif action == CheckoutAction.fulfilment:
+            draft = await checkout.set_fulfilment(uow, customer.id, value)
+            step = Checkout.address if draft.fulfilment == "delivery" else Checkout.phone
+        elif action == CheckoutAction.saved_address:
+            await checkout.use_saved_address(uow, customer.id, callback_data.id)
+            step = Checkout.phone
+        elif action == CheckoutAction.skip_notes:
+            await checkout.set_notes(uow, customer.id, None, config)
+            step = Checkout.payment
+        else:
+            await checkout.set_payment_method(uow, customer.id, value, config)
+            step = Checkout.summary
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    if message.text is not None:
+        await message.edit_reply_markup(reply_markup=None)  # the question is answered; its buttons go
+    await ask(message, step, t, uow, customer, config, state)
+
+
+async def _step_before(current: str | None, fulfilment: str | None) -> object:
+    names = [s.state for s in ORDER]
+    index = names.index(current) if current in names else 1
+    previous = ORDER[max(index - 1, 0)]
+    if previous == Checkout.address and fulfilment != "delivery":
+        previous = Checkout.fulfilment
+    return previous
+
+
+async def _cancel(
+    callback: CallbackQuery, t: Texts, customer: Customer, uow: UnitOfWork, state: FSMContext
+) -> None:
+    await uow.begin_write()
+    await uow.carts.delete_draft(customer.id)
+    await uow.commit()
+    await state.clear()
+    await callback.answer()
+    await show(callback, t("checkout.cancelled"))
+    if isinstance(callback.message, Message):
+        await callback.message.answer(t("start.help"), reply_markup=keyboards.main_menu(t))
+
+
+async def _place(
+    callback: CallbackQuery,
+    message: Message,
+    token: str,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    state: FSMContext,
+) -> None:
+    placed = await checkout.place_order(uow, customer.id, token, config)
+    await callback.answer()
+    if not placed.created:
+        return  # a second press of the same button: the order exists and was announced once
+    await state.clear()
+    await show(callback, t("checkout.placed", order=placed.order))
+    await message.answer(t("checkout.whats_next"), reply_markup=keyboards.main_menu(t))
+
+
+# --- typed answers ------------------------------------------------------------------------------------
+@router.message(Checkout.address, F.text)
+async def address_typed(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
+) -> None:
+    try:
+        await checkout.set_address(uow, customer.id, message.text or "", config)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await ask(message, Checkout.phone, t, uow, customer, config, state)
+
+
+@router.message(Checkout.phone, F.contact)
+async def phone_shared(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
+) -> None:
+    contact = message.contact
+    assert contact is not None
+    await _phone(message, t, customer, uow, config, state, contact.phone_number, contact.user_id or 0)
+
+
+@router.message(Checkout.phone, F.text)
+async def phone_typed(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
+) -> None:
+    text = message.text or ""
+    if text == t.label("back"):
+        await ask(
+            message,
+            await _step_before(
+                Checkout.phone.state, (await checkout.current_draft(uow, customer.id)).fulfilment
+            ),
+            t,
+            uow,
+            customer,
+            config,
+            state,
+        )
+        return
+    if text == t.label("cancel"):
+        await uow.begin_write()
+        await uow.carts.delete_draft(customer.id)
+        await uow.commit()
+        await state.clear()
+        await message.answer(t("checkout.cancelled"), reply_markup=keyboards.main_menu(t))
+        return
+    await _phone(message, t, customer, uow, config, state, text, None)
+
+
+async def _phone(
+    message: Message,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    state: FSMContext,
+    phone: str,
+    contact_user_id: int | None,
+) -> None:
+    try:
+        await checkout.set_phone(
+            uow, customer.id, phone, contact_user_id=contact_user_id, telegram_id=customer.telegram_id
+        )
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(t("checkout.phone_saved", phone=phone), reply_markup=ReplyKeyboardRemove())
+    await ask(message, Checkout.notes, t, uow, customer, config, state)
+
+
+@router.message(Checkout.notes, F.text)
+async def notes_typed(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
+) -> None:
+    try:
+        await checkout.set_notes(uow, customer.id, message.text, config)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await ask(message, Checkout.payment, t, uow, customer, config, state)
+
+
+@router.message(Checkout.fulfilment)
+@router.message(Checkout.payment)
+@router.message(Checkout.summary)
+@router.message(Checkout.address)
+@router.message(Checkout.phone)
+@router.message(Checkout.notes)
+async def unexpected_in_checkout(message: Message, t: Texts) -> None:
+    await message.answer(t("checkout.use_buttons"))

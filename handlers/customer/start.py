@@ -1,0 +1,140 @@
+"""Greeting, help, /cancel, profile, language and the customer's own data."""
+
+from __future__ import annotations
+
+import json
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from shop import customers
+from shop.config import LANGUAGES, ShopConfig
+from storage.models import Customer
+from storage.uow import UnitOfWork
+
+from .. import keyboards
+from ..answers import MenuButton, show
+from ..callbacks import ProfileAction, ProfileCb
+from ..render import Renderer, Texts
+from .catalog import send_product
+
+router = Router(name="start")
+
+
+@router.message(CommandStart())
+async def start(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    state: FSMContext,
+    config: ShopConfig,
+) -> None:
+    await state.clear()
+    await message.answer(t("start.welcome", name=customer.first_name), reply_markup=keyboards.main_menu(t))
+    args = command.args or ""
+    if args.startswith("p_") and args[2:].isdigit():
+        await send_product(message, uow, t, customer, int(args[2:]), config)
+
+
+@router.message(Command("help"))
+@router.message(MenuButton("help"))
+async def help_(message: Message, t: Texts) -> None:
+    await message.answer(t("start.help"), reply_markup=keyboards.main_menu(t))
+
+
+@router.message(Command("cancel"), StateFilter("*"))
+async def cancel(message: Message, state: FSMContext, t: Texts, customer: Customer, uow: UnitOfWork) -> None:
+    """Leave whatever conversation is going on; the cart stays, a checkout draft goes."""
+    current = await state.get_state()
+    draft = await uow.carts.draft(customer.id)
+    await state.clear()
+    if draft is not None:
+        await uow.begin_write()
+        await uow.carts.delete_draft(customer.id)
+        await uow.commit()
+    text = t("start.cancelled") if current or draft else t("start.nothing_to_cancel")
+    await message.answer(text, reply_markup=keyboards.main_menu(t))
+
+
+@router.message(Command("profile"))
+async def profile(message: Message, t: Texts, customer: Customer, uow: UnitOfWork, lang: str) -> None:
+    saved = await customers.addresses(uow, customer.id)
+    await message.answer(
+        t("profile.profile", customer=customer, addresses=saved, language=lang),
+        reply_markup=keyboards.profile(t, customer.marketing_opt_in),
+    )
+
+
+@router.message(Command("language"))
+async def language(message: Message, t: Texts) -> None:
+    await message.answer(t("profile.choose_language"), reply_markup=keyboards.languages(t, LANGUAGES))
+
+
+@router.callback_query(ProfileCb.filter(F.action == ProfileAction.language))
+async def language_pressed(
+    callback: CallbackQuery,
+    callback_data: ProfileCb,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    renderer: Renderer,
+) -> None:
+    if callback_data.value not in LANGUAGES:
+        await show(callback, t("profile.choose_language"), keyboards.languages(t, LANGUAGES))
+        await callback.answer()
+        return
+    await customers.set_language(uow, customer.id, callback_data.value)
+    chosen = renderer.texts(callback_data.value)
+    await callback.answer()
+    await show(callback, chosen("profile.language_set"))
+    if isinstance(callback.message, Message):
+        await callback.message.answer(chosen("start.help"), reply_markup=keyboards.main_menu(chosen))
+
+
+@router.callback_query(ProfileCb.filter(F.action == ProfileAction.marketing))
+async def marketing(
+    callback: CallbackQuery, callback_data: ProfileCb, t: Texts, customer: Customer, uow: UnitOfWork
+) -> None:
+    on = callback_data.value == "1"
+    await customers.set_marketing_opt_in(uow, customer.id, on)
+    await callback.answer(t("profile.marketing_set", on=on))
+    if isinstance(callback.message, Message):
+        await callback.message.edit_reply_markup(reply_markup=keyboards.profile(t, on))
+
+
+@router.message(Command("mydata"))
+async def my_data(message: Message, t: Texts, customer: Customer, uow: UnitOfWork) -> None:
+    data = await customers.export_data(uow, customer.id)
+    document = BufferedInputFile(json.dumps(data, ensure_ascii=False, indent=2).encode(), "my-data.json")
+    await message.answer_document(document, caption=t("profile.mydata"))
+
+
+@router.message(Command("forgetme"))
+async def forget_me(message: Message, t: Texts) -> None:
+    await message.answer(t("profile.forget_confirm"), reply_markup=keyboards.forget(t))
+
+
+@router.callback_query(ProfileCb.filter(F.action == ProfileAction.forget))
+async def forget_pressed(callback: CallbackQuery, t: Texts) -> None:
+    await callback.answer()
+    await show(callback, t("profile.forget_confirm"), keyboards.forget(t))
+
+
+@router.callback_query(ProfileCb.filter(F.action == ProfileAction.forget_confirm))
+async def forget_confirmed(
+    callback: CallbackQuery, t: Texts, customer: Customer, uow: UnitOfWork, state: FSMContext
+) -> None:
+    await customers.forget_customer(uow, customer.id)
+    await state.clear()
+    await callback.answer()
+    await show(callback, t("profile.forgotten"))
+
+
+@router.callback_query(ProfileCb.filter(F.action == ProfileAction.keep))
+async def forget_declined(callback: CallbackQuery, t: Texts) -> None:
+    await callback.answer()
+    await show(callback, t("profile.kept"))

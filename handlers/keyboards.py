@@ -1,0 +1,348 @@
+"""Keyboards: pure functions of data (and the customer's texts) to markup. No database, no Telegram calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from shop.cart import CartView
+from shop.catalog import CategoryCount, Page
+from storage.models import Address, Order, Product
+
+from .callbacks import (
+    CartAction,
+    CartCb,
+    CatalogCb,
+    CheckoutAction,
+    CheckoutCb,
+    Menu,
+    MenuCb,
+    OrderAction,
+    OrderCb,
+    ProductAction,
+    ProductCb,
+    ProfileAction,
+    ProfileCb,
+    SearchCb,
+)
+from .render import Texts
+
+MENU_KEYS = ("catalog", "cart", "orders", "help")
+
+
+def main_menu(t: Texts) -> ReplyKeyboardMarkup:
+    labels = [t.label(key) for key in MENU_KEYS]
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=labels[0]), KeyboardButton(text=labels[1])],
+            [KeyboardButton(text=labels[2]), KeyboardButton(text=labels[3])],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def categories(t: Texts, items: Sequence[CategoryCount], has_featured: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if has_featured:
+        kb.button(text=t.label("featured"), callback_data=CatalogCb(category=0))
+    for item in items:
+        if item.products:
+            kb.button(
+                text=t.label("category", name=item.name, count=item.products),
+                callback_data=CatalogCb(category=item.id),
+            )
+    kb.button(text=t.label("search"), callback_data=MenuCb(to=Menu.search))
+    kb.button(text=t.label("cart"), callback_data=CartCb(action=CartAction.show))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def products(
+    t: Texts, page: Page, at: CatalogCb, brands: Sequence[str], bands: Sequence[tuple[int, int]]
+) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for product in page.products:
+        kb.row(
+            InlineKeyboardButton(
+                text=t.label("product", product=product),
+                callback_data=ProductCb(action=ProductAction.open, id=product.id).pack(),
+            )
+        )
+    _pager(kb, t, page.page, page.pages, lambda n: at.model_copy(update={"page": n}).pack())
+    if at.filters:
+        for i, brand in enumerate(["", *brands]):
+            if i and i % 3 == 1:
+                kb.row()
+            kb.button(
+                text=t.label("brand", name=brand, on=at.brand == i),
+                callback_data=at.model_copy(update={"brand": i, "page": 0}),
+            )
+        kb.row()
+        for i, (low, high) in enumerate([(0, 0), *bands]):
+            kb.button(
+                text=t.label("band", low=low, high=high, on=at.band == i),
+                callback_data=at.model_copy(update={"band": i, "page": 0}),
+            )
+        kb.row(
+            InlineKeyboardButton(
+                text=t.label("in_stock_only", on=bool(at.stock)),
+                callback_data=at.model_copy(update={"stock": 1 - at.stock, "page": 0}).pack(),
+            )
+        )
+    kb.row(
+        InlineKeyboardButton(
+            text=t.label("filters", on=bool(at.filters)),
+            callback_data=at.model_copy(update={"filters": 1 - at.filters}).pack(),
+        ),
+        InlineKeyboardButton(text=t.label("categories"), callback_data=MenuCb(to=Menu.catalog).pack()),
+    )
+    return kb.as_markup()
+
+
+def search_results(t: Texts, page: Page) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for product in page.products:
+        kb.row(
+            InlineKeyboardButton(
+                text=t.label("product", product=product),
+                callback_data=ProductCb(action=ProductAction.open, id=product.id).pack(),
+            )
+        )
+    _pager(kb, t, page.page, page.pages, lambda n: SearchCb(page=n).pack())
+    return kb.as_markup()
+
+
+def _pager(kb: InlineKeyboardBuilder, t: Texts, page: int, pages: int, data: object) -> None:
+    buttons = []
+    if page > 0:
+        buttons.append(InlineKeyboardButton(text=t.label("prev"), callback_data=data(page - 1)))  # type: ignore[operator]
+    if page + 1 < pages:
+        buttons.append(InlineKeyboardButton(text=t.label("next"), callback_data=data(page + 1)))  # type: ignore[operator]
+    if buttons:
+        kb.row(*buttons)
+
+
+def product(t: Texts, item: Product, qty: int, in_cart: int = 0) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if item.stock > 0:
+        kb.button(
+            text=t.label("minus"),
+            callback_data=ProductCb(action=ProductAction.qty, id=item.id, qty=max(1, qty - 1)),
+        )
+        kb.button(text=str(qty), callback_data=ProductCb(action=ProductAction.type_qty, id=item.id))
+        kb.button(
+            text=t.label("plus"),
+            callback_data=ProductCb(
+                action=ProductAction.qty, id=item.id, qty=min(qty + 1, max(item.stock, 1))
+            ),
+        )
+        kb.button(
+            text=t.label("add", qty=qty),
+            callback_data=ProductCb(action=ProductAction.add, id=item.id, qty=qty),
+        )
+    kb.button(text=t.label("cart_count", count=in_cart), callback_data=CartCb(action=CartAction.show))
+    kb.button(text=t.label("close"), callback_data=ProductCb(action=ProductAction.close, id=item.id))
+    kb.adjust(3, 1, 2) if item.stock > 0 else kb.adjust(2)
+    return kb.as_markup()
+
+
+def cart(t: Texts, view: CartView) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for line in view.lines:
+        kb.row(
+            InlineKeyboardButton(
+                text=t.label("minus"), callback_data=CartCb(action=CartAction.dec, id=line.product_id).pack()
+            ),
+            InlineKeyboardButton(
+                text=t.label("cart_line", line=line),
+                callback_data=CartCb(action=CartAction.remove, id=line.product_id).pack(),
+            ),
+            InlineKeyboardButton(
+                text=t.label("plus"), callback_data=CartCb(action=CartAction.inc, id=line.product_id).pack()
+            ),
+        )
+    if view.lines:
+        kb.row(
+            InlineKeyboardButton(text=t.label("clear"), callback_data=CartCb(action=CartAction.clear).pack()),
+            InlineKeyboardButton(
+                text=t.label("checkout"), callback_data=CartCb(action=CartAction.checkout).pack()
+            ),
+        )
+    else:
+        kb.row(InlineKeyboardButton(text=t.label("catalog"), callback_data=MenuCb(to=Menu.catalog).pack()))
+    return kb.as_markup()
+
+
+def _nav(kb: InlineKeyboardBuilder, t: Texts, back: bool = True) -> None:
+    buttons = (
+        [
+            InlineKeyboardButton(
+                text=t.label("back"), callback_data=CheckoutCb(action=CheckoutAction.back).pack()
+            )
+        ]
+        if back
+        else []
+    )
+    buttons.append(
+        InlineKeyboardButton(
+            text=t.label("cancel"), callback_data=CheckoutCb(action=CheckoutAction.cancel).pack()
+        )
+    )
+    kb.row(*buttons)
+
+
+def fulfilment(t: Texts) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=t.label("pickup"), callback_data=CheckoutCb(action=CheckoutAction.fulfilment, value="pickup")
+    )
+    kb.button(
+        text=t.label("delivery"), callback_data=CheckoutCb(action=CheckoutAction.fulfilment, value="delivery")
+    )
+    kb.adjust(2)
+    _nav(kb, t, back=False)
+    return kb.as_markup()
+
+
+def addresses(t: Texts, saved: Sequence[Address]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for address in saved[:5]:
+        kb.row(
+            InlineKeyboardButton(
+                text=t.label("address", text=address.text),
+                callback_data=CheckoutCb(action=CheckoutAction.saved_address, id=address.id).pack(),
+            )
+        )
+    _nav(kb, t)
+    return kb.as_markup()
+
+
+def share_phone(t: Texts) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=t.label("share_phone"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def back_cancel(t: Texts) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    _nav(kb, t)
+    return kb.as_markup()
+
+
+def notes(t: Texts) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t.label("skip"), callback_data=CheckoutCb(action=CheckoutAction.skip_notes))
+    _nav(kb, t)
+    return kb.as_markup()
+
+
+def payment(t: Texts, methods: Sequence[str]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for method in methods:
+        kb.button(
+            text=t.label("method", method=method),
+            callback_data=CheckoutCb(action=CheckoutAction.payment, value=method),
+        )
+    kb.adjust(2)
+    _nav(kb, t)
+    return kb.as_markup()
+
+
+def summary(t: Texts, token: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.row(
+        InlineKeyboardButton(
+            text=t.label("place_order"),
+            callback_data=CheckoutCb(action=CheckoutAction.place, value=token).pack(),
+        )
+    )
+    _nav(kb, t)
+    return kb.as_markup()
+
+
+def orders(t: Texts, items: Sequence[Order], page: int, pages: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for order in items:
+        kb.row(
+            InlineKeyboardButton(
+                text=t.label("order", order=order),
+                callback_data=OrderCb(action=OrderAction.open, id=order.id, page=page).pack(),
+            )
+        )
+    _pager(kb, t, page, pages, lambda n: OrderCb(action=OrderAction.list, page=n).pack())
+    return kb.as_markup()
+
+
+def order(t: Texts, item: Order, can_cancel: bool, page: int = 0) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if can_cancel:
+        kb.button(
+            text=t.label("cancel_order"),
+            callback_data=OrderCb(action=OrderAction.cancel, id=item.id, page=page),
+        )
+    kb.button(
+        text=t.label("reorder"), callback_data=OrderCb(action=OrderAction.reorder, id=item.id, page=page)
+    )
+    kb.button(text=t.label("all_orders"), callback_data=OrderCb(action=OrderAction.list, page=page))
+    kb.adjust(2 if can_cancel else 1, 1)
+    return kb.as_markup()
+
+
+def confirm_cancel(t: Texts, item: Order, page: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=t.label("confirm_cancel"),
+        callback_data=OrderCb(action=OrderAction.confirm_cancel, id=item.id, page=page),
+    )
+    kb.button(
+        text=t.label("keep_order"), callback_data=OrderCb(action=OrderAction.open, id=item.id, page=page)
+    )
+    return kb.as_markup()
+
+
+def profile(t: Texts, marketing: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t.label("language"), callback_data=ProfileCb(action=ProfileAction.language))
+    kb.button(
+        text=t.label("marketing", on=marketing),
+        callback_data=ProfileCb(action=ProfileAction.marketing, value="0" if marketing else "1"),
+    )
+    kb.button(text=t.label("forget"), callback_data=ProfileCb(action=ProfileAction.forget))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def languages(t: Texts, codes: Sequence[str]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for code in codes:
+        kb.button(
+            text=t.label("language_name", code=code),
+            callback_data=ProfileCb(action=ProfileAction.language, value=code),
+        )
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def forget(t: Texts) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t.label("forget_confirm"), callback_data=ProfileCb(action=ProfileAction.forget_confirm))
+    kb.button(text=t.label("keep"), callback_data=ProfileCb(action=ProfileAction.keep))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def open_in_bot(t: Texts, bot_username: str, product_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t.label("open_in_bot"), url=f"https://t.me/{bot_username}?start=p_{product_id}"
+                )
+            ]
+        ]
+    )

@@ -1,0 +1,102 @@
+"""Every user-visible text comes from templates/: Jinja2 (autoescape) + gettext catalogs from locales/.
+
+A message is a macro in an area file: ``t("cart.view", cart=...)`` renders macro ``view`` of
+``templates/cart.j2``. Button labels are macros of ``templates/labels.j2``: ``t.label("catalog")``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from shop.config import LANGUAGES, ShopConfig
+from shop.money import format_money
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+LOCALES = ROOT / "locales"
+
+
+def load_translations(language: str, locales: Path = LOCALES) -> NullTranslations:
+    """Compile ``locales/<lang>/LC_MESSAGES/messages.po`` in memory (no .mo files to build or commit)."""
+    po_path = locales / language / "LC_MESSAGES" / "messages.po"
+    if not po_path.exists():
+        return NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+class Renderer:
+    def __init__(self, config: ShopConfig, templates: Path = TEMPLATES, locales: Path = LOCALES) -> None:
+        self.config = config
+        self.zone = ZoneInfo(config.timezone)
+        self._envs: dict[str, Environment] = {}
+        for language in LANGUAGES:
+            env = Environment(
+                loader=FileSystemLoader(templates),
+                autoescape=True,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                undefined=StrictUndefined,
+                extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
+            )
+            env.install_gettext_translations(load_translations(language, locales), newstyle=True)  # type: ignore[attr-defined]
+            env.filters["money"] = lambda minor, lang=language: format_money(minor, config.currency, lang)
+            env.filters["when"] = lambda moment, lang=language: self.when(moment, lang)
+            env.globals["shop"] = config
+            env.globals["lang"] = language
+            self._envs[language] = env
+
+    def when(self, moment: datetime, language: str) -> str:
+        return format_datetime(moment.astimezone(self.zone), "d MMM y, HH:mm", locale=language)
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one renderer per process, the cache lives as long
+    def _macro(self, language: str, name: str) -> Any:
+        area, _, macro = name.partition(".")
+        module = self._envs[language].get_template(f"{area}.j2").module
+        if not hasattr(module, macro):
+            raise LookupError(f"templates/{area}.j2 has no macro {macro!r}")
+        return getattr(module, macro)
+
+    def render(self, template: str, language: str, /, **context: Any) -> str:
+        text = str(self._macro(language if language in self._envs else "en", template)(**context))
+        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    def label(self, key: str, language: str, /, **context: Any) -> str:
+        return str(Markup(self.render(f"labels.{key}", language, **context)).unescape())
+
+    def texts(self, language: str) -> Texts:
+        return Texts(self, language)
+
+
+class Texts:
+    """The renderer bound to one customer's language; handlers get it as ``t``."""
+
+    def __init__(self, renderer: Renderer, language: str) -> None:
+        self.renderer = renderer
+        self.language = language
+
+    def __call__(self, template: str, /, **context: Any) -> str:
+        return self.renderer.render(template, self.language, **context)
+
+    def label(self, key: str, /, **context: Any) -> str:
+        """A button label: plain text (Telegram shows labels without HTML)."""
+        return self.renderer.label(key, self.language, **context)
+
+    def money(self, minor: int) -> str:
+        return format_money(minor, self.renderer.config.currency, self.language)
