@@ -22,6 +22,8 @@ async def show(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup 
     """Replace the pressed message's text and buttons (pages never pile up), or send anew."""
     message = callback.message
     if isinstance(message, Message) and message.text is not None:
+        if message.html_text == text and message.reply_markup == markup:
+            return  # nothing changed: Telegram would refuse the edit
         try:
             await message.edit_text(text, reply_markup=markup)
             return

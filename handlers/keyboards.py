@@ -64,53 +64,50 @@ def products(
     t: Texts, page: Page, at: CatalogCb, brands: Sequence[str], bands: Sequence[tuple[int, int]]
 ) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for product in page.products:
-        kb.row(
-            InlineKeyboardButton(
-                text=t.label("product", product=product),
-                callback_data=ProductCb(action=ProductAction.open, id=product.id).pack(),
-            )
-        )
+    for item in page.products:
+        kb.row(_product_button(t, item))
     _pager(kb, t, page.page, page.pages, lambda n: at.model_copy(update={"page": n}).pack())
     if at.filters:
-        for i, brand in enumerate(["", *brands]):
-            if i and i % 3 == 1:
-                kb.row()
-            kb.button(
-                text=t.label("brand", name=brand, on=at.brand == i),
-                callback_data=at.model_copy(update={"brand": i, "page": 0}),
-            )
-        kb.row()
-        for i, (low, high) in enumerate([(0, 0), *bands]):
-            kb.button(
-                text=t.label("band", low=low, high=high, on=at.band == i),
-                callback_data=at.model_copy(update={"band": i, "page": 0}),
-            )
-        kb.row(
-            InlineKeyboardButton(
-                text=t.label("in_stock_only", on=bool(at.stock)),
-                callback_data=at.model_copy(update={"stock": 1 - at.stock, "page": 0}).pack(),
-            )
-        )
+        # A chosen filter's button turns it off again, so every press changes the page.
+        brand_buttons = [
+            _toggle(t.label("brand", name=b, on=at.brand == i), at, "brand", i)
+            for i, b in enumerate(["", *brands])
+        ]
+        band_buttons = [
+            _toggle(t.label("band", low=low, high=high, on=at.band == i), at, "band", i)
+            for i, (low, high) in enumerate([(0, 0), *bands])
+        ]
+        for buttons in (brand_buttons, band_buttons):
+            for first in range(0, len(buttons), 3):
+                kb.row(*buttons[first : first + 3])
+        kb.row(_toggle(t.label("in_stock_only", on=bool(at.stock)), at, "stock", 1))
     kb.row(
-        InlineKeyboardButton(
-            text=t.label("filters", on=bool(at.filters)),
-            callback_data=at.model_copy(update={"filters": 1 - at.filters}).pack(),
-        ),
+        _toggle(t.label("filters", on=bool(at.filters)), at, "filters", 1),
         InlineKeyboardButton(text=t.label("categories"), callback_data=MenuCb(to=Menu.catalog).pack()),
     )
     return kb.as_markup()
 
 
+def _toggle(text: str, at: CatalogCb, field: str, value: int) -> InlineKeyboardButton:
+    """A filter button: sets ``field`` to ``value``, or back to 0 when it is already set (page 1 again)."""
+    current = getattr(at, field)
+    changes = {field: 0 if current == value else value}
+    if field != "filters":
+        changes["page"] = 0
+    return InlineKeyboardButton(text=text, callback_data=at.model_copy(update=changes).pack())
+
+
+def _product_button(t: Texts, item: Product) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=t.label("product", product=item),
+        callback_data=ProductCb(action=ProductAction.open, id=item.id).pack(),
+    )
+
+
 def search_results(t: Texts, page: Page) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for product in page.products:
-        kb.row(
-            InlineKeyboardButton(
-                text=t.label("product", product=product),
-                callback_data=ProductCb(action=ProductAction.open, id=product.id).pack(),
-            )
-        )
+    for item in page.products:
+        kb.row(_product_button(t, item))
     _pager(kb, t, page.page, page.pages, lambda n: SearchCb(page=n).pack())
     return kb.as_markup()
 

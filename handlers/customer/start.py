@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
@@ -32,12 +33,13 @@ async def start(
     uow: UnitOfWork,
     state: FSMContext,
     config: ShopConfig,
+    media_dir: Path,
 ) -> None:
     await state.clear()
     await message.answer(t("start.welcome", name=customer.first_name), reply_markup=keyboards.main_menu(t))
     args = command.args or ""
     if args.startswith("p_") and args[2:].isdigit():
-        await send_product(message, uow, t, customer, int(args[2:]), config)
+        await send_product(message, uow, t, customer, int(args[2:]), config, media_dir)
 
 
 @router.message(Command("help"))

@@ -1,0 +1,211 @@
+"""The customer's journey through the real dispatcher and the sandbox: what they saw, what was stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Customer, Order
+from tests.handlers.conftest import Shop, button_labels, texts
+
+
+async def test_start_greets_by_escaped_name_and_registers(shop: Shop) -> None:
+    ann = await shop.customer("Ann <b>&</b> 😀", username="ann_x")
+    await ann.send("/start")
+    greeting = await ann.wait_for(text="Hello")
+    assert greeting["text"].startswith("👋 Hello, Ann <b>&</b> 😀!")
+    assert "Test & <Shop>" in greeting["text"]
+    keyboard = await ann.reply_keyboard()
+    assert [b["text"] for row in keyboard["keyboard"] for b in row] == [
+        "🛍 Catalog",
+        "🛒 Cart",
+        "📦 My orders",
+        "❓ Help",
+    ]
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+    assert (customer.first_name, customer.username, customer.telegram_language) == (
+        "Ann <b>&</b> 😀",
+        "ann_x",
+        "en",
+    )
+
+
+async def test_catalog_pages_edit_in_place(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.press_reply("🛍 Catalog")
+    categories = await ann.wait_for(text="Pick a category")
+    assert button_labels(categories) == ["⭐ Featured", "Cakes (1)", "Tea (7)", "🔎 Search", "🛒 Cart"]
+    await ann.press("Tea (7)")
+    page1 = await ann.wait_for(text="page 1 of 2")
+    assert page1["message_id"] == categories["message_id"]  # edited, not a new message
+    assert button_labels(page1)[:2] == ["Green tea · $4.50", "Black tea · $3.50 · sold out"]
+    before = len(await ann.messages())
+    await ann.press("Next ›")
+    page2 = await ann.wait_for(text="page 2 of 2")
+    assert page2["message_id"] == page1["message_id"] and len(await ann.messages()) == before
+    await ann.press("‹ Previous")
+    await ann.wait_for(text="page 1 of 2")
+
+
+async def test_filters(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send("/catalog")
+    await ann.wait_for(text="Pick a category")
+    await ann.press("Tea (7)")
+    await ann.wait_for(text="7 products")
+    await ann.press("⚙ Filters")
+    await ann.wait_for(lambda m: "Herbal" in button_labels(m))
+    await ann.press("Herbal")
+    herbal = await ann.wait_for(text="2 products")
+    assert "⚙ Herbal" in herbal["text"]
+    assert button_labels(herbal)[:2] == ["Mint tea · $2.50", "Rooibos · $2.60"]
+    await ann.press("● Herbal")  # pressing the chosen brand again turns the filter off
+    await ann.wait_for(text="7 products")
+    await ann.press("☐ In stock only")
+    in_stock = await ann.wait_for(text="6 products")
+    assert "sold out" not in " ".join(button_labels(in_stock))
+
+
+async def test_product_card_and_quantity(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send("/catalog")
+    await ann.wait_for(text="Pick a category")
+    await ann.press("⭐ Featured")
+    await ann.wait_for(text="Featured")
+    await ann.press("Green tea · $4.50")
+    card = await ann.wait_for(lambda m: "photo" in m)
+    assert card["caption"].startswith("Green tea · Leafy\nSencha <fresh> & green")
+    assert "$4.50" in card["caption"]
+    await ann.press("+")
+    await ann.wait_for(lambda m: "🛒 Add 2 to cart" in button_labels(m))
+    answer = await ann.press("🛒 Add 2 to cart")
+    assert "Added 2 × Green tea" in answer["text"]
+    async with shop.uow() as u:
+        cart = await u.carts.cart((await u.customers.by_telegram_id(ann.id)).id)
+    assert [(i.product.sku, i.quantity) for i in cart.items] == [("TEA-1", 2)]
+    # The second card shows the photo Telegram already has: uploaded once.
+    await ann.send("/start p_" + str(cart.items[0].product_id))
+    again = await ann.wait_for(lambda m: "photo" in m)
+    assert again["photo"][0]["file_id"] == card["photo"][0]["file_id"]
+
+
+async def test_typed_quantity_bad_input(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send("/start p_1")
+    await ann.wait_for(lambda m: "photo" in m)
+    await ann.press("1")  # the quantity in the middle: type another one
+    await ann.wait_for(text="How many")
+    for bad in ("abc", "0", "-1", "1000000", "2.5", "٣", "<b>5</b>"):
+        await ann.send(bad)
+        reply = await ann.wait_for(text="whole number")
+        assert "from 1 to 99" in reply["text"]
+    await ann.send("11")
+    out_of_stock = await ann.wait_for(text="not have enough")
+    assert "you wanted 11, 10 left" in out_of_stock["text"]
+    await ann.send("3")
+    await ann.wait_for(text="Added 3 × Green tea")
+    async with shop.uow() as u:
+        cart = await u.carts.cart((await u.customers.by_telegram_id(ann.id)).id)
+    assert [i.quantity for i in cart.items] == [3]
+
+
+async def test_search_and_inline_mode(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send("/search TEA")
+    results = await ann.wait_for(text="Results for “TEA”")
+    assert (
+        "7 products" in results["text"] and len(button_labels(results)) == 6 + 1
+    )  # SKUs match too; a page + Next
+    await ann.send("/search <script>")
+    await ann.wait_for(text="Nothing found")
+    answer = await ann.inline("mint")
+    assert [r["title"] for r in answer["results"]] == ["Mint tea"]
+    button = answer["results"][0]["reply_markup"]["inline_keyboard"][0][0]
+    assert button["url"].endswith("?start=p_3")
+
+
+async def test_cart_buttons(shop: Shop) -> None:
+    ann = await shop.started()
+    for product_id in (1, 3):
+        await ann.send(f"/start p_{product_id}")
+        await ann.wait_for(lambda m: "Add 1" in json.dumps(button_labels(m)))
+        await ann.press("🛒 Add 1 to cart")
+    await ann.send("/cart")
+    cart = await ann.wait_for(text="Your cart")
+    assert "Total: $7.00" in cart["text"]
+    await ann.press("+", message_id=cart["message_id"])
+    assert "Total: $11.50" in (await ann.wait_for(text="Total: $11.50"))["text"]
+    await ann.press("✕ Mint tea × 1")
+    after = await ann.wait_for(text="Total: $9.00")
+    assert "Mint tea" not in after["text"]
+    await ann.press("🗑 Empty the cart")
+    await ann.wait_for(text="Your cart is empty")
+
+
+async def test_stale_and_tampered_buttons_get_a_polite_alert(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send("/start p_8")
+    card = await ann.wait_for(text="Lemon cake")
+    async with shop.uow() as u:
+        (await u.catalog.by_sku("CAKE-1")).active = False  # the product is withdrawn meanwhile
+        await u.commit()
+    answer = await ann.press("🛒 Add 1 to cart")
+    assert answer["show_alert"] and "no longer available" in answer["text"]
+    # Someone edits callback data by hand: unknown data, or a product that never existed.
+    for forged in ("zz:1", "p:a:999999:1", "p:q:notanumber:1"):
+        await shop.bot.edit_message_reply_markup(
+            chat_id=ann.id,
+            message_id=card["message_id"],
+            reply_markup={"inline_keyboard": [[{"text": "forged", "callback_data": forged}]]},
+        )
+        answer = await ann.press(forged)
+        assert answer["answered"] and answer["show_alert"], forged
+    async with shop.uow() as u:
+        assert (await u.carts.cart((await u.customers.by_telegram_id(ann.id)).id)) is None
+
+
+async def test_redelivered_update_changes_nothing(shop: Shop) -> None:
+    ann = await shop.started()
+    update = {
+        "update_id": 10**15,
+        "message": {
+            "message_id": 999,
+            "date": 0,
+            "text": "/help",
+            "chat": {"id": ann.id, "type": "private", "first_name": "Ann"},
+            "from": {"id": ann.id, "is_bot": False, "first_name": "Ann"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+    for _ in range(3):
+        await shop.dp.feed_raw_update(shop.bot, update)
+    helps = [t for t in texts(await ann.bot_messages()) if t.startswith("How to order")]
+    assert len(helps) == 1
+
+
+@pytest.mark.throttle(burst=3, per_second=0.5)
+async def test_flood_is_answered_once_and_others_are_unaffected(shop: Shop) -> None:
+    flood = await shop.customer("Flood")
+    for i in range(15):
+        await flood.send(f"/help {i}")
+    calm = await shop.customer("Calm")
+    await calm.send("/start")
+    await calm.wait_for(text="Hello")
+    await asyncio.sleep(0.5)  # let the bot finish with the flood
+    replies = texts(await flood.bot_messages())
+    assert sum("wait a moment" in t for t in replies) == 1  # told once, not fifteen times
+    assert sum(t.startswith("How to order") for t in replies) == 3  # the burst got through
+
+
+async def test_customer_row_is_one_per_telegram_user(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send("/help")
+    await ann.wait_for(text="How to order")
+    async with shop.uow() as u:
+        rows = (await u.session.scalars(select(Customer).where(Customer.telegram_id == ann.id))).all()
+        assert len(rows) == 1
+        assert (await u.session.scalars(select(Order))).all() == []
