@@ -1,0 +1,290 @@
+"""Checkout, orders, receipts and the customer's data, through the real dispatcher and the sandbox."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sandbox.client import SimUser
+from tests.handlers.conftest import Shop, button_labels, texts
+
+
+async def fill_cart(user: SimUser, product_id: int = 1, quantity: int = 2) -> None:
+    await user.send(f"/start p_{product_id}")
+    await user.wait_for(lambda m: "🛒 Add 1 to cart" in button_labels(m))
+    for _ in range(quantity - 1):
+        await user.press("+")
+        await user.wait_for(lambda m, q=_ + 2: f"🛒 Add {q} to cart" in button_labels(m))
+    await user.press(f"🛒 Add {quantity} to cart")
+
+
+async def checkout_to_summary(
+    user: SimUser, delivery: bool = True, notes: str | None = "Ring <twice> & wave 👋"
+) -> dict:
+    await user.send("/checkout")
+    await user.wait_for(text="How would you like")
+    if delivery:
+        await user.press("🚚 Delivery")
+        await user.wait_for(text="Where should we deliver")
+        await user.send("221B Baker Street, London")
+    else:
+        await user.press("🏪 Pickup")
+    await user.wait_for(text="What phone number")
+    await user.press_reply("📱 Share my phone number")
+    await user.wait_for(text="Anything we should know")
+    if notes is None:
+        await user.press("No notes →")
+    else:
+        await user.send(notes)
+    await user.wait_for(text="How will you pay")
+    await user.press("🏦 Bank transfer")
+    return await user.wait_for(text="Is everything right")
+
+
+async def order_rows(shop: Shop, user: SimUser) -> list[Any]:
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(user.id)
+        return await u.orders.all_for_customer(customer.id)
+
+
+async def test_delivery_checkout_with_contact_and_transfer(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 1, 2)
+    summary = await checkout_to_summary(ann)
+    assert "Green tea — 2 × $4.50 = $9.00" in summary["text"] and "Delivery — $2.00" in summary["text"]
+    assert "Total: $11.00" in summary["text"] and "📝 Ring <twice> & wave 👋" in summary["text"]
+    assert f"📱 {ann.phone_number}" in summary["text"]
+    await ann.press("✅ Place order")
+    placed = await ann.wait_for(text="is placed")
+    [order] = await order_rows(shop, ann)
+    assert f"Order #{order.id} is placed!" in placed["text"] and order.reference in placed["text"]
+    assert "IBAN GB00 TEST 0000 0000" in placed["text"] and "photo of your receipt" in placed["text"]
+    assert (order.status, order.total_minor, order.address_text, order.notes) == (
+        "pending_payment",
+        1100,
+        "221B Baker Street, London",
+        "Ring <twice> & wave 👋",
+    )
+    assert order.phone == ann.phone_number
+    # The receipt photo goes on the order for staff.
+    photo = await ann.send_photo("my transfer")
+    await ann.wait_for(text="receipt is attached")
+    [order] = await order_rows(shop, ann)
+    assert order.receipt_file_id == photo["photo"][-1]["file_id"]
+    # /orders shows it, with its timeline.
+    await ann.press_reply("📦 My orders")
+    history = await ann.wait_for(text="Your orders")
+    assert button_labels(history) == [f"#{order.id} · $11.00 · awaiting payment"]
+    await ann.press(button_labels(history)[0])
+    detail = await ann.wait_for(text="Timeline")
+    assert "Receipt received" in detail["text"] and "awaiting payment" in detail["text"]
+
+
+async def test_place_order_twice_gives_one_order(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 3, 1)
+    summary = await checkout_to_summary(ann, delivery=False, notes=None)
+    place = next(
+        b["callback_data"]
+        for row in summary["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == "✅ Place order"
+    )
+    first = await ann.press_data(summary["message_id"], place)
+    await ann.wait_for(text="is placed")
+    assert first["answered"]
+    # The same button pressed again from another device (the message on this one has changed already).
+    await shop.bot.send_message(
+        ann.id, "old summary", reply_markup={"inline_keyboard": [[{"text": "Place", "callback_data": place}]]}
+    )
+    again = await ann.press("Place")
+    assert again["answered"]
+    assert len(await order_rows(shop, ann)) == 1
+    assert sum("is placed" in t for t in texts(await ann.bot_messages())) == 1
+
+
+async def test_back_and_cancel_at_every_step(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    await ann.press("🚚 Delivery")
+    await ann.wait_for(text="Where should we deliver")
+    await ann.press("← Back")
+    await ann.wait_for(text="How would you like")
+    await ann.press("🏪 Pickup")
+    await ann.wait_for(text="What phone number")
+    await ann.press_reply("← Back")  # reply-keyboard Back on the phone step
+    await ann.wait_for(text="How would you like")
+    await ann.press("🏪 Pickup")
+    await ann.wait_for(text="What phone number")
+    await ann.send("+1 (555) 010-9999")
+    await ann.wait_for(text="Anything we should know")
+    await ann.press("← Back")
+    await ann.wait_for(text="What phone number")
+    await ann.send("+1 (555) 010-9999")
+    await ann.wait_for(text="Anything we should know")
+    await ann.send("/cancel")
+    await ann.wait_for(text="nothing is in progress")
+    # A button from the cancelled checkout, still on screen: a polite answer, nothing changes.
+    answer = await ann.press("No notes →")
+    assert answer["show_alert"] and "no longer open" in answer["text"]
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+        assert await u.carts.draft(customer.id) is None
+        assert len((await u.carts.cart(customer.id)).items) == 1  # the cart is kept
+        assert customer.phone == "+15550109999"
+
+
+async def test_bad_input_in_the_checkout(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    await ann.send("delivery please")  # typing where a button is expected
+    await ann.wait_for(text="answer with the buttons")
+    await ann.press("🚚 Delivery")
+    await ann.wait_for(text="Where should we deliver")
+    await ann.send("x" * 5000)  # a Telegram app splits it in two messages; both are refused kindly
+    await ann.wait_for(text="too long")
+    await ann.send("ab")
+    await ann.wait_for(text="too short")
+    await ann.send("<b>Flat 1</b> & 2 Main St 🏠")
+    await ann.wait_for(text="What phone number")
+    for phone in ("call me maybe", "12", "+1 555 <script>"):
+        await ann.send(phone)
+        await ann.wait_for(text="does not look like a phone number")
+    await ann.send_contact("+15557654321", user_id=ann.id + 1)  # somebody else's contact
+    await ann.wait_for(text="share your own phone number")
+    await ann.send("+15557654321")
+    await ann.wait_for(text="Anything we should know")
+    await ann.send("n" * 800)
+    await ann.wait_for(text="note is too long")
+    await ann.press("No notes →")
+    await ann.wait_for(text="How will you pay")
+    await ann.press("💵 Cash")
+    summary = await ann.wait_for(text="Is everything right")
+    assert "🚚 Delivery to: <b>Flat 1</b> & 2 Main St 🏠" in summary["text"]
+    assert summary.get("entities", []) == [e for e in summary.get("entities", []) if e["type"] == "bold"]
+
+
+async def test_out_of_stock_at_the_last_moment(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 8, 1)  # the last lemon cake
+    await checkout_to_summary(ann, delivery=False, notes=None)
+    bob = await shop.started("Bob")
+    await fill_cart(bob, 8, 1)
+    await checkout_to_summary(bob, delivery=False, notes=None)
+    await bob.press("✅ Place order")
+    await bob.wait_for(text="is placed")
+    refusal = await ann.press("✅ Place order")
+    assert refusal["show_alert"] and "do not have enough" in refusal["text"]
+    assert "Lemon cake: you wanted 1, 0 left" in refusal["text"] and "Your cart is kept" in refusal["text"]
+    assert await order_rows(shop, ann) == []
+    async with shop.uow() as u:
+        assert (await u.catalog.by_sku("CAKE-1")).stock == 0
+
+
+async def test_cancel_and_reorder(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 3, 2)
+    await checkout_to_summary(ann, delivery=False, notes=None)
+    await ann.press("✅ Place order")
+    await ann.wait_for(text="is placed")
+    async with shop.uow() as u:
+        assert (await u.catalog.by_sku("TEA-3")).stock == 3
+    await ann.send("/orders")
+    history = await ann.wait_for(text="Your orders")
+    await ann.press(button_labels(history)[0])
+    await ann.wait_for(text="Timeline")
+    await ann.press("✖ Cancel order")
+    await ann.wait_for(text="Cancel order #")
+    await ann.press("Yes, cancel it")
+    cancelled = await ann.wait_for(
+        lambda m: "cancelled" in m.get("text", "") and "Timeline" in m.get("text", "")
+    )
+    assert "✖ Cancel order" not in button_labels(cancelled)
+    async with shop.uow() as u:
+        assert (await u.catalog.by_sku("TEA-3")).stock == 5  # the stock came back
+    await ann.press("🔁 Order again")
+    again = await ann.wait_for(text="Added to your cart")
+    assert "Mint tea" in again["text"]
+
+
+async def test_someone_elses_order_button_is_refused(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 3, 1)
+    await checkout_to_summary(ann, delivery=False, notes=None)
+    await ann.press("✅ Place order")
+    await ann.wait_for(text="is placed")
+    [order] = await order_rows(shop, ann)
+    mallory = await shop.started("Mallory")
+    for action in ("o", "y", "r"):
+        await shop.bot.send_message(
+            mallory.id,
+            "forged",
+            reply_markup={
+                "inline_keyboard": [
+                    [{"text": f"forged {action}", "callback_data": f"r:{action}:{order.id}:0"}]
+                ]
+            },
+        )
+        answer = await mallory.press(f"forged {action}")
+        assert answer["show_alert"] and "cannot find that order" in answer["text"]
+    [order] = await order_rows(shop, ann)
+    assert order.status == "pending_payment"
+
+
+async def test_profile_mydata_and_forgetme(shop: Shop, sandbox: Any) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    await checkout_to_summary(ann)
+    await ann.press("✅ Place order")
+    await ann.wait_for(text="is placed")
+    await ann.send("/profile")
+    profile = await ann.wait_for(text="Saved addresses")
+    assert "221B Baker Street, London" in profile["text"]
+    await ann.press("☐ News and offers")
+    await ann.wait_for(lambda m: "☑ News and offers" in button_labels(m))
+    await ann.send("/mydata")
+    document = await ann.wait_for(lambda m: "document" in m)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{sandbox.url}/sandbox/files/{document['document']['file_id']}") as response,
+    ):
+        data = json.loads(await response.read())
+    assert data["customer"]["first_name"] == "Ann" and data["customer"]["marketing_opt_in"] is True
+    assert data["orders"][0]["address"] == "221B Baker Street, London"
+    await ann.send("/forgetme")
+    await ann.wait_for(text="Delete your data?")
+    await ann.press("Yes, delete my data")
+    await ann.wait_for(text="Your data is deleted")
+    async with shop.uow() as u:
+        assert await u.customers.by_telegram_id(ann.id) is None
+    [order] = await order_rows_by_number(shop)
+    assert (order.address_text, order.phone, order.notes) == (None, None, None) and order.total_minor == 650
+
+
+async def order_rows_by_number(shop: Shop) -> list[Any]:
+    from sqlalchemy import select
+
+    from storage.models import Order
+
+    async with shop.uow() as u:
+        return list((await u.session.scalars(select(Order))).all())
+
+
+async def test_photo_without_an_unpaid_order(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send_photo("just a cat")
+    await ann.wait_for(text="no order waiting for payment")
+
+
+@pytest.mark.parametrize("text", ["hello", "<b>bold?</b>", "' OR 1=1; --", "\u202eevil", "🙂" * 300])
+async def test_unknown_text_gets_a_friendly_answer(shop: Shop, text: str) -> None:
+    ann = await shop.started()
+    await ann.send(text)
+    await ann.wait_for(text="did not understand")
