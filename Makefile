@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo sandbox test lint pytest clean
+.PHONY: install demo sandbox test lint pytest clean translations
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "orderbot needs Python 3.11 or newer; install it or set PYTHON=/path/to/python3.11"; exit 1; }
@@ -39,3 +39,7 @@ test: lint pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts
+
+translations: $(STAMP)  ## after editing templates: refresh locales/messages.pot and merge it into each language
+	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --sort-output --project orderbot .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching

@@ -1,0 +1,67 @@
+"""Every text in English and Russian: catalogs complete and current, and a conversation in Russian."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from tests.conftest import ROOT
+from tests.handlers.conftest import Shop, button_labels
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def messages(path: Path) -> dict[object, object]:
+    with path.open("rb") as po:
+        return {m.id: m.string for m in read_po(po) if m.id}
+
+
+def test_template_catalog_is_current() -> None:
+    method_map = [("templates/**.j2", "jinja2")]
+    options = {"templates/**.j2": {"extensions": "jinja2.ext.i18n,jinja2.ext.do", "trimmed": "true"}}
+    extracted = {message for _, _, message, *_ in extract_from_dir(str(ROOT), method_map, options)}
+    assert extracted == set(messages(ROOT / "locales/messages.pot")), "run `make translations`"
+
+
+def test_russian_is_complete_with_the_same_placeholders() -> None:
+    russian = messages(ROOT / "locales/ru/LC_MESSAGES/messages.po")
+    assert set(russian) == set(messages(ROOT / "locales/messages.pot"))
+    for msgid, msgstr in russian.items():
+        ids = msgid if isinstance(msgid, tuple) else (msgid,)
+        strs = msgstr if isinstance(msgstr, tuple) else (msgstr,)
+        assert all(strs), f"untranslated: {msgid!r}"
+        wanted = set(PLACEHOLDER.findall(ids[0])) | ({"num"} if isinstance(msgid, tuple) else set())
+        for text in strs:
+            assert set(PLACEHOLDER.findall(text)) <= wanted | {"num"}, (msgid, text)
+
+
+async def test_a_russian_customer_is_answered_in_russian_and_can_switch(shop: Shop) -> None:
+    ivan = await shop.customer("Иван", language="ru")
+    await ivan.send("/start")
+    greeting = await ivan.wait_for(text="Здравствуйте")
+    assert greeting["text"].startswith("👋 Здравствуйте, Иван!")
+    keyboard = await ivan.reply_keyboard()
+    assert keyboard["keyboard"][0][0]["text"] == "🛍 Каталог"
+    await ivan.press_reply("🛒 Корзина")
+    await ivan.wait_for(text="Ваша корзина пуста")
+    await ivan.send("/search tea")
+    results = await ivan.wait_for(text="Результаты")
+    assert "7 товаров" in results["text"]
+    await ivan.send("/language")
+    await ivan.wait_for(text="Выберите язык")
+    await ivan.press("English")
+    await ivan.wait_for(text="I will speak English")
+    assert (await ivan.reply_keyboard())["keyboard"][0][0]["text"] == "🛍 Catalog"
+    await ivan.send("/catalog")
+    categories = await ivan.wait_for(text="Pick a category")
+    assert "⭐ Featured" in button_labels(categories)
+
+
+async def test_prices_follow_the_language(shop: Shop) -> None:
+    ivan = await shop.customer("Иван", language="ru")
+    await ivan.send("/start p_1")
+    card = await ivan.wait_for(lambda m: "photo" in m)
+    assert "4,50\xa0$" in card["caption"]  # Russian number format for the shop's currency
