@@ -1,0 +1,149 @@
+"""``orderbot`` as a process: catalog import/export from the CLI, and `orderbot run` serving a customer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sandbox import SandboxServer
+from sandbox.client import SandboxClient
+from tests.conftest import PYTHON, TOKEN, python_env
+from tests.handlers.conftest import CATALOG, button_labels
+
+pytestmark = pytest.mark.process
+
+
+def orderbot(*args: str) -> list[str]:
+    return [PYTHON, "-m", "bot.cli", *args]
+
+
+def environment(tmp_path: Path, sandbox_url: str = "http://127.0.0.1:9") -> dict[str, str]:
+    return python_env(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=sandbox_url,
+        MEDIA_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
+        CURRENCY="USD",
+        SHOP_NAME="Process Shop",
+        BANK_DETAILS="IBAN GB00 PROC 0000",
+        DELIVERY_FEE="1.50",
+        THROTTLE_BURST="40",
+    )  # simulated customers tap faster than people
+
+
+async def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_catalog_import_and_export_from_the_command_line(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    (tmp_path / "catalog.csv").write_text(CATALOG)
+    code, out, err = await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path)
+    assert code == 0, err
+    assert "9 created, 0 updated" in out
+    code, out, err = await run(orderbot("catalog", "export", "out.csv"), env, tmp_path)
+    assert code == 0 and "9 products written" in out
+    assert (
+        "TEA-1,Green tea,Tea,4.50,10,Leafy,Sencha <fresh> & green,tea.png,yes,yes"
+        in (tmp_path / "out.csv").read_text()
+    )
+    (tmp_path / "bad.csv").write_text("sku,name,price\nX-1,Broken,12.345\n")
+    code, out, err = await run(orderbot("catalog", "import", "bad.csv"), env, tmp_path)
+    assert code == 1 and "line 2" in err and "nothing was imported" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("CURRENCY", "DOLLARS", "setting CURRENCY"),
+        ("TIMEZONE", "Mars/Olympus", "setting TIMEZONE"),
+        ("ADMIN_IDS", "12,abc", "setting ADMIN_IDS"),
+        ("PAYMENT_METHODS", "cash,barter", "setting PAYMENT_METHODS"),
+        ("DELIVERY_FEE", "-2", "setting DELIVERY_FEE"),
+        ("BOT_TOKEN", "", "setting BOT_TOKEN"),
+    ],
+)
+async def test_a_bad_setting_stops_the_bot_with_one_clear_line(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    env = {**environment(tmp_path), name: value}
+    code, out, err = await run(orderbot("run"), env, tmp_path)
+    assert code == 2 and expected in err and "Traceback" not in err, err
+
+
+@pytest.fixture
+async def running_shop(sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[SandboxClient]:
+    env = environment(tmp_path, sandbox.url)
+    (tmp_path / "catalog.csv").write_text(CATALOG)
+    Image.new("RGB", (64, 48), (40, 160, 90)).save(tmp_path / "tea.png")
+    assert (await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path))[0] == 0
+    log = (tmp_path / "bot.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        *orderbot("run"), env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=log
+    )
+    async with SandboxClient(sandbox.url, bot_id=int(TOKEN.split(":")[0])) as client:
+        try:
+            yield client
+        finally:
+            process.terminate()
+            await process.wait()
+            log.close()
+            stderr = (tmp_path / "bot.log").read_text()
+            assert "Traceback" not in stderr, stderr[-4000:]
+
+
+async def test_orderbot_run_serves_a_whole_purchase(running_shop: SandboxClient, tmp_path: Path) -> None:
+    client = running_shop
+    ann = await client.create_user("Ann")
+    await ann.send("/start")
+    await ann.wait_for(text="Welcome to Process Shop", timeout=20)
+    await ann.press_reply("🛍 Catalog")
+    await ann.wait_for(text="Pick a category")
+    await ann.press("Tea (7)")
+    await ann.wait_for(text="7 products")
+    for label in ("Green tea · $4.50", "Mint tea · $2.50"):
+        await ann.press(label)
+        await ann.wait_for(lambda m: "🛒 Add 1 to cart" in button_labels(m))
+        await ann.press("🛒 Add 1 to cart")
+    await ann.press_reply("🛒 Cart")
+    cart = await ann.wait_for(text="Your cart")
+    assert "Total: $7.00" in cart["text"], cart["text"]
+    await ann.press("✅ Checkout")
+    try:
+        await ann.wait_for(text="How would you like")
+    except TimeoutError:
+        print((tmp_path / "bot.log").read_text()[-3000:])  # what the bot process said
+        raise
+    await ann.press("🚚 Delivery")
+    await ann.wait_for(text="Where should we deliver")
+    await ann.send("10 Downing Street, London")
+    await ann.wait_for(text="What phone number")
+    await ann.press_reply("📱 Share my phone number")
+    await ann.wait_for(text="Anything we should know")
+    await ann.press("No notes →")
+    await ann.wait_for(text="How will you pay")
+    await ann.press("🏦 Bank transfer")
+    summary = await ann.wait_for(text="Total: $8.50")
+    assert "Delivery — $1.50" in summary["text"]
+    await ann.press("✅ Place order")
+    placed = await ann.wait_for(text="is placed")
+    assert "IBAN GB00 PROC 0000" in placed["text"]
+    await ann.send("/orders")
+    history = await ann.wait_for(text="Your orders")
+    assert button_labels(history)[0].endswith("$8.50 · awaiting payment")
+    with sqlite3.connect(tmp_path / "shop.db") as db:
+        rows = db.execute("select status, total_minor, address_text from orders").fetchall()
+    assert rows == [("pending_payment", 850, "10 Downing Street, London")]
+    stats = await client.stats()
+    assert stats["errors"] == stats["rate_limited"], await client.calls()  # only flood control, retried
+    assert os.path.exists(tmp_path / "shop.db")
