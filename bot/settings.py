@@ -15,7 +15,9 @@ from shop.money import parse_amount
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     bot_token: SecretStr = SecretStr("")
     telegram_api_url: str = "https://api.telegram.org"
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
                 f"unknown payment methods {sorted(unknown)}; use some of {', '.join(PAYMENT_METHODS)}"
             )
         return value
+
+    @field_validator("bank_details", "pickup_address")
+    @classmethod
+    def _newlines(cls, value: str) -> str:
+        return value.replace("\\n", "\n")  # "\n" typed in an environment variable is a new line
 
     @field_validator("currency")
     @classmethod
