@@ -115,3 +115,32 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def uow(session_factory: async_sessionmaker[AsyncSession]) -> Any:
     """A factory: ``async with uow() as u: ...`` — a new unit of work each time, like each update."""
     return lambda: UnitOfWork(session_factory)
+
+
+# --- a headless Chromium page (Debian's chromium; never a downloaded browser) -------------------------
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1100, "height": 760})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        await browser.close()
+        assert not errors, errors

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -13,17 +11,6 @@ from sandbox import SandboxServer
 from tests.conftest import ARTIFACTS, TOKEN
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -45,21 +32,6 @@ async def polling_bot(sandbox: SandboxServer) -> AsyncIterator[None]:
     await dp.stop_polling()
     await task
     await bot.session.close()
-
-
-@pytest.fixture
-async def page(sandbox: SandboxServer) -> AsyncIterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)")
-    playwright_api = pytest.importorskip("playwright.async_api")
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1100, "height": 760})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        await browser.close()
-        assert not errors, errors
 
 
 async def test_whole_conversation_in_the_browser(sandbox: SandboxServer, polling_bot: None, page) -> None:
