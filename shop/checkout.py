@@ -71,6 +71,15 @@ async def start_checkout(uow: UnitOfWork, customer_id: int) -> tuple[CheckoutDra
     return draft, cart
 
 
+async def cancel_checkout(uow: UnitOfWork, customer_id: int) -> bool:
+    """Drop the customer's checkout draft (the cart stays); False when there was none."""
+    await uow.begin_write()
+    had_draft = await uow.carts.draft(customer_id) is not None
+    await uow.carts.delete_draft(customer_id)
+    await uow.commit()
+    return had_draft
+
+
 async def current_draft(uow: UnitOfWork, customer_id: int) -> CheckoutDraft:
     draft = await uow.carts.draft(customer_id)
     if draft is None:

@@ -24,7 +24,7 @@ from shop import catalog
 from shop.catalog import ProductQuery
 from shop.config import ShopConfig
 from shop.errors import DomainError, InvalidQuantity, ProductUnavailable
-from storage.models import Customer
+from storage.models import Customer, Product
 from storage.uow import UnitOfWork
 
 from .. import keyboards
@@ -147,6 +147,17 @@ def _photo_source(photo: str | None, media_dir: Path | None) -> str | FSInputFil
     return None
 
 
+async def _product_or_explain(
+    callback: CallbackQuery, t: Texts, uow: UnitOfWork, product_id: int
+) -> Product | None:
+    """The product a button names, or None after telling the customer it is gone."""
+    try:
+        return await catalog.get_product(uow, product_id)
+    except ProductUnavailable as error:
+        await explain(callback, t, error)
+        return None
+
+
 @router.callback_query(ProductCb.filter(F.action == ProductAction.open))
 async def product_open(
     callback: CallbackQuery,
@@ -166,10 +177,8 @@ async def product_open(
 async def product_quantity(
     callback: CallbackQuery, callback_data: ProductCb, t: Texts, uow: UnitOfWork, customer: Customer
 ) -> None:
-    try:
-        product = await catalog.get_product(uow, callback_data.id)
-    except ProductUnavailable as error:
-        await explain(callback, t, error)
+    product = await _product_or_explain(callback, t, uow, callback_data.id)
+    if product is None:
         return
     qty = max(1, min(callback_data.qty, max(product.stock, 1)))
     await callback.answer()
@@ -218,10 +227,8 @@ async def _add(
 async def product_type_quantity(
     callback: CallbackQuery, callback_data: ProductCb, t: Texts, uow: UnitOfWork, state: FSMContext
 ) -> None:
-    try:
-        product = await catalog.get_product(uow, callback_data.id)
-    except ProductUnavailable as error:
-        await explain(callback, t, error)
+    product = await _product_or_explain(callback, t, uow, callback_data.id)
+    if product is None:
         return
     await state.set_state(Browsing.quantity)
     await state.update_data(product_id=product.id)

@@ -175,9 +175,7 @@ async def _step_before(current: str | None, fulfilment: str | None) -> object:
 async def _cancel(
     callback: CallbackQuery, t: Texts, customer: Customer, uow: UnitOfWork, state: FSMContext
 ) -> None:
-    await uow.begin_write()
-    await uow.carts.delete_draft(customer.id)
-    await uow.commit()
+    await checkout.cancel_checkout(uow, customer.id)
     await state.clear()
     await callback.answer()
     await show(callback, t("checkout.cancelled"))
@@ -245,9 +243,7 @@ async def phone_typed(
         )
         return
     if text == t.label("cancel"):
-        await uow.begin_write()
-        await uow.carts.delete_draft(customer.id)
-        await uow.commit()
+        await checkout.cancel_checkout(uow, customer.id)
         await state.clear()
         await message.answer(t("checkout.cancelled"), reply_markup=keyboards.main_menu(t))
         return

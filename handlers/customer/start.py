@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from shop import customers
+from shop import checkout, customers
 from shop.config import LANGUAGES, ShopConfig
 from storage.models import Customer
 from storage.uow import UnitOfWork
@@ -52,13 +52,9 @@ async def help_(message: Message, t: Texts) -> None:
 async def cancel(message: Message, state: FSMContext, t: Texts, customer: Customer, uow: UnitOfWork) -> None:
     """Leave whatever conversation is going on; the cart stays, a checkout draft goes."""
     current = await state.get_state()
-    draft = await uow.carts.draft(customer.id)
+    had_draft = await checkout.cancel_checkout(uow, customer.id)
     await state.clear()
-    if draft is not None:
-        await uow.begin_write()
-        await uow.carts.delete_draft(customer.id)
-        await uow.commit()
-    text = t("start.cancelled") if current or draft else t("start.nothing_to_cancel")
+    text = t("start.cancelled") if current or had_draft else t("start.nothing_to_cancel")
     await message.answer(text, reply_markup=keyboards.main_menu(t))
 
 

@@ -209,3 +209,31 @@ async def test_customer_row_is_one_per_telegram_user(shop: Shop) -> None:
         rows = (await u.session.scalars(select(Customer).where(Customer.telegram_id == ann.id))).all()
         assert len(rows) == 1
         assert (await u.session.scalars(select(Order))).all() == []
+
+
+async def test_an_unexpected_error_apologises_with_a_reference_and_loses_nothing(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ann = await shop.started()
+    await ann.send("/start p_1")
+    await ann.wait_for(lambda m: "🛒 Add 1 to cart" in button_labels(m))
+    await ann.press("🛒 Add 1 to cart")
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr("shop.cart.view_cart", broken)
+    await ann.send("/cart")
+    apology = await ann.wait_for(text="something went wrong")
+    reference = apology["entities"][0]
+    utf16 = apology["text"].encode("utf-16-le")  # entity offsets count UTF-16 code units
+    code = utf16[reference["offset"] * 2 : (reference["offset"] + reference["length"]) * 2].decode(
+        "utf-16-le"
+    )
+    assert reference["type"] == "code" and len(code) == 8
+    assert "Traceback" not in apology["text"] and "fire" not in apology["text"]
+    assert any(code in record.getMessage() for record in caplog.records)  # the log has it under that code
+    monkeypatch.undo()
+    await ann.send("/cart")
+    cart = await ann.wait_for(text="Your cart")
+    assert "Green tea" in cart["text"]  # what was committed before the error is all there
