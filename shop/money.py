@@ -9,7 +9,8 @@ from babel.numbers import format_currency, get_currency_precision
 
 from .errors import InvalidAmount
 
-_AMOUNT = re.compile(r"^\s*([0-9]{1,12})(?:[.,]([0-9]+))?\s*$")
+MAX_WHOLE_DIGITS = 15  # a quadrillion in any currency: more than any order, less than BIGINT
+_AMOUNT = re.compile(rf"^\s*([0-9]{{1,{MAX_WHOLE_DIGITS}}})(?:[.,]([0-9]+))?\s*$")
 
 
 def exponent(currency: str) -> int:
