@@ -101,6 +101,8 @@ class Settings(BaseSettings):
             pickup_address=self.pickup_address,
             delivery_fee_minor=parse_amount(self.delivery_fee, self.currency),
             cancel_window=timedelta(minutes=self.cancel_window_minutes),
+            admin_ids=tuple(self.admin_ids),
+            staff_chat_id=self.staff_chat_id,
         )
 
 

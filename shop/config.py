@@ -24,6 +24,13 @@ class ShopConfig:
     page_size: int = 6
     max_address_length: int = 300
     max_notes_length: int = 500
+    admin_ids: tuple[int, ...] = ()  # owners
+    staff_chat_id: int | None = None  # the staff group, if any
+
+    @property
+    def staff_recipients(self) -> tuple[int, ...]:
+        """Where staff alerts go: the staff group, or else each owner."""
+        return (self.staff_chat_id,) if self.staff_chat_id else self.admin_ids
 
     def language_for(self, chosen: str | None, telegram: str | None) -> str:
         """The customer's choice, else their Telegram language, else the shop's default."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from storage.models import Order, OrderEvent, utcnow
 from storage.uow import UnitOfWork
@@ -12,6 +14,7 @@ from storage.uow import UnitOfWork
 from .cart import add_to_cart
 from .config import ShopConfig
 from .errors import CancelNotAllowed, DomainError, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
+from .notifications import notify_customer, notify_staff
 
 
 class OrderStatus(StrEnum):
@@ -113,6 +116,14 @@ async def cancel_by_customer(uow: UnitOfWork, customer_id: int, order_id: int, c
     if refusal:
         raise CancelNotAllowed(reason=refusal, minutes=int(config.cancel_window.total_seconds() // 60))
     await transition(uow, order, S.cancelled, f"customer:{customer_id}", "cancelled by the customer")
+    await notify_staff(
+        uow,
+        config,
+        kind="order_cancelled",
+        template="staff.cancelled_by_customer",
+        key=f"order:{order.id}:status:cancelled",
+        number=order.id,
+    )
     await uow.commit()
     return order
 
@@ -141,7 +152,7 @@ async def reorder(uow: UnitOfWork, customer_id: int, order_id: int, config: Shop
     return result
 
 
-async def attach_receipt(uow: UnitOfWork, customer_id: int, file_id: str) -> Order:
+async def attach_receipt(uow: UnitOfWork, customer_id: int, file_id: str, config: ShopConfig) -> Order:
     """A receipt photo goes on the customer's newest unpaid order, for staff to check."""
     await uow.begin_write()
     order = await uow.orders.latest_awaiting_payment(customer_id)
@@ -149,5 +160,93 @@ async def attach_receipt(uow: UnitOfWork, customer_id: int, file_id: str) -> Ord
         raise NoOrderAwaitingPayment()
     order.receipt_file_id = file_id
     order.receipt_at = utcnow()
+    customer = await uow.customers.get(customer_id)
+    await notify_staff(
+        uow,
+        config,
+        kind="receipt",
+        template="staff.receipt",
+        photo=file_id,
+        key=f"order:{order.id}:receipt:{file_id[-24:]}",
+        number=order.id,
+        total_minor=order.total_minor,
+        reference=order.reference,
+        customer=customer.first_name if customer else "",
+    )
     await uow.commit()
     return order
+
+
+# --- staff side ---------------------------------------------------------------------------------------
+class UnknownStatus(DomainError):
+    code = "unknown_status"
+
+
+class PickupNotFound(DomainError):
+    code = "pickup_not_found"
+
+
+PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+async def queue(uow: UnitOfWork, limit: int = 30) -> list[Order]:
+    return await uow.orders.needing_action(limit)
+
+
+async def staff_order(uow: UnitOfWork, order_id: int) -> Order:
+    order = await uow.orders.with_customer(order_id)
+    if order is None:
+        raise OrderNotFound(number=order_id)
+    return order
+
+
+def parse_status(text: str) -> OrderStatus:
+    try:
+        return OrderStatus(text.strip().lower())
+    except ValueError as error:
+        raise UnknownStatus(status=text, allowed=[s.value for s in OrderStatus]) from error
+
+
+async def change_status(
+    uow: UnitOfWork, order_id: int, status: OrderStatus, actor_id: int, note: str | None, config: ShopConfig
+) -> Order:
+    """Staff move an order on; the customer hears about it (an outbox row in the same transaction)."""
+    await uow.begin_write()
+    order = await staff_order(uow, order_id)
+    await transition(uow, order, status, f"staff:{actor_id}", (note or "").strip()[:500] or None)
+    context: dict[str, Any] = {
+        "number": order.id,
+        "status": status.value,
+        "note": (note or "").strip()[:500],
+    }
+    if status == OrderStatus.ready and order.fulfilment == "pickup":
+        order.pickup_code = await _new_pickup_code(uow)
+        context["pickup_code"] = order.pickup_code
+    await notify_customer(
+        uow,
+        order.customer,
+        config,
+        kind="order_status",
+        template="notify.status",
+        key=f"order:{order.id}:status:{status.value}",
+        **context,
+    )
+    await uow.commit()
+    return order
+
+
+async def _new_pickup_code(uow: UnitOfWork) -> str:
+    while True:
+        code = "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(6))
+        if await uow.orders.by_pickup_code(code) is None:
+            return code
+
+
+async def complete_pickup(uow: UnitOfWork, code: str, actor_id: int, config: ShopConfig) -> Order:
+    """``/pickup CODE``: the customer collects a ready, paid order."""
+    await uow.begin_write()
+    order = await uow.orders.by_pickup_code(code.strip().upper()[:12])
+    if order is None:
+        raise PickupNotFound(code=code)
+    order_id = order.id
+    return await change_status(uow, order_id, OrderStatus.completed, actor_id, "picked up", config)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -198,6 +199,7 @@ class Order(Timestamps, Base):
     checkout_token: Mapped[str] = mapped_column(String(36), unique=True)  # one order per checkout
     receipt_file_id: Mapped[str | None] = mapped_column(String(200))
     receipt_at: Mapped[datetime | None]
+    pickup_code: Mapped[str | None] = mapped_column(String(12), unique=True)
     paid_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 
@@ -256,3 +258,71 @@ class ProcessedUpdate(Base):
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Staff(Base):
+    """Shop staff added by an owner. Owners themselves come from ADMIN_IDS."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="staff")  # "owner" | "staff"
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(16))  # transfer | pos | cash | mobile_money | telegram | stars
+    reference: Mapped[str | None] = mapped_column(String(64), unique=True)  # a bank or POS reference, once
+    proof_file_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending", index=True
+    )  # pending|verified|rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(BigInteger)  # telegram id of staff, or 0 for Telegram Payments
+    verified_by: Mapped[int | None] = mapped_column(BigInteger)
+    telegram_charge_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship()
+
+
+class CustomerNote(Base):
+    __tablename__ = "customer_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(16), default="personal")  # personal|preference|issue|feedback
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message the shop owes someone, written in the transaction of the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # what it is about, e.g. "order_status"
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    template: Mapped[str] = mapped_column(String(64))  # "notify.status" → templates/notify.j2 macro status
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    photo: Mapped[str | None] = mapped_column(String(200))  # a Telegram file id to send with the text
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

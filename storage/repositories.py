@@ -18,10 +18,15 @@ from .models import (
     Category,
     CheckoutDraft,
     Customer,
+    CustomerNote,
     Order,
     OrderItem,
+    OutboxMessage,
+    Payment,
     ProcessedUpdate,
     Product,
+    Staff,
+    utcnow,
 )
 
 
@@ -246,6 +251,32 @@ class OrderRepository(Repository):
         statement = self._with_details().where(Order.customer_id == customer_id).order_by(Order.id)
         return list(await self.session.scalars(statement))
 
+    async def needing_action(self, limit: int) -> list[Order]:
+        """Unpaid with a receipt to check, paid, in preparation, ready, or on the way."""
+        statement = (
+            self._with_details()
+            .options(selectinload(Order.customer))
+            .where(
+                ((Order.status == "pending_payment") & Order.receipt_file_id.is_not(None))
+                | Order.status.in_(["paid", "preparing", "ready", "out_for_delivery"])
+            )
+            .order_by(Order.created_at)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(statement))
+
+    async def with_customer(self, order_id: int) -> Order | None:
+        return await self.session.scalar(
+            self._with_details().options(selectinload(Order.customer)).where(Order.id == order_id)
+        )
+
+    async def by_pickup_code(self, code: str) -> Order | None:
+        return await self.session.scalar(
+            self._with_details()
+            .options(selectinload(Order.customer))
+            .where(Order.pickup_code == code.upper())
+        )
+
     async def latest_awaiting_payment(self, customer_id: int) -> Order | None:
         statement = (
             self._with_details()
@@ -284,3 +315,116 @@ __all__ = [
     "ProductQuery",
     "UpdateRepository",
 ]
+
+
+class StaffRepository(Repository):
+    async def by_telegram_id(self, telegram_id: int) -> Staff | None:
+        return await self.session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
+
+    async def all(self) -> list[Staff]:
+        return list(await self.session.scalars(select(Staff).order_by(Staff.id)))
+
+    def add(self, member: Staff) -> None:
+        self.session.add(member)
+
+    async def remove(self, telegram_id: int) -> bool:
+        result = await self.session.execute(delete(Staff).where(Staff.telegram_id == telegram_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class PaymentRepository(Repository):
+    async def get(self, payment_id: int) -> Payment | None:
+        statement = (
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .options(
+                selectinload(Payment.order).selectinload(Order.items),
+                selectinload(Payment.order).selectinload(Order.events),
+                selectinload(Payment.order).selectinload(Order.customer),
+            )
+        )
+        return await self.session.scalar(statement)
+
+    def add(self, payment: Payment) -> None:
+        self.session.add(payment)
+
+    async def by_reference(self, reference: str) -> Payment | None:
+        return await self.session.scalar(
+            select(Payment).where(func.lower(Payment.reference) == reference.lower())
+        )
+
+    async def by_charge(self, charge_id: str) -> Payment | None:
+        return await self.session.scalar(select(Payment).where(Payment.telegram_charge_id == charge_id))
+
+    async def for_order(self, order_id: int) -> list[Payment]:
+        return list(
+            await self.session.scalars(
+                select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)
+            )
+        )
+
+    async def verified_total(self, order_id: int) -> int:
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+                Payment.order_id == order_id, Payment.status == "verified"
+            )
+        )
+        return int(total or 0)
+
+    async def listing(self, pending_only: bool, limit: int) -> list[Payment]:
+        statement = (
+            select(Payment)
+            .options(selectinload(Payment.order).selectinload(Order.customer))
+            .order_by(Payment.id.desc())
+            .limit(limit)
+        )
+        if pending_only:
+            statement = statement.where(Payment.status == "pending")
+        return list(await self.session.scalars(statement))
+
+
+class OutboxRepository(Repository):
+    async def enqueue(self, message: OutboxMessage) -> bool:
+        """Queue a message unless its dedupe key was queued before (then False, nothing changes)."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        values = {
+            c.key: getattr(message, c.key)
+            for c in OutboxMessage.__table__.columns
+            if c.key != "id" and getattr(message, c.key) is not None
+        }
+        values.setdefault("due_at", utcnow())
+        values.setdefault("created_at", utcnow())
+        values.setdefault("status", "pending")
+        values.setdefault("attempts", 0)
+        values.setdefault("language", "en")
+        values.setdefault("context", {})
+        result = await self.session.execute(insert(OutboxMessage).values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        statement = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(statement))
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        return await self.session.get(OutboxMessage, message_id)
+
+    async def by_key(self, dedupe_key: str) -> OutboxMessage | None:
+        return await self.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+
+
+class NoteRepository(Repository):
+    def add(self, note: CustomerNote) -> None:
+        self.session.add(note)
+
+    async def for_customer(self, customer_id: int) -> list[CustomerNote]:
+        return list(
+            await self.session.scalars(
+                select(CustomerNote).where(CustomerNote.customer_id == customer_id).order_by(CustomerNote.id)
+            )
+        )

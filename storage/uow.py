@@ -11,7 +11,11 @@ from .repositories import (
     CartRepository,
     CatalogRepository,
     CustomerRepository,
+    NoteRepository,
     OrderRepository,
+    OutboxRepository,
+    PaymentRepository,
+    StaffRepository,
     UpdateRepository,
 )
 
@@ -32,6 +36,10 @@ class UnitOfWork:
         self.carts = CartRepository(self.session)
         self.orders = OrderRepository(self.session)
         self.updates = UpdateRepository(self.session)
+        self.staff = StaffRepository(self.session)
+        self.payments = PaymentRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
+        self.notes = NoteRepository(self.session)
         return self
 
     async def __aexit__(

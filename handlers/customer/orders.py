@@ -83,11 +83,13 @@ async def order_pressed(
 
 
 @router.message(F.photo)
-async def receipt_photo(message: Message, t: Texts, customer: Customer, uow: UnitOfWork) -> None:
+async def receipt_photo(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig
+) -> None:
     """A photo outside any conversation is a payment receipt for the newest unpaid order."""
     assert message.photo
     try:
-        order = await orders.attach_receipt(uow, customer.id, message.photo[-1].file_id)
+        order = await orders.attach_receipt(uow, customer.id, message.photo[-1].file_id, config)
     except DomainError as error:
         await explain(message, t, error)
         return

@@ -117,12 +117,12 @@ async def test_reorder_uses_todays_prices(uow: Any) -> None:
 async def test_receipt_goes_on_the_unpaid_order(uow: Any) -> None:
     ann, tea, order = await placed_order(uow)
     async with uow() as u:
-        with_receipt = await orders.attach_receipt(u, ann.id, "AgACfile")
+        with_receipt = await orders.attach_receipt(u, ann.id, "AgACfile", CONFIG)
     assert with_receipt.id == order.id and with_receipt.receipt_file_id == "AgACfile"
     bob = await make_customer(uow, "Bob")
     async with uow() as u:
         with pytest.raises(NoOrderAwaitingPayment):
-            await orders.attach_receipt(u, bob.id, "AgACother")
+            await orders.attach_receipt(u, bob.id, "AgACother", CONFIG)
 
 
 async def test_history_pages(uow: Any) -> None:

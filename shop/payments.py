@@ -1,0 +1,216 @@
+"""Payments recorded by staff (transfer, POS, cash, mobile money), verified or rejected, settling orders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from storage.models import Order, Payment, utcnow
+from storage.uow import UnitOfWork
+
+from .config import ShopConfig
+from .errors import DomainError, InvalidAmount, OrderNotFound
+from .money import parse_amount
+from .notifications import notify_customer, notify_staff
+from .orders import OrderStatus, transition
+from .staff import role_of
+
+METHODS = ("transfer", "pos", "cash", "mobile_money")
+PAYABLE = {
+    OrderStatus.pending_payment.value,
+    OrderStatus.paid.value,
+    OrderStatus.preparing.value,
+    OrderStatus.ready.value,
+    OrderStatus.out_for_delivery.value,
+}
+
+
+class UnknownPaymentMethod(DomainError):
+    code = "unknown_payment_method"
+
+
+class ReferenceUsed(DomainError):
+    code = "reference_used"
+
+
+class PaymentNotFound(DomainError):
+    code = "payment_not_found"
+
+
+class PaymentAlreadyDecided(DomainError):
+    code = "payment_already_decided"
+
+
+class OrderNotPayable(DomainError):
+    code = "order_not_payable"
+
+
+class OwnersVerify(DomainError):
+    code = "owners_verify"
+
+
+@dataclass
+class Settlement:
+    payment: Payment
+    order: Order
+    paid_total_minor: int
+    order_became_paid: bool
+
+    @property
+    def overpaid_minor(self) -> int:
+        return max(0, self.paid_total_minor - self.order.total_minor)
+
+
+async def record_payment(
+    uow: UnitOfWork,
+    order_id: int,
+    amount_text: str,
+    method: str,
+    reference: str | None,
+    actor_id: int,
+    config: ShopConfig,
+) -> Settlement:
+    """Record money received. An owner's record is verified at once; staff's waits for /verify."""
+    amount = parse_amount(amount_text, config.currency)
+    if amount <= 0:
+        raise InvalidAmount(text=amount_text, currency=config.currency)
+    method = method.lower()
+    if method not in METHODS:
+        raise UnknownPaymentMethod(method=method, allowed=list(METHODS))
+    reference = (reference or "").strip()[:64] or None
+    await uow.begin_write()
+    order = await uow.orders.with_customer(order_id)
+    if order is None:
+        raise OrderNotFound(number=order_id)
+    if order.status not in PAYABLE:
+        raise OrderNotPayable(number=order.id, status=order.status)
+    if reference and (used := await uow.payments.by_reference(reference)):
+        raise ReferenceUsed(reference=reference, payment_id=used.id, order=used.order_id)
+    owner = await role_of(uow, actor_id, config) == "owner"
+    payment = Payment(
+        order_id=order.id,
+        amount_minor=amount,
+        method=method,
+        reference=reference,
+        proof_file_id=order.receipt_file_id if method in {"transfer", "mobile_money"} else None,
+        status="verified" if owner else "pending",
+        recorded_by=actor_id,
+        verified_by=actor_id if owner else None,
+        decided_at=utcnow() if owner else None,
+    )
+    uow.payments.add(payment)
+    await uow.session.flush()
+    settlement = await _settle(uow, payment, order, actor_id, config)
+    if not owner:
+        await notify_staff(
+            uow,
+            config,
+            kind="payment_recorded",
+            template="staff.payment_to_verify",
+            key=f"payment:{payment.id}:recorded",
+            payment_id=payment.id,
+            number=order.id,
+            amount_minor=amount,
+            method=method,
+        )
+    try:
+        await uow.commit()
+    except IntegrityError as error:  # the same reference recorded at the same moment by someone else
+        await uow.rollback()
+        raise ReferenceUsed(reference=reference, payment_id=None, order=None) from error
+    return settlement
+
+
+async def verify_payment(uow: UnitOfWork, payment_id: int, actor_id: int, config: ShopConfig) -> Settlement:
+    """An owner confirms a payment; verifying twice changes nothing."""
+    if await role_of(uow, actor_id, config) != "owner":
+        raise OwnersVerify()
+    payment = await _pending(uow, payment_id)
+    payment.status, payment.verified_by, payment.decided_at = "verified", actor_id, utcnow()
+    settlement = await _settle(uow, payment, payment.order, actor_id, config)
+    await uow.commit()
+    return settlement
+
+
+async def reject_payment(
+    uow: UnitOfWork, payment_id: int, actor_id: int, reason: str | None, config: ShopConfig
+) -> Payment:
+    """Turn a payment down; the customer hears why and what to do."""
+    if await role_of(uow, actor_id, config) != "owner":
+        raise OwnersVerify()
+    payment = await _pending(uow, payment_id)
+    payment.status, payment.verified_by, payment.decided_at = "rejected", actor_id, utcnow()
+    payment.reason = (reason or "").strip()[:500] or None
+    await notify_customer(
+        uow,
+        payment.order.customer,
+        config,
+        kind="payment_rejected",
+        template="notify.payment_rejected",
+        key=f"payment:{payment.id}:rejected",
+        number=payment.order.id,
+        amount_minor=payment.amount_minor,
+        reason=payment.reason,
+        reference=payment.order.reference,
+    )
+    await uow.commit()
+    return payment
+
+
+async def _pending(uow: UnitOfWork, payment_id: int) -> Payment:
+    await uow.begin_write()
+    payment = await uow.payments.get(payment_id)
+    if payment is None:
+        raise PaymentNotFound(payment_id=payment_id)
+    if payment.status != "pending":
+        raise PaymentAlreadyDecided(payment_id=payment_id, status=payment.status)
+    return payment
+
+
+async def _settle(
+    uow: UnitOfWork, payment: Payment, order: Order, actor_id: int, config: ShopConfig
+) -> Settlement:
+    """When verified payments reach the total the order becomes paid, once; overpayment is flagged."""
+    await uow.session.flush()
+    paid = await uow.payments.verified_total(order.id)
+    became_paid = False
+    if (
+        payment.status == "verified"
+        and order.status == OrderStatus.pending_payment
+        and paid >= order.total_minor
+    ):
+        await transition(uow, order, OrderStatus.paid, f"staff:{actor_id}", f"payment #{payment.id}")
+        await notify_customer(
+            uow,
+            order.customer,
+            config,
+            kind="order_status",
+            template="notify.paid",
+            key=f"order:{order.id}:status:paid",
+            number=order.id,
+            total_minor=order.total_minor,
+        )
+        became_paid = True
+    settlement = Settlement(payment, order, paid, became_paid)
+    if payment.status == "verified" and settlement.overpaid_minor:
+        await notify_staff(
+            uow,
+            config,
+            kind="overpaid",
+            template="staff.overpaid",
+            key=f"payment:{payment.id}:overpaid",
+            number=order.id,
+            overpaid_minor=settlement.overpaid_minor,
+            paid_minor=paid,
+            total_minor=order.total_minor,
+        )
+    return settlement
+
+
+async def payments_list(uow: UnitOfWork, pending_only: bool, limit: int = 20) -> list[Payment]:
+    return await uow.payments.listing(pending_only, limit)
+
+
+async def order_payments(uow: UnitOfWork, order_id: int) -> list[Payment]:
+    return await uow.payments.for_order(order_id)

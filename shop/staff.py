@@ -1,0 +1,48 @@
+"""Who runs the shop: owners (from settings) and the staff they add."""
+
+from __future__ import annotations
+
+from storage.models import Staff
+from storage.uow import UnitOfWork
+
+from .config import ShopConfig
+from .errors import DomainError
+
+
+class OwnersOnly(DomainError):
+    code = "owners_only"
+
+
+class CannotRemoveOwner(DomainError):
+    code = "cannot_remove_owner"
+
+
+async def role_of(uow: UnitOfWork, telegram_id: int, config: ShopConfig) -> str | None:
+    """ "owner", "staff", or None for everyone else."""
+    if telegram_id in config.admin_ids:
+        return "owner"
+    member = await uow.staff.by_telegram_id(telegram_id)
+    return member.role if member else None
+
+
+async def add_staff(uow: UnitOfWork, actor_id: int, telegram_id: int, config: ShopConfig) -> bool:
+    """Owners add staff; False when that person already is staff."""
+    if await role_of(uow, actor_id, config) != "owner":
+        raise OwnersOnly()
+    await uow.begin_write()
+    if telegram_id in config.admin_ids or await uow.staff.by_telegram_id(telegram_id):
+        return False
+    uow.staff.add(Staff(telegram_id=telegram_id, role="staff", added_by=actor_id))
+    await uow.commit()
+    return True
+
+
+async def remove_staff(uow: UnitOfWork, actor_id: int, telegram_id: int, config: ShopConfig) -> bool:
+    if await role_of(uow, actor_id, config) != "owner":
+        raise OwnersOnly()
+    if telegram_id in config.admin_ids:
+        raise CannotRemoveOwner()
+    await uow.begin_write()
+    removed = await uow.staff.remove(telegram_id)
+    await uow.commit()
+    return removed
