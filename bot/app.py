@@ -17,7 +17,8 @@ from handlers import routers
 from handlers.render import Renderer
 from shop.config import LANGUAGES
 
-from .middlewares import CustomerMiddleware, ThrottleMiddleware, UnitOfWorkMiddleware
+from .middlewares import CustomerMiddleware, OutboxKickMiddleware, ThrottleMiddleware, UnitOfWorkMiddleware
+from .outbox import OutboxSender
 from .settings import Settings
 from .telegram_retry import RetryAfterMiddleware
 
@@ -65,9 +66,20 @@ def create_dispatcher(
     dp.update.outer_middleware(
         ThrottleMiddleware(renderer, config, settings.throttle_per_second, settings.throttle_burst)
     )
+    dp.update.outer_middleware(OutboxKickMiddleware())
     dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory))
     dp.update.outer_middleware(CustomerMiddleware(renderer, config))
     dp.include_routers(*routers())
+
+    async def start_outbox(bot: Bot, dispatcher: Dispatcher) -> None:
+        dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer)
+        dispatcher["outbox"].start()
+
+    async def stop_outbox(dispatcher: Dispatcher) -> None:
+        await dispatcher["outbox"].stop()
+
+    dp.startup.register(start_outbox)
+    dp.shutdown.register(stop_outbox)
     return dp
 
 

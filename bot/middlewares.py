@@ -102,3 +102,15 @@ class CustomerMiddleware(BaseMiddleware):
         data["lang"] = language
         data["t"] = self.renderer.texts(language)
         return await handler(event, data)
+
+
+class OutboxKickMiddleware(BaseMiddleware):
+    """After an update is handled (and committed), deliver what it queued without waiting for the loop."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        try:
+            return await handler(event, data)
+        finally:
+            outbox = data.get("outbox")
+            if outbox is not None:
+                outbox.kick()

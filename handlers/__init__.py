@@ -10,8 +10,19 @@ def routers() -> list[Router]:
     takes them over from the previous one.
     """
     from .customer import cart, catalog, checkout, fallback, orders, start
+    from .staff import orders as staff
+    from .staff import refusal
 
-    ordered = [start.router, checkout.router, catalog.router, cart.router, orders.router, fallback.router]
+    ordered = [
+        staff.router,
+        refusal.router,
+        start.router,
+        checkout.router,
+        catalog.router,
+        cart.router,
+        orders.router,
+        fallback.router,
+    ]
     for router in ordered:
         router._parent_router = None  # aiogram offers no public way to detach a router
     return ordered

@@ -18,6 +18,7 @@ from ..callbacks import CartAction, CartCb
 from ..render import Texts
 
 router = Router(name="cart")
+router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
 
 
 @router.message(Command("cart"))

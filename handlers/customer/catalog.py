@@ -34,6 +34,7 @@ from ..render import Texts
 from ..states import Browsing
 
 router = Router(name="catalog")
+router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
 log = logging.getLogger("orderbot.catalog")
 
 

@@ -31,6 +31,7 @@ from ..render import Texts
 from ..states import Checkout
 
 router = Router(name="checkout")
+router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
 ORDER = [
     Checkout.fulfilment,
     Checkout.address,

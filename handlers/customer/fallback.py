@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 
 from ..render import Renderer, Texts
 
 router = Router(name="fallback")
+router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
 log = logging.getLogger("orderbot")
 
 

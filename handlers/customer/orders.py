@@ -18,6 +18,7 @@ from ..callbacks import OrderAction, OrderCb
 from ..render import Texts
 
 router = Router(name="orders")
+router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
 PAGE_SIZE = 5
 
 

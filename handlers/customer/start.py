@@ -22,6 +22,7 @@ from ..render import Renderer, Texts
 from .catalog import send_product
 
 router = Router(name="start")
+router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
 
 
 @router.message(CommandStart())

@@ -43,6 +43,8 @@ class Shop:
     dp: Dispatcher
     bot: Bot
 
+    owner: SimUser | None = None
+
     async def customer(self, name: str = "Ann", language: str = "en", **extra: Any) -> SimUser:
         return await self.client.create_user(name, language_code=language, **extra)
 
@@ -61,6 +63,10 @@ async def shop(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Shop]:
     Image.new("RGB", (64, 48), (40, 160, 90)).save(tmp_path / "tea.png")
+    client = SandboxClient(sandbox.url, bot_id=int(TOKEN.split(":")[0]))
+    owner = await client.create_user("Olga", username="olga_owner")
+    group = request.node.get_closest_marker("staff_group")
+    staff_chat = (await client.create_group("Shop staff", [owner]))["id"] if group else None
     throttle = request.node.get_closest_marker("throttle")
     burst, per_second = (throttle.kwargs["burst"], throttle.kwargs["per_second"]) if throttle else (50, 50)
     settings = load_settings(
@@ -75,6 +81,8 @@ async def shop(
         delivery_fee="2.00",
         throttle_burst=burst,
         throttle_per_second=per_second,
+        admin_ids=str(owner.id),
+        staff_chat_id=staff_chat,
     )
     async with UnitOfWork(session_factory) as uow:
         result = await import_products_csv(uow, CATALOG, "USD")
@@ -82,8 +90,10 @@ async def shop(
     bot = create_bot(settings)
     dp = create_dispatcher(settings, session_factory)
     polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
-    async with SandboxClient(sandbox.url, bot_id=bot.id) as client:
-        yield Shop(client, sandbox, settings, lambda: UnitOfWork(session_factory), dp, bot)
+    async with client:
+        await owner.send("/start")  # the owner has opened the chat, so alerts can reach them
+        await owner.wait_for(text="Hello")
+        yield Shop(client, sandbox, settings, lambda: UnitOfWork(session_factory), dp, bot, owner)
         if "allow_bot_errors" not in request.keywords:
             refused = [c for c in await client.calls() if not c["ok"] and c["error"]["error_code"] != 429]
             assert not refused, f"Telegram would have refused these calls: {refused}"

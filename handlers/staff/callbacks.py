@@ -1,0 +1,22 @@
+"""Staff buttons: prefix "st", integer ids only."""
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class StaffAction(StrEnum):
+    order = "o"
+    statuses = "s"
+    set_status = "t"
+    pay = "p"
+    verify = "v"
+    reject = "r"
+    customer = "c"
+
+
+class StaffCb(CallbackData, prefix="st"):
+    action: StaffAction
+    order: int = 0
+    payment: int = 0
+    status: str = ""

@@ -1,0 +1,316 @@
+"""Staff: the queue, one order, status changes (commands and buttons), pickups, payments, the team."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message, User
+
+from shop import orders, payments, staff
+from shop.config import ShopConfig
+from shop.errors import DomainError
+from storage.uow import UnitOfWork
+
+from ..answers import explain, show
+from ..render import Texts
+from . import keyboards
+from .access import IsStaff
+from .callbacks import StaffAction, StaffCb
+
+router = Router(name="staff")
+router.message.filter(IsStaff())
+router.callback_query.filter(IsStaff())
+
+
+def _number(text: str | None) -> int | None:
+    text = (text or "").strip().lstrip("#")
+    return int(text) if text.isdecimal() and text.isascii() and len(text) < 12 else None
+
+
+async def _order_view(t: Texts, uow: UnitOfWork, order_id: int) -> tuple[str, object]:
+    order = await orders.staff_order(uow, order_id)
+    paid = await payments.order_payments(uow, order.id)
+    pending = next((p.id for p in paid if p.status == "pending"), None)
+    return t("staff.order", order=order, payments=paid), keyboards.order_actions(t, order.id, pending)
+
+
+@router.message(Command("staffhelp"))
+async def staff_help(message: Message, t: Texts) -> None:
+    await message.answer(t("staff.help"))
+
+
+@router.message(Command("queue"))
+async def queue(message: Message, t: Texts, uow: UnitOfWork) -> None:
+    waiting = await orders.queue(uow)
+    await message.answer(
+        t("staff.queue", orders=waiting), reply_markup=keyboards.queue(t, waiting) if waiting else None
+    )
+
+
+@router.message(Command("order"))
+async def order_command(message: Message, command: CommandObject, t: Texts, uow: UnitOfWork) -> None:
+    number = _number(command.args)
+    if number is None:
+        await message.answer(t("staff.usage", command="order"))
+        return
+    try:
+        text, markup = await _order_view(t, uow, number)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(text, reply_markup=markup)  # type: ignore[arg-type]
+
+
+@router.message(Command("status"))
+async def status_command(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    parts = (command.args or "").split(maxsplit=2)
+    number = _number(parts[0]) if parts else None
+    if number is None or len(parts) < 2:
+        await message.answer(t("staff.usage", command="status"))
+        return
+    try:
+        order = await orders.change_status(
+            uow,
+            number,
+            orders.parse_status(parts[1]),
+            event_from_user.id,
+            parts[2] if len(parts) > 2 else None,
+            config,
+        )
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(t("staff.status_changed", order=order))
+
+
+@router.message(Command("pickup"))
+async def pickup_command(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    code = (command.args or "").strip()
+    if not code:
+        await message.answer(t("staff.usage", command="pickup"))
+        return
+    try:
+        order = await orders.complete_pickup(uow, code, event_from_user.id, config)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(t("staff.status_changed", order=order))
+
+
+# --- payments -------------------------------------------------------------------------------------------
+@router.message(Command("pay"))
+async def pay_command(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    parts = (command.args or "").split()
+    number = _number(parts[0]) if parts else None
+    if number is None or len(parts) not in (3, 4):
+        await message.answer(t("staff.usage", command="pay"))
+        return
+    try:
+        settlement = await payments.record_payment(
+            uow, number, parts[1], parts[2], parts[3] if len(parts) == 4 else None, event_from_user.id, config
+        )
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(t("staff.payment_recorded", s=settlement))
+
+
+@router.message(Command("verify"))
+async def verify_command(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    payment_id = _number(command.args)
+    if payment_id is None:
+        await message.answer(t("staff.usage", command="verify"))
+        return
+    try:
+        settlement = await payments.verify_payment(uow, payment_id, event_from_user.id, config)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(t("staff.payment_recorded", s=settlement))
+
+
+@router.message(Command("reject"))
+async def reject_command(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    parts = (command.args or "").split(maxsplit=1)
+    payment_id = _number(parts[0]) if parts else None
+    if payment_id is None:
+        await message.answer(t("staff.usage", command="reject"))
+        return
+    try:
+        payment = await payments.reject_payment(
+            uow, payment_id, event_from_user.id, parts[1] if len(parts) > 1 else None, config
+        )
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(t("staff.payment_rejected", payment=payment))
+
+
+@router.message(Command("payments"))
+async def payments_command(message: Message, command: CommandObject, t: Texts, uow: UnitOfWork) -> None:
+    argument = (command.args or "").strip().lower()
+    if argument not in ("", "pending"):
+        await message.answer(t("staff.usage", command="payments"))
+        return
+    listing = await payments.payments_list(uow, pending_only=argument == "pending")
+    await message.answer(t("staff.payments", payments=listing, pending_only=argument == "pending"))
+
+
+# --- the team -------------------------------------------------------------------------------------------
+@router.message(Command("staff"))
+async def staff_command(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    parts = (command.args or "").split()
+    if not parts:
+        await message.answer(t("staff.team", owners=config.admin_ids, members=await uow.staff.all()))
+        return
+    user_id = _number(parts[1]) if len(parts) == 2 else None
+    if parts[0] not in ("add", "remove") or user_id is None:
+        await message.answer(t("staff.usage", command="staff"))
+        return
+    try:
+        if parts[0] == "add":
+            changed = await staff.add_staff(uow, event_from_user.id, user_id, config)
+        else:
+            changed = await staff.remove_staff(uow, event_from_user.id, user_id, config)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    await message.answer(t("staff.team_changed", action=parts[0], user_id=user_id, changed=changed))
+
+
+# --- buttons --------------------------------------------------------------------------------------------
+@router.callback_query(StaffCb.filter(F.action == StaffAction.order))
+async def order_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+    try:
+        text, markup = await _order_view(t, uow, callback_data.order)
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    await show(callback, text, markup)  # type: ignore[arg-type]
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.statuses))
+async def statuses_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+    try:
+        order = await orders.staff_order(uow, callback_data.order)
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.answer(
+            t("staff.choose_status", order=order),
+            reply_markup=keyboards.statuses(t, order, orders.allowed_next(order)),
+        )
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.set_status))
+async def set_status_button(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    try:
+        order = await orders.change_status(
+            uow,
+            callback_data.order,
+            orders.parse_status(callback_data.status),
+            event_from_user.id,
+            None,
+            config,
+        )
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    await show(callback, t("staff.status_changed", order=order))
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.pay))
+async def pay_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+    try:
+        order = await orders.staff_order(uow, callback_data.order)
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.answer(t("staff.how_to_pay", order=order))
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.verify))
+async def verify_button(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    try:
+        settlement = await payments.verify_payment(uow, callback_data.payment, event_from_user.id, config)
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.answer(t("staff.payment_recorded", s=settlement))
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.customer))
+async def customer_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+    try:
+        order = await orders.staff_order(uow, callback_data.order)
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    history = await uow.orders.all_for_customer(order.customer_id)
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.answer(t("staff.customer", customer=order.customer, orders=history))

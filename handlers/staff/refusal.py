@@ -1,0 +1,23 @@
+"""Everyone who is not staff: staff commands and buttons get a plain refusal, and nothing changes."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from ..render import Texts
+from .access import STAFF_COMMANDS
+from .callbacks import StaffCb
+
+router = Router(name="staff_refusal")
+
+
+@router.message(Command(*STAFF_COMMANDS))
+async def refuse_command(message: Message, t: Texts) -> None:
+    await message.answer(t("staff.refused"))
+
+
+@router.callback_query(StaffCb.filter())
+async def refuse_button(callback: CallbackQuery, t: Texts) -> None:
+    await callback.answer(t("staff.refused"), show_alert=True)

@@ -1,0 +1,238 @@
+"""Staff through the real dispatcher and sandbox: alerts, payments, statuses, refusals, the team."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from handlers.staff.access import STAFF_COMMANDS
+from sandbox.client import SimUser
+from tests.handlers.conftest import Shop, button_labels, texts
+from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
+
+
+async def placed(
+    shop: Shop, name: str = "Ann", product_id: int = 1, quantity: int = 2, delivery: bool = False
+) -> tuple[SimUser, int]:
+    """A customer with an order placed by bank transfer; returns them and the order number."""
+    customer = await shop.started(name)
+    await fill_cart(customer, product_id, quantity)
+    await checkout_to_summary(customer, delivery=delivery, notes=None)
+    await customer.press("✅ Place order")
+    await customer.wait_for(text="is placed")
+    async with shop.uow() as u:
+        row = await u.customers.by_telegram_id(customer.id)
+        [order] = await u.orders.all_for_customer(row.id)
+    return customer, order.id
+
+
+async def order_state(shop: Shop, number: int) -> tuple[str, list[tuple[int, str]]]:
+    async with shop.uow() as u:
+        order = await u.orders.get(number)
+        payments = await u.payments.for_order(number)
+    return order.status, [(p.amount_minor, p.status) for p in payments]
+
+
+async def staff_says(user: SimUser, command: str, expect: str, chat_id: int | None = None) -> dict[str, Any]:
+    await user.send(command, chat_id=chat_id)
+    return await user.wait_for(text=expect, chat_id=chat_id)
+
+
+async def test_new_order_alerts_the_owner_with_buttons_and_forwards_the_receipt(shop: Shop) -> None:
+    ann, number = await placed(shop)
+    owner = shop.owner
+    alert = await owner.wait_for(text=f"New order #{number}")
+    assert (
+        "Green tea × 2 — $9.00" in alert["text"]
+        and "Ann" in alert["text"]
+        and "Bank transfer" in alert["text"]
+    )
+    assert button_labels(alert) == ["💰 Record payment", "🔄 Set status", "👤 Customer"]
+    await ann.send_photo("paid!")
+    receipt = await owner.wait_for(lambda m: "photo" in m and f"order #{number}" in m.get("caption", ""))
+    assert "Receipt for order" in receipt["caption"]
+
+
+async def test_owner_records_a_payment_and_the_order_is_paid_once(shop: Shop) -> None:
+    ann, number = await placed(shop)
+    owner = shop.owner
+    reply = await staff_says(owner, f"/pay {number} 9.00 transfer TX-1", "Payment #")
+    assert "verified" in reply["text"] and "The order is paid" in reply["text"]
+    await ann.wait_for(text="We received your payment of $9.00")
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+    # The same bank reference again, on any order: refused, nothing recorded.
+    reply = await staff_says(owner, f"/pay {number} 1 transfer tx-1", "already on another payment")
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+    paid_notes = [t for t in texts(await ann.bot_messages()) if "We received your payment" in t]
+    assert len(paid_notes) == 1
+
+
+async def test_staff_records_owner_verifies_partial_payments_add_up(shop: Shop) -> None:
+    owner = shop.owner
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann, number = await placed(shop)  # $9.00
+    reply = await staff_says(clerk, f"/pay {number} 4,00 cash", "waiting for verification")
+    payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
+    await owner.wait_for(text=f"/verify {payment_id}")  # the owners are asked to verify
+    await staff_says(clerk, f"/verify {payment_id}", "Only an owner")
+    await staff_says(owner, f"/verify {payment_id}", "Verified so far: $4.00 of $9.00")
+    await staff_says(owner, f"/verify {payment_id}", "already verified; nothing changed")
+    assert await order_state(shop, number) == ("pending_payment", [(400, "verified")])
+    await staff_says(owner, f"/pay {number} 6 pos POS-77", "Overpaid by $1.00")
+    await owner.wait_for(text="is overpaid by $1.00")
+    assert await order_state(shop, number) == ("paid", [(400, "verified"), (600, "verified")])
+    await staff_says(owner, f"/staff remove {clerk.id}", "no longer staff")
+    await staff_says(clerk, "/queue", "for the shop's staff only")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "answer"),
+    [
+        ("", "Use: /pay N AMOUNT METHOD"),
+        ("999 5 cash", "cannot find that order"),
+        ("{n} -5 cash", "is not an amount"),
+        ("{n} 1e9 cash", "is not an amount"),
+        ("{n} abc cash", "is not an amount"),
+        ("{n} 5.555 cash", "is not an amount"),
+        ("{n} 0 cash", "is not an amount"),
+        ("{n} 5 bitcoin", "no payment method “bitcoin”"),
+        ("{n} 5", "Use: /pay N AMOUNT METHOD"),
+        ("abc 5 cash", "Use: /pay N AMOUNT METHOD"),
+    ],
+)
+async def test_pay_refuses_bad_arguments_and_changes_nothing(shop: Shop, arguments: str, answer: str) -> None:
+    ann, number = await placed(shop)
+    await staff_says(shop.owner, f"/pay {arguments.format(n=number)}".strip(), answer)
+    assert await order_state(shop, number) == ("pending_payment", [])
+
+
+async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
+    ann, number = await placed(shop)  # pickup
+    owner = shop.owner
+    refusal = await staff_says(owner, f"/status {number} preparing", "cannot go from pending_payment")
+    assert "Allowed next: paid, cancelled, expired" in refusal["text"]
+    await staff_says(owner, f"/status {number} teleported", "There is no status “teleported”")
+    await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")
+    await staff_says(owner, f"/status {number} preparing with extra love", "is now being prepared")
+    await ann.wait_for(text="being prepared")
+    ready = await staff_says(owner, f"/status {number} ready", "Pickup code:")
+    code = ready["text"].rsplit("Pickup code: ", 1)[1].strip()
+    card = await ann.wait_for(lambda m: "photo" in m and code in m.get("caption", ""))  # the QR to show
+    assert "ready for pickup" in card["caption"]
+    await staff_says(owner, "/pickup NOPE42", "No order is waiting with the pickup code")
+    await staff_says(owner, f"/pickup {code.lower()}", "is now completed")
+    await ann.wait_for(text="Thank you! We hope you enjoy it.")
+    assert (await order_state(shop, number))[0] == "completed"
+    async with shop.uow() as u:
+        events = [(e.to_status, e.actor.split(":")[0], e.reason) for e in (await u.orders.get(number)).events]
+    assert events[2:] == [
+        ("preparing", "staff", "with extra love"),
+        ("ready", "staff", None),
+        ("completed", "staff", "picked up"),
+    ]
+    notices = [t for t in texts(await ann.bot_messages()) if t.startswith("📦 Order #")]
+    assert len(notices) == 3  # preparing, ready, completed: one each
+
+
+async def test_status_buttons_and_order_view(shop: Shop) -> None:
+    ann, number = await placed(shop)
+    owner = shop.owner
+    view = await staff_says(owner, f"/order {number}", f"Order #{number}")
+    assert "Payments" in view["text"] and "Timeline" in view["text"] and "Olga" not in view["text"]
+    await owner.press("🔄 Set status", message_id=view["message_id"])
+    choices = await owner.wait_for(text="Move it to")
+    assert button_labels(choices) == ["paid", "cancelled", "expired", "← Back"]
+    await owner.press("cancelled", message_id=choices["message_id"])
+    await owner.wait_for(text="is now cancelled")
+    await ann.wait_for(text="cancelled")
+    async with shop.uow() as u:
+        assert (await u.catalog.by_sku("TEA-1")).stock == 10  # the stock came back
+
+
+async def test_reject_tells_the_customer_why(shop: Shop) -> None:
+    owner = shop.owner
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann, number = await placed(shop)
+    reply = await staff_says(clerk, f"/pay {number} 9 transfer REF-9", "waiting for verification")
+    payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
+    await staff_says(owner, f"/reject {payment_id} <not> in the bank & no match", "is rejected")
+    note = await ann.wait_for(text="could not confirm your payment")
+    assert "Reason: <not> in the bank & no match" in note["text"] and "send a new photo" in note["text"]
+    await staff_says(owner, f"/verify {payment_id}", "already rejected; nothing changed")
+    assert await order_state(shop, number) == ("pending_payment", [(900, "rejected")])
+
+
+async def test_payments_list_shows_who_paid(shop: Shop) -> None:
+    owner = shop.owner
+    ann, number = await placed(shop)
+    await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")
+    listing = await staff_says(owner, "/payments", "Recent payments")
+    assert f"order #{number} · $9.00 · Cash" in listing["text"]
+    assert f"👤 Ann · {ann.phone_number}" in listing["text"]
+    await staff_says(owner, "/payments pending", "No payments to show")
+    await staff_says(owner, "/payments everything", "Use: /payments")
+
+
+async def test_queue_lists_what_needs_action(shop: Shop) -> None:
+    owner = shop.owner
+    await staff_says(owner, "/queue", "Nothing needs action")
+    ann, number = await placed(shop)
+    await ann.send_photo("receipt")
+    await ann.wait_for(text="receipt is attached")
+    queue = await staff_says(owner, "/queue", "Orders that need action")
+    assert "receipt to check" in queue["text"] and button_labels(queue)[0].startswith(f"#{number}")
+
+
+async def test_every_staff_command_is_refused_to_customers(shop: Shop) -> None:
+    ann, number = await placed(shop)
+    arguments = {
+        "order": f"{number}",
+        "pay": f"{number} 9 cash",
+        "verify": "1",
+        "reject": "1 no",
+        "status": f"{number} cancelled",
+        "pickup": "ABC",
+        "staff": f"add {ann.id}",
+        "payments": "pending",
+    }
+    for command in STAFF_COMMANDS:
+        await staff_says(ann, f"/{command} {arguments.get(command, '')}".strip(), "for the shop's staff only")
+    assert await order_state(shop, number) == ("pending_payment", [])
+    async with shop.uow() as u:
+        assert await u.staff.all() == []
+
+
+async def test_every_staff_button_is_refused_to_customers(shop: Shop) -> None:
+    ann, number = await placed(shop)
+    for data in (
+        f"st:o:{number}:0:",
+        f"st:s:{number}:0:",
+        f"st:t:{number}:0:cancelled",
+        f"st:p:{number}:0:",
+        f"st:v:{number}:1:",
+        f"st:c:{number}:0:",
+    ):
+        await shop.bot.send_message(
+            ann.id, "forged", reply_markup={"inline_keyboard": [[{"text": data, "callback_data": data}]]}
+        )
+        answer = await ann.press(data)
+        assert answer["show_alert"] and "for the shop's staff only" in answer["text"], data
+    assert await order_state(shop, number) == ("pending_payment", [])
+
+
+@pytest.mark.staff_group
+async def test_the_staff_group_gets_alerts_and_takes_commands(shop: Shop) -> None:
+    owner = shop.owner
+    group = shop.settings.staff_chat_id
+    ann, number = await placed(shop)
+    alerts = await shop.client.group_messages(group)
+    assert any(f"New order #{number}" in (m.get("text") or "") for m in alerts)
+    await staff_says(owner, f"/order@sandbox_123456_bot {number}", f"Order #{number}", chat_id=group)
+    stranger = await shop.customer("Stranger")
+    await shop.client.request("POST", f"/sandbox/groups/{group}/members", {"user_id": stranger.id})
+    await stranger.send(f"/pay {number} 9 cash", chat_id=group)
+    await stranger.wait_for(text="for the shop's staff only", chat_id=group)
+    assert await order_state(shop, number) == ("pending_payment", [])
