@@ -10,11 +10,13 @@ def routers() -> list[Router]:
     takes them over from the previous one.
     """
     from .customer import cart, catalog, checkout, fallback, orders, start
+    from .staff import catalog as staff_catalog
     from .staff import orders as staff
     from .staff import refusal
 
     ordered = [
         staff.router,
+        staff_catalog.router,
         refusal.router,
         start.router,
         checkout.router,

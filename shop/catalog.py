@@ -180,3 +180,45 @@ async def export_products_csv(uow: UnitOfWork, currency: str) -> str:
             }
         )
     return out.getvalue()
+
+
+# --- staff: quick changes by SKU -----------------------------------------------------------------------
+class ProductNotFound(DomainError):
+    code = "product_not_found"
+
+
+class InvalidStock(DomainError):
+    code = "invalid_stock"
+
+
+async def _by_sku(uow: UnitOfWork, sku: str) -> Product:
+    await uow.begin_write()
+    product = await uow.catalog.by_sku(sku.strip())
+    if product is None:
+        raise ProductNotFound(sku=sku)
+    return product
+
+
+async def set_stock(uow: UnitOfWork, sku: str, quantity_text: str) -> Product:
+    text = quantity_text.strip()
+    if not (text.isdecimal() and text.isascii()) or int(text) > 1_000_000:
+        raise InvalidStock(text=quantity_text)
+    product = await _by_sku(uow, sku)
+    product.stock = int(text)
+    await uow.commit()
+    return product
+
+
+async def set_price(uow: UnitOfWork, sku: str, amount_text: str, currency: str) -> Product:
+    price = parse_amount(amount_text, currency)
+    product = await _by_sku(uow, sku)
+    product.price_minor = price
+    await uow.commit()
+    return product
+
+
+async def set_active(uow: UnitOfWork, sku: str, active: bool) -> Product:
+    product = await _by_sku(uow, sku)
+    product.active = active
+    await uow.commit()
+    return product

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from .models import (
     Address,
@@ -28,6 +29,11 @@ from .models import (
     Staff,
     utcnow,
 )
+
+
+def contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its own % and _ taken literally (escape character \\)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 class Repository:
@@ -62,6 +68,34 @@ class CustomerRepository(Repository):
 
     def add(self, customer: Customer) -> None:
         self.session.add(customer)
+
+    async def search(self, query: str, limit: int) -> list[Customer]:
+        """Staff's lookup: name, username or phone contains the text; or an exact id or Telegram id."""
+        if not query:
+            return []
+        pattern = contains(query.lower().lstrip("@"))
+        conditions: list[ColumnElement[bool]] = [
+            func.lower(Customer.first_name).like(pattern, escape="\\"),
+            func.lower(func.coalesce(Customer.last_name, "")).like(pattern, escape="\\"),
+            func.lower(func.coalesce(Customer.username, "")).like(pattern, escape="\\"),
+            func.coalesce(Customer.phone, "").like(pattern, escape="\\"),
+        ]
+        if query.isdecimal() and query.isascii() and len(query) < 19:
+            conditions += [Customer.id == int(query), Customer.telegram_id == int(query)]
+        statement = (
+            select(Customer)
+            .where(or_(*conditions), Customer.deleted_at.is_(None))
+            .order_by(Customer.id)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(statement))
+
+    async def all_active(self) -> list[Customer]:
+        return list(
+            await self.session.scalars(
+                select(Customer).where(Customer.deleted_at.is_(None)).order_by(Customer.id)
+            )
+        )
 
     def add_address(self, address: Address) -> None:
         self.session.add(address)
@@ -132,8 +166,7 @@ class CatalogRepository(Repository):
         if query.featured:
             statement = statement.where(Product.featured)
         for word in (query.text or "").lower().split()[:8]:
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            statement = statement.where(Product.search_text.like(f"%{escaped}%", escape="\\"))
+            statement = statement.where(Product.search_text.like(contains(word), escape="\\"))
         return statement
 
     async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
@@ -246,6 +279,9 @@ class OrderRepository(Repository):
             .limit(limit)
         )
         return list(await self.session.scalars(statement)), int(total or 0)
+
+    async def all_orders(self) -> list[Order]:
+        return list(await self.session.scalars(self._with_details().order_by(Order.id)))
 
     async def all_for_customer(self, customer_id: int) -> list[Order]:
         statement = self._with_details().where(Order.customer_id == customer_id).order_by(Order.id)
@@ -421,6 +457,9 @@ class OutboxRepository(Repository):
 class NoteRepository(Repository):
     def add(self, note: CustomerNote) -> None:
         self.session.add(note)
+
+    async def get(self, note_id: int) -> CustomerNote | None:
+        return await self.session.get(CustomerNote, note_id)
 
     async def for_customer(self, customer_id: int) -> list[CustomerNote]:
         return list(

@@ -22,6 +22,15 @@ STAFF_COMMANDS = (
     "pickup",
     "staff",
     "staffhelp",
+    "customers",
+    "customer",
+    "note",
+    "stock",
+    "price",
+    "hide",
+    "show",
+    "import",
+    "export",
 )
 
 

@@ -20,3 +20,13 @@ class StaffCb(CallbackData, prefix="st"):
     order: int = 0
     payment: int = 0
     status: str = ""
+
+
+class CustomerTypeCb(CallbackData, prefix="sct"):
+    customer: int
+    kind: str
+
+
+class NoteTypeCb(CallbackData, prefix="snt"):
+    note: int
+    kind: str

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from ..render import Texts
 from .access import STAFF_COMMANDS
-from .callbacks import StaffCb
+from .callbacks import CustomerTypeCb, NoteTypeCb, StaffCb
 
 router = Router(name="staff_refusal")
 
 
 @router.message(Command(*STAFF_COMMANDS))
+@router.message(F.document, F.caption.startswith("/import"))
 async def refuse_command(message: Message, t: Texts) -> None:
     await message.answer(t("staff.refused"))
 
 
 @router.callback_query(StaffCb.filter())
+@router.callback_query(CustomerTypeCb.filter())
+@router.callback_query(NoteTypeCb.filter())
 async def refuse_button(callback: CallbackQuery, t: Texts) -> None:
     await callback.answer(t("staff.refused"), show_alert=True)

@@ -1,0 +1,103 @@
+"""Staff: customer lookup, profiles with metrics, notes, types; the catalog by SKU and as CSV."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from tests.handlers.conftest import Shop, button_labels
+from tests.handlers.test_staff import placed, staff_says
+
+
+async def download(shop: Shop, message: dict) -> str:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{shop.sandbox.url}/sandbox/files/{message['document']['file_id']}") as response,
+    ):
+        return (await response.read()).decode("utf-8")
+
+
+async def test_lookup_profile_metrics_notes_and_type(shop: Shop) -> None:
+    owner = shop.owner
+    ann, number = await placed(shop, "Ann <Smith>")
+    await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")
+    found = await staff_says(owner, "/customers smith", "Customers matching")
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+    assert f"/customer {customer.id} · Ann <Smith> · {ann.phone_number}" in found["text"]
+    await staff_says(owner, f"/customers {ann.phone_number[-6:]}", f"/customer {customer.id}")
+    await staff_says(owner, "/customers nobody-like-this", "No customer matches")
+    profile = await staff_says(owner, f"/customer {customer.id}", "Purchases")
+    assert "1 order · spent $9.00 · average $9.00" in profile["text"] and "one-time" in profile["text"]
+    assert button_labels(profile) == ["walk-in", "regular", "VIP", "wholesale"]
+    await owner.press("VIP", message_id=profile["message_id"])
+    await owner.wait_for(lambda m: "· VIP" in m.get("text", ""))
+    note = await staff_says(
+        owner, f"/note {customer.id} Likes <oat> milk & no sugar", "Note saved (personal)"
+    )
+    await owner.press("preference", message_id=note["message_id"])
+    await owner.wait_for(text="Note saved (preference)")
+    profile = await staff_says(owner, f"/customer {customer.id}", "Notes")
+    assert "[preference] Likes <oat> milk & no sugar" in profile["text"]
+    await staff_says(owner, "/customer 99999", "There is no customer #99999")
+    await staff_says(owner, "/note 99999 hello", "There is no customer #99999")
+    await staff_says(owner, f"/note {customer.id}", "Use: /note CUSTOMER_ID TEXT")
+
+
+async def test_stock_price_hide_show(shop: Shop) -> None:
+    owner = shop.owner
+    await staff_says(owner, "/stock TEA-1 25", "25 in stock")
+    await staff_says(owner, "/price TEA-1 4,80", "$4.80")
+    await staff_says(owner, "/hide TEA-1", "hidden")
+    for command, answer in [
+        ("/stock TEA-1 -3", "is not a stock quantity"),
+        ("/stock TEA-1 abc", "is not a stock"),
+        ("/stock NOPE 3", "no product with the SKU NOPE"),
+        ("/price TEA-1 -5", "is not an amount"),
+        ("/price TEA-1 1e9", "is not an amount"),
+        ("/stock TEA-1", "Use: /stock SKU"),
+        ("/show", "Use: /hide SKU"),
+    ]:
+        await staff_says(owner, command, answer)
+    async with shop.uow() as u:
+        tea = await u.catalog.by_sku("TEA-1")
+    assert (tea.stock, tea.price_minor, tea.active) == (25, 480, False)
+    await staff_says(owner, "/show TEA-1", "shown")
+
+
+async def test_import_and_export_csv(shop: Shop) -> None:
+    owner = shop.owner
+    good = "sku,name,category,price,stock\nNEW-1,Oat cookie,Cakes,1.20,30\nTEA-1,Green tea,Tea,5.00,10\n"
+    await owner.send_document("products.csv", good, caption="/import")
+    await owner.wait_for(text="Imported: 1 new, 1 updated")
+    bad = "sku,name,price,stock\nNEW-2,Ok,1,1\nNEW-3,Broken,1.234,1\nNEW-4,Neg,1,-1\n"
+    await staff_says(owner, "/import", "Send the CSV file now")
+    await owner.send_document("bad.csv", bad)
+    refused = await owner.wait_for(text="Nothing was imported")
+    assert "line 3:" in refused["text"] and "line 4:" in refused["text"]
+    await staff_says(owner, "/import", "Send the CSV file now")
+    await owner.send_document("notes.txt", "hello")
+    await owner.wait_for(text="not a CSV file")
+    async with shop.uow() as u:
+        assert (
+            await u.catalog.by_sku("NEW-2") is None and (await u.catalog.by_sku("TEA-1")).price_minor == 500
+        )
+    ann, number = await placed(shop)
+    for what, expected in [
+        ("products", "NEW-1,Oat cookie,Cakes,1.20,30"),
+        ("customers", "Ann"),
+        ("orders", f"{number},"),
+    ]:
+        await owner.send(f"/export {what}")
+        document = await owner.wait_for(
+            lambda m, w=what: m.get("document", {}).get("file_name") == f"{w}.csv"
+        )
+        assert expected in await download(shop, document)
+    await staff_says(owner, "/export everything", "Use: /export orders")
+
+
+async def test_a_customer_cannot_import(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send_document("products.csv", "sku,name,price\nX,Free stuff,0.01\n", caption="/import")
+    await ann.wait_for(text="for the shop's staff only")
+    async with shop.uow() as u:
+        assert await u.catalog.by_sku("X") is None
