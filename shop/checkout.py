@@ -280,33 +280,34 @@ async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: Sho
     uow.orders.add(order)
     cart.items.clear()
     await uow.session.delete(draft)
-    await uow.session.flush()  # the order's number, for the staff alert
-    customer = await uow.customers.get(customer_id)
-    await notify_staff(
-        uow,
-        config,
-        kind="new_order",
-        template="staff.new_order",
-        key=f"order:{order.id}:new",
-        number=order.id,
-        total_minor=order.total_minor,
-        reference=order.reference,
-        fulfilment=order.fulfilment,
-        address=order.address_text,
-        phone=order.phone,
-        notes=order.notes,
-        payment_method=order.payment_method,
-        customer=customer.first_name if customer else "",
-        username=customer.username if customer else None,
-        items=[
-            {"name": i.name, "quantity": i.quantity, "line_total_minor": i.unit_price_minor * i.quantity}
-            for i in order.items
-        ],
-    )
     try:
+        await uow.session.flush()  # the order's number, for the staff alert
+        customer = await uow.customers.get(customer_id)
+        await notify_staff(
+            uow,
+            config,
+            kind="new_order",
+            template="staff.new_order",
+            key=f"order:{order.id}:new",
+            number=order.id,
+            total_minor=order.total_minor,
+            reference=order.reference,
+            fulfilment=order.fulfilment,
+            address=order.address_text,
+            phone=order.phone,
+            notes=order.notes,
+            payment_method=order.payment_method,
+            customer=customer.first_name if customer else "",
+            username=customer.username if customer else None,
+            items=[
+                {"name": i.name, "quantity": i.quantity, "line_total_minor": i.unit_price_minor * i.quantity}
+                for i in order.items
+            ],
+        )
         await uow.commit()
     except IntegrityError:
-        # Another device placed this very checkout a moment ago (PostgreSQL lets both get this far).
+        # Another device placed this very checkout a moment ago (PostgreSQL lets both get this far:
+        # the unique checkout token stops the second at its INSERT).
         await uow.rollback()
         existing = await uow.orders.by_token(token)
         if existing is None:
