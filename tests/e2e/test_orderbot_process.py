@@ -147,3 +147,80 @@ async def test_orderbot_run_serves_a_whole_purchase(running_shop: SandboxClient,
     stats = await client.stats()
     assert stats["errors"] == stats["rate_limited"], await client.calls()  # only flood control, retried
     assert os.path.exists(tmp_path / "shop.db")
+
+
+async def test_staff_run_an_order_from_alert_to_completion(sandbox: SandboxServer, tmp_path: Path) -> None:
+    """Transfer with a receipt; staff record, an owner verifies, the order moves on; each step is told."""
+    async with SandboxClient(sandbox.url, bot_id=int(TOKEN.split(":")[0])) as client:
+        owner = await client.create_user("Olga")
+        clerk = await client.create_user("Carl", username="carl_clerk")
+        env = {**environment(tmp_path, sandbox.url), "ADMIN_IDS": str(owner.id)}
+        (tmp_path / "catalog.csv").write_text(CATALOG)
+        assert (await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path))[0] == 0
+        log = (tmp_path / "bot.log").open("wb")
+        process = await asyncio.create_subprocess_exec(
+            *orderbot("run"), env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=log
+        )
+        try:
+            for person in (owner, clerk):
+                await person.send("/start")
+                await person.wait_for(text="Welcome", timeout=20)
+            await owner.send(f"/staff add {clerk.id}")
+            await owner.wait_for(text="is now staff")
+
+            ann = await client.create_user("Ann", username="ann_buys")
+            await ann.send("/start p_3")
+            await ann.wait_for(lambda m: "🛒 Add 1 to cart" in button_labels(m), timeout=20)
+            await ann.press("🛒 Add 1 to cart")
+            await ann.send("/checkout")
+            await ann.wait_for(text="How would you like")
+            await ann.press("🏪 Pickup")
+            await ann.wait_for(text="What phone number")
+            await ann.press_reply("📱 Share my phone number")
+            await ann.wait_for(text="Anything we should know")
+            await ann.press("No notes →")
+            await ann.wait_for(text="How will you pay")
+            await ann.press("🏦 Bank transfer")
+            await ann.wait_for(text="Is everything right")
+            await ann.press("✅ Place order")
+            placed = await ann.wait_for(text="is placed")
+            number = int(placed["text"].split("#", 1)[1].split(" ", 1)[0])
+            await owner.wait_for(text=f"New order #{number}")
+            await ann.send_photo("transfer done")
+            await owner.wait_for(lambda m: "photo" in m and f"order #{number}" in m.get("caption", ""))
+
+            await clerk.send(f"/pay {number} 2.50 transfer BANK-REF-1")
+            recorded = await clerk.wait_for(text="waiting for verification")
+            payment_id = int(recorded["text"].split("#", 1)[1].split(":", 1)[0])
+            await owner.wait_for(text=f"/verify {payment_id}")
+            await owner.send(f"/verify {payment_id}")
+            await owner.wait_for(text="The order is paid")
+            await ann.wait_for(text="We received your payment of $2.50")
+            for status, told in (("preparing", "being prepared"), ("ready", "ready for pickup")):
+                await clerk.send(f"/status {number} {status}")
+                await clerk.wait_for(text=f"Order #{number} is now")
+                await ann.wait_for(text=told)
+            code = (await clerk.bot_messages())[-1]["text"].rsplit("Pickup code: ", 1)[1].strip()
+            await clerk.send(f"/pickup {code}")
+            await clerk.wait_for(text="is now completed")
+            await ann.wait_for(text="Thank you! We hope you enjoy it.")
+
+            await owner.send("/payments")
+            listing = await owner.wait_for(text="Recent payments")
+            assert (
+                f"👤 Ann @ann_buys · {ann.phone_number}" in listing["text"]
+                and "BANK-REF-1" in listing["text"]
+            )
+            told = [m.get("text") or m.get("caption") or "" for m in await ann.bot_messages()]
+            assert (
+                sum(t.startswith("📦 Order #") for t in told) == 3
+            )  # preparing, ready, completed: once each
+            with sqlite3.connect(tmp_path / "shop.db") as db:
+                assert db.execute("select status from orders").fetchall() == [("completed",)]
+                assert db.execute("select count(*) from outbox where status != 'sent'").fetchone() == (0,)
+        finally:
+            process.terminate()
+            await process.wait()
+            log.close()
+            stderr = (tmp_path / "bot.log").read_text()
+            assert "Traceback" not in stderr, stderr[-4000:]
