@@ -13,10 +13,12 @@ def routers() -> list[Router]:
     from .staff import catalog as staff_catalog
     from .staff import orders as staff
     from .staff import refusal
+    from .staff import reports as staff_reports
 
     ordered = [
         staff.router,
         staff_catalog.router,
+        staff_reports.router,
         refusal.router,
         start.router,
         checkout.router,

@@ -280,6 +280,15 @@ class OrderRepository(Repository):
         )
         return list(await self.session.scalars(statement)), int(total or 0)
 
+    async def placed_since(self, since: datetime) -> list[Order]:
+        return list(await self.session.scalars(self._with_details().where(Order.created_at >= since)))
+
+    async def customers_who_bought_before(self, moment: datetime, statuses: list[str]) -> set[int]:
+        statement = (
+            select(Order.customer_id).where(Order.created_at < moment, Order.status.in_(statuses)).distinct()
+        )
+        return set(await self.session.scalars(statement))
+
     async def all_orders(self) -> list[Order]:
         return list(await self.session.scalars(self._with_details().order_by(Order.id)))
 
@@ -406,6 +415,11 @@ class PaymentRepository(Repository):
             )
         )
         return int(total or 0)
+
+    async def verified_since(self, since: datetime) -> list[Payment]:
+        moment = func.coalesce(Payment.decided_at, Payment.created_at)
+        statement = select(Payment).where(Payment.status == "verified", moment >= since).order_by(Payment.id)
+        return list(await self.session.scalars(statement))
 
     async def listing(self, pending_only: bool, limit: int) -> list[Payment]:
         statement = (

@@ -31,6 +31,7 @@ STAFF_COMMANDS = (
     "show",
     "import",
     "export",
+    "report",
 )
 
 

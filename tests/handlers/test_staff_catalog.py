@@ -101,3 +101,18 @@ async def test_a_customer_cannot_import(shop: Shop) -> None:
     await ann.wait_for(text="for the shop's staff only")
     async with shop.uow() as u:
         assert await u.catalog.by_sku("X") is None
+
+
+async def test_report_with_chart(shop: Shop) -> None:
+    owner = shop.owner
+    ann, first = await placed(shop, "Ann")
+    bob, second = await placed(shop, "Bob", product_id=3, quantity=1)
+    await staff_says(owner, f"/pay {first} 9 transfer T-1", "The order is paid")
+    await staff_says(owner, f"/pay {second} 2.50 cash", "The order is paid")
+    await owner.send("/report week")
+    report = await owner.wait_for(lambda m: "photo" in m and "Last 7 days" in m.get("caption", ""))
+    caption = report["caption"]
+    assert "Revenue: $11.50 · 2 orders · average $5.75" in caption
+    assert "Bank transfer: $9.00" in caption and "Cash: $2.50" in caption
+    assert "1. Green tea × 2" in caption and "Customers: 2 new, 0 returning" in caption
+    await staff_says(owner, "/report forever", "Use: /report today")
