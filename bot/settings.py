@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     cancel_window_minutes: int = Field(30, ge=0)
     media_dir: str = "./media"
     throttle_per_second: float = Field(3.0, gt=0)
+    payment_provider_token: SecretStr = SecretStr("")
+    stars_enabled: bool = False
+    stars_per_unit: int = Field(50, ge=1)
     throttle_burst: int = Field(8, ge=1)
 
     @field_validator("admin_ids", mode="before")
@@ -102,6 +105,9 @@ class Settings(BaseSettings):
             delivery_fee_minor=parse_amount(self.delivery_fee, self.currency),
             cancel_window=timedelta(minutes=self.cancel_window_minutes),
             admin_ids=tuple(self.admin_ids),
+            payment_provider_token=self.payment_provider_token.get_secret_value(),
+            stars_enabled=self.stars_enabled,
+            stars_per_unit=self.stars_per_unit,
             staff_chat_id=self.staff_chat_id,
         )
 

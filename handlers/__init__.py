@@ -9,7 +9,7 @@ def routers() -> list[Router]:
     Routers are module singletons (aiogram's style); a new dispatcher (tests build many in one process)
     takes them over from the previous one.
     """
-    from .customer import cart, catalog, checkout, fallback, orders, start
+    from .customer import cart, catalog, checkout, fallback, orders, start, telegram_pay
     from .staff import catalog as staff_catalog
     from .staff import orders as staff
     from .staff import refusal
@@ -25,6 +25,7 @@ def routers() -> list[Router]:
         catalog.router,
         cart.router,
         orders.router,
+        telegram_pay.router,
         fallback.router,
     ]
     for router in ordered:

@@ -183,7 +183,7 @@ async def set_notes(
 async def set_payment_method(
     uow: UnitOfWork, customer_id: int, method: str, config: ShopConfig
 ) -> CheckoutDraft:
-    if method not in config.payment_methods:
+    if method not in config.checkout_methods:
         raise PaymentMethodUnavailable(method=method)
     return await _update(uow, customer_id, payment_method=method)
 
@@ -221,7 +221,7 @@ async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: Sho
     step = missing_step(draft)
     if step:
         raise CheckoutIncomplete(step=step)
-    if draft.payment_method not in config.payment_methods:
+    if draft.payment_method not in config.checkout_methods:
         raise PaymentMethodUnavailable(method=draft.payment_method)
     cart = await uow.carts.cart(customer_id)
     if cart is None or not cart.items:

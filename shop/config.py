@@ -24,8 +24,19 @@ class ShopConfig:
     page_size: int = 6
     max_address_length: int = 300
     max_notes_length: int = 500
+    payment_provider_token: str = ""  # card payments inside Telegram, when set
+    stars_enabled: bool = False
+    stars_per_unit: int = 50  # Telegram Stars per major unit of the currency (1 USD → 50 ⭐)
     admin_ids: tuple[int, ...] = ()  # owners
     staff_chat_id: int | None = None  # the staff group, if any
+
+    @property
+    def checkout_methods(self) -> tuple[str, ...]:
+        """What checkout offers: the shop's manual methods, then paying inside Telegram if configured."""
+        extra = (("telegram",) if self.payment_provider_token else ()) + (
+            ("stars",) if self.stars_enabled else ()
+        )
+        return self.payment_methods + extra
 
     @property
     def staff_recipients(self) -> tuple[int, ...]:

@@ -101,7 +101,7 @@ async def record_payment(
     )
     uow.payments.add(payment)
     await uow.session.flush()
-    settlement = await _settle(uow, payment, order, actor_id, config)
+    settlement = await settle(uow, payment, order, actor_id, config)
     if not owner:
         await notify_staff(
             uow,
@@ -128,7 +128,7 @@ async def verify_payment(uow: UnitOfWork, payment_id: int, actor_id: int, config
         raise OwnersVerify()
     payment = await _pending(uow, payment_id)
     payment.status, payment.verified_by, payment.decided_at = "verified", actor_id, utcnow()
-    settlement = await _settle(uow, payment, payment.order, actor_id, config)
+    settlement = await settle(uow, payment, payment.order, actor_id, config)
     await uow.commit()
     return settlement
 
@@ -168,7 +168,7 @@ async def _pending(uow: UnitOfWork, payment_id: int) -> Payment:
     return payment
 
 
-async def _settle(
+async def settle(
     uow: UnitOfWork, payment: Payment, order: Order, actor_id: int, config: ShopConfig
 ) -> Settlement:
     """When verified payments reach the total the order becomes paid, once; overpayment is flagged."""

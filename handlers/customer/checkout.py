@@ -21,6 +21,7 @@ from shop import cart as carts
 from shop import checkout
 from shop.config import ShopConfig
 from shop.errors import DomainError
+from shop.telegram_payments import TELEGRAM_METHODS
 from storage.models import Customer
 from storage.uow import UnitOfWork
 
@@ -29,6 +30,7 @@ from ..answers import explain, show
 from ..callbacks import CartAction, CartCb, CheckoutAction, CheckoutCb
 from ..render import Texts
 from ..states import Checkout
+from .telegram_pay import send_invoice
 
 router = Router(name="checkout")
 router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
@@ -75,7 +77,7 @@ async def ask(
         await target.answer(t("checkout.ask_notes"), reply_markup=keyboards.notes(t))
     elif step == Checkout.payment:
         await target.answer(
-            t("checkout.ask_payment"), reply_markup=keyboards.payment(t, config.payment_methods)
+            t("checkout.ask_payment"), reply_markup=keyboards.payment(t, config.checkout_methods)
         )
     else:
         summary = await checkout.summary(uow, customer.id, config)
@@ -201,6 +203,8 @@ async def _place(
     await state.clear()
     await show(callback, t("checkout.placed", order=placed.order))
     await message.answer(t("checkout.whats_next"), reply_markup=keyboards.main_menu(t))
+    if placed.order.payment_method in TELEGRAM_METHODS:
+        await send_invoice(message, placed.order, t, config)
 
 
 # --- typed answers ------------------------------------------------------------------------------------

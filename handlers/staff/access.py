@@ -32,6 +32,7 @@ STAFF_COMMANDS = (
     "import",
     "export",
     "report",
+    "refund",
 )
 
 

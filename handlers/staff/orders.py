@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, User
 
-from shop import orders, payments, staff
+from shop import orders, payments, staff, telegram_payments
 from shop.config import ShopConfig
 from shop.errors import DomainError
 from storage.uow import UnitOfWork
@@ -189,6 +190,37 @@ async def payments_command(message: Message, command: CommandObject, t: Texts, u
         return
     listing = await payments.payments_list(uow, pending_only=argument == "pending")
     await message.answer(t("staff.payments", payments=listing, pending_only=argument == "pending"))
+
+
+@router.message(Command("refund"))
+async def refund_command(
+    message: Message,
+    command: CommandObject,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+    bot: Bot,
+) -> None:
+    """Owners give back a Telegram Stars payment; Telegram first, then the books."""
+    number = _number(command.args)
+    if number is None:
+        await message.answer(t("staff.usage", command="refund"))
+        return
+    try:
+        user_id, charge_id = await telegram_payments.stars_refund_target(
+            uow, number, event_from_user.id, config
+        )
+        await uow.end_read()
+        await bot.refund_star_payment(user_id=user_id, telegram_payment_charge_id=charge_id)
+    except DomainError as error:
+        await explain(message, t, error)
+        return
+    except TelegramBadRequest as error:
+        await message.answer(t("staff.refund_refused", reason=error.message))
+        return
+    order = await telegram_payments.mark_refunded(uow, number, charge_id, event_from_user.id, config)
+    await message.answer(t("staff.refunded", order=order))
 
 
 # --- the team -------------------------------------------------------------------------------------------

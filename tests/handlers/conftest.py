@@ -83,6 +83,11 @@ async def shop(
         throttle_per_second=per_second,
         admin_ids=str(owner.id),
         staff_chat_id=staff_chat,
+        **(
+            {"payment_provider_token": "284685063:TEST:sandbox", "stars_enabled": True, "stars_per_unit": 10}
+            if request.node.get_closest_marker("telegram_payments")
+            else {}
+        ),
     )
     async with UnitOfWork(session_factory) as uow:
         result = await import_products_csv(uow, CATALOG, "USD")

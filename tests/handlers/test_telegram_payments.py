@@ -1,0 +1,107 @@
+"""Paying inside Telegram (card through a provider, or Stars), against the sandbox's payment flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.handlers.conftest import Shop, button_labels
+from tests.handlers.test_checkout_orders import fill_cart
+from tests.handlers.test_staff import order_state, staff_says
+
+pytestmark = pytest.mark.telegram_payments
+
+
+async def checkout_paying_in_telegram(
+    shop: Shop, method_label: str, name: str = "Ann"
+) -> tuple[object, int, dict]:
+    ann = await shop.started(name)
+    await fill_cart(ann, 1, 2)  # $9.00
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    await ann.press("🏪 Pickup")
+    await ann.wait_for(text="What phone number")
+    await ann.press_reply("📱 Share my phone number")
+    await ann.wait_for(text="Anything we should know")
+    await ann.press("No notes →")
+    methods = await ann.wait_for(text="How will you pay")
+    assert "💳 Pay now by card" in button_labels(methods) and "⭐ Pay now with Stars" in button_labels(
+        methods
+    )
+    await ann.press(method_label)
+    await ann.wait_for(text="Is everything right")
+    await ann.press("✅ Place order")
+    placed = await ann.wait_for(text="is placed")
+    number = int(placed["text"].split("#", 1)[1].split(" ", 1)[0])
+    invoice = await ann.wait_for(lambda m: "invoice" in m)
+    return ann, number, invoice
+
+
+async def test_pay_with_stars_and_refund(shop: Shop) -> None:
+    ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
+    assert (
+        invoice["invoice"]["currency"] == "XTR" and invoice["invoice"]["total_amount"] == 90
+    )  # 10 ⭐ per $1
+    result = await ann.pay(invoice["message_id"])
+    assert result["ok"], result
+    await ann.wait_for(text="is paid. Thank you!")
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+    await shop.owner.wait_for(text=f"New order #{number}")
+    await staff_says(shop.owner, f"/refund {number}", "are given back; the order is refunded")
+    await ann.wait_for(text="refunded")
+    assert await order_state(shop, number) == ("refunded", [(900, "refunded")])
+    await staff_says(shop.owner, f"/refund {number}", "has no Telegram Stars payment")
+
+
+async def test_card_payment_through_the_provider(shop: Shop) -> None:
+    ann, number, invoice = await checkout_paying_in_telegram(shop, "💳 Pay now by card")
+    assert (invoice["invoice"]["currency"], invoice["invoice"]["total_amount"]) == ("USD", 900)
+    assert (await ann.pay(invoice["message_id"]))["ok"]
+    await ann.wait_for(text="is paid. Thank you!")
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+    await staff_says(shop.owner, f"/refund {number}", "has no Telegram Stars payment")
+
+
+async def test_a_cancelled_order_is_not_charged(shop: Shop) -> None:
+    ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
+    await ann.send("/orders")
+    history = await ann.wait_for(text="Your orders")
+    await ann.press(button_labels(history)[0])
+    await ann.wait_for(text="Timeline")
+    await ann.press("✖ Cancel order")
+    await ann.press("Yes, cancel it")
+    await ann.wait_for(lambda m: "cancelled" in m.get("text", "") and "Timeline" in m.get("text", ""))
+    result = await ann.pay(invoice["message_id"])
+    assert result == {
+        "ok": False,
+        "error_message": "This order cannot be paid any more (it may be cancelled or "
+        "already paid). See /orders.",
+    }
+    assert await order_state(shop, number) == ("cancelled", [])
+
+
+async def test_the_same_payment_replayed_ten_times_is_recorded_once(shop: Shop) -> None:
+    ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
+    paid = await ann.pay(invoice["message_id"])
+    await ann.wait_for(text="is paid. Thank you!")
+    message = paid["message"]
+    for replay in range(10):  # new update ids each time: only the charge id can tell it is the same payment
+        await shop.dp.feed_raw_update(shop.bot, {"update_id": 10**14 + replay, "message": message})
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+    thanks = [m for m in await ann.bot_messages() if "is paid. Thank you!" in (m.get("text") or "")]
+    assert len(thanks) == 1
+
+
+async def test_someone_elses_invoice_is_refused(shop: Shop) -> None:
+    ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
+    mallory = await shop.started("Mallory")
+    forged = await shop.bot.send_invoice(
+        mallory.id,
+        title="Order",
+        description="x",
+        payload=f"order:{number}",
+        currency="XTR",
+        prices=[{"label": "Total", "amount": 90}],
+    )
+    result = await mallory.pay(forged.message_id)
+    assert result["ok"] is False and "not for an order of yours" in result["error_message"]
+    assert await order_state(shop, number) == ("pending_payment", [])
