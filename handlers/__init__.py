@@ -12,6 +12,7 @@ def routers() -> list[Router]:
     from .customer import cart, catalog, checkout, fallback, orders, start, telegram_pay
     from .staff import catalog as staff_catalog
     from .staff import orders as staff
+    from .staff import products as staff_products
     from .staff import refusal
     from .staff import reports as staff_reports
 
@@ -19,6 +20,7 @@ def routers() -> list[Router]:
         staff.router,
         staff_catalog.router,
         staff_reports.router,
+        staff_products.router,
         refusal.router,
         start.router,
         checkout.router,

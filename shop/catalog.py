@@ -222,3 +222,58 @@ async def set_active(uow: UnitOfWork, sku: str, active: bool) -> Product:
     product.active = active
     await uow.commit()
     return product
+
+
+class InvalidProductField(DomainError):
+    """params: field, and max for lengths."""
+
+    code = "invalid_product_field"
+
+
+PRODUCT_LIMITS = {"sku": 64, "name": 200, "category": 128, "description": 2000}
+
+
+def check_field(field_name: str, text: str, currency: str) -> str | int:
+    """One answer of the /product conversation, checked: the value to store."""
+    value = (text or "").strip()
+    if field_name == "price":
+        return parse_amount(value, currency)
+    if field_name == "stock":
+        if not (value.isdecimal() and value.isascii()) or int(value) > 1_000_000:
+            raise InvalidStock(text=text)
+        return int(value)
+    if not value or len(value) > PRODUCT_LIMITS[field_name] or (field_name == "sku" and " " in value):
+        raise InvalidProductField(field=field_name, max=PRODUCT_LIMITS[field_name])
+    return value
+
+
+async def save_product(uow: UnitOfWork, sku: str, values: dict[str, str | int]) -> tuple[Product, bool]:
+    """Create or update the product with this SKU from checked values; True when it is new."""
+    await uow.begin_write()
+    product = await uow.catalog.by_sku(sku)
+    created = product is None
+    if product is None:
+        if "name" not in values or "price" not in values:
+            raise InvalidProductField(field="name" if "name" not in values else "price", max=0)
+        product = Product(sku=sku, name=str(values["name"]), price_minor=int(values["price"]))
+        uow.catalog.add(product)
+    for key in ("name", "description"):
+        if key in values:
+            setattr(product, key, str(values[key]))
+    if "price" in values:
+        product.price_minor = int(values["price"])
+    if "stock" in values:
+        product.stock = int(values["stock"])
+    if "category" in values:
+        name = str(values["category"])
+        category_row = await uow.catalog.category_by_name(name)
+        if category_row is None:
+            category_row = Category(name=name)
+            uow.catalog.add(category_row)
+            await uow.session.flush()
+        product.category_id = category_row.id
+    if "photo_file_id" in values:
+        product.photo, product.photo_file_id = None, str(values["photo_file_id"])
+    product.search_text = search_text(product)
+    await uow.commit()
+    return product, created

@@ -33,6 +33,7 @@ STAFF_COMMANDS = (
     "export",
     "report",
     "refund",
+    "product",
 )
 
 

@@ -30,3 +30,7 @@ class CustomerTypeCb(CallbackData, prefix="sct"):
 class NoteTypeCb(CallbackData, prefix="snt"):
     note: int
     kind: str
+
+
+class ProductEditCb(CallbackData, prefix="spe"):
+    action: str  # "keep" | "cancel"

@@ -8,7 +8,7 @@ from aiogram.types import CallbackQuery, Message
 
 from ..render import Texts
 from .access import STAFF_COMMANDS
-from .callbacks import CustomerTypeCb, NoteTypeCb, StaffCb
+from .callbacks import CustomerTypeCb, NoteTypeCb, ProductEditCb, StaffCb
 
 router = Router(name="staff_refusal")
 
@@ -22,5 +22,6 @@ async def refuse_command(message: Message, t: Texts) -> None:
 @router.callback_query(StaffCb.filter())
 @router.callback_query(CustomerTypeCb.filter())
 @router.callback_query(NoteTypeCb.filter())
+@router.callback_query(ProductEditCb.filter())
 async def refuse_button(callback: CallbackQuery, t: Texts) -> None:
     await callback.answer(t("staff.refused"), show_alert=True)

@@ -116,3 +116,44 @@ async def test_report_with_chart(shop: Shop) -> None:
     assert "Bank transfer: $9.00" in caption and "Cash: $2.50" in caption
     assert "1. Green tea × 2" in caption and "Customers: 2 new, 0 returning" in caption
     await staff_says(owner, "/report forever", "Use: /report today")
+
+
+async def test_product_conversation_adds_and_edits(shop: Shop) -> None:
+    owner = shop.owner
+    await staff_says(owner, "/product", "Send its SKU")
+    await staff_says(owner, "NEW 9", "A SKU is one word")
+    name_question = await staff_says(owner, "NEW-9", "Name of NEW-9?")
+    assert button_labels(name_question) == ["✖ Cancel"]  # a new product needs a name: no Skip
+    await staff_says(owner, "Fig & <walnut> loaf 🍞", "Category?")
+    await staff_says(owner, "Bread", "Price, like 4.50?")
+    await staff_says(owner, "4.505", "is not an amount")
+    await staff_says(owner, "4.50", "How many in stock?")
+    await staff_says(owner, "-1", "is not a stock quantity")
+    await staff_says(owner, "12", "Description?")
+    await owner.press("Skip →")
+    await owner.wait_for(text="Send a photo")
+    await owner.send_photo("loaf")
+    saved = await owner.wait_for(text="Added: NEW-9")
+    assert "Fig & <walnut> loaf 🍞 · $4.50 · 12 in stock" in saved["text"]
+    await staff_says(owner, "/product", "Send its SKU")
+    await staff_says(owner, "TEA-1", "Editing TEA-1 · Green tea · $4.50")
+    for _ in range(2):  # keep the name and the category
+        await owner.press("Keep")
+        await owner.wait_for(lambda m: "Keep" in button_labels(m))
+    await staff_says(owner, "5", "How many in stock?")
+    await owner.press("✖ Cancel")
+    await owner.wait_for(text="Nothing was changed")
+    async with shop.uow() as u:
+        loaf = await u.catalog.by_sku("NEW-9")
+        tea = await u.catalog.by_sku("TEA-1")
+    assert (loaf.name, loaf.price_minor, loaf.stock, loaf.photo_file_id is not None) == (
+        "Fig & <walnut> loaf 🍞",
+        450,
+        12,
+        True,
+    )
+    assert tea.price_minor == 450  # the edit was cancelled before saving
+    ann = await shop.started()
+    await ann.send(f"/start p_{loaf.id}")
+    card = await ann.wait_for(lambda m: "photo" in m)
+    assert card["caption"].startswith("Fig & <walnut> loaf 🍞")
