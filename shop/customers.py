@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from storage.models import Address, Customer, utcnow
 from storage.uow import UnitOfWork
 
@@ -40,7 +42,15 @@ async def register_customer(uow: UnitOfWork, user: TelegramUser) -> Customer:
         for key, value in fields.items():
             setattr(customer, key, value)
         customer.deleted_at = None  # someone who asked to be forgotten and came back is a new start
-    await uow.commit()
+    try:
+        await uow.commit()
+    except IntegrityError:
+        # A new user's first updates arrive together; on PostgreSQL another one registered them first.
+        await uow.rollback()
+        existing = await uow.customers.by_telegram_id(user.id)
+        if existing is None:
+            raise
+        return existing
     return customer
 
 

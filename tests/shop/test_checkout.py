@@ -240,3 +240,15 @@ async def test_addresses_are_saved_and_reused(uow: Any) -> None:
         assert draft.address_text == "12 Baker Street, flat 3"
         with pytest.raises(InvalidAddress):
             await checkout.use_saved_address(u, ann.id, saved[0].id + 1000)
+
+
+async def test_a_new_users_first_updates_register_them_once(uow: Any) -> None:
+    """On PostgreSQL these race to INSERT the same Telegram id; every one must get the customer."""
+    from shop.customers import TelegramUser, register_customer
+
+    async def register() -> int:
+        async with uow() as u:
+            return (await register_customer(u, TelegramUser(id=777_000_111, first_name="Burst"))).id
+
+    ids = await asyncio.gather(*(register() for _ in range(10)))
+    assert len(set(ids)) == 1
