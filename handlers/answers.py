@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
@@ -16,6 +17,7 @@ from .render import Texts
 
 log = logging.getLogger("orderbot.handlers")
 ALERT_LIMIT = 200  # Telegram's limit for a callback answer
+T = TypeVar("T")
 
 
 async def show(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -52,6 +54,25 @@ async def explain(event: Message | CallbackQuery, t: Texts, error: DomainError) 
             await event.message.answer(text)
         return
     await event.answer(text)
+
+
+def whole_number(text: str | None) -> int | None:
+    """An order, payment or customer number as staff type it ("12" or "#12"); None for anything else."""
+    text = (text or "").strip().lstrip("#")
+    return int(text) if text.isdecimal() and text.isascii() and len(text) < 12 else None
+
+
+async def run_and_answer(
+    message: Message, t: Texts, work: Awaitable[T], template: str, name: str
+) -> T | None:
+    """Run a service call; explain a domain error, or answer with ``template`` (the result as ``name``)."""
+    try:
+        result = await work
+    except DomainError as error:
+        await explain(message, t, error)
+        return None
+    await message.answer(t(template, **{name: result}))
+    return result
 
 
 class MenuButton(Filter):

@@ -14,7 +14,7 @@ from shop.config import ShopConfig
 from shop.errors import DomainError
 from storage.uow import UnitOfWork
 
-from ..answers import explain, show
+from ..answers import explain, show, whole_number
 from ..render import Texts
 from .access import IsStaff
 from .callbacks import CustomerTypeCb, NoteTypeCb
@@ -27,11 +27,6 @@ MAX_CSV_BYTES = 2 * 1024 * 1024
 
 class Importing(StatesGroup):
     waiting_for_file = State()
-
-
-def _number(text: str | None) -> int | None:
-    text = (text or "").strip().lstrip("#")
-    return int(text) if text.isdecimal() and text.isascii() and len(text) < 12 else None
 
 
 # --- customers ------------------------------------------------------------------------------------------
@@ -65,7 +60,7 @@ async def customers_command(message: Message, command: CommandObject, t: Texts, 
 
 @router.message(Command("customer"))
 async def customer_command(message: Message, command: CommandObject, t: Texts, uow: UnitOfWork) -> None:
-    customer_id = _number(command.args)
+    customer_id = whole_number(command.args)
     if customer_id is None:
         await message.answer(t("staff.usage", command="customer"))
         return
@@ -82,7 +77,7 @@ async def note_command(
     message: Message, command: CommandObject, t: Texts, uow: UnitOfWork, event_from_user: User
 ) -> None:
     parts = (command.args or "").split(maxsplit=1)
-    customer_id = _number(parts[0]) if parts else None
+    customer_id = whole_number(parts[0]) if parts else None
     if customer_id is None or len(parts) < 2:
         await message.answer(t("staff.usage", command="note"))
         return

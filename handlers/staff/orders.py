@@ -12,7 +12,7 @@ from shop.config import ShopConfig
 from shop.errors import DomainError
 from storage.uow import UnitOfWork
 
-from ..answers import explain, show
+from ..answers import explain, run_and_answer, show, whole_number
 from ..render import Texts
 from . import keyboards
 from .access import IsStaff
@@ -21,11 +21,6 @@ from .callbacks import StaffAction, StaffCb
 router = Router(name="staff")
 router.message.filter(IsStaff())
 router.callback_query.filter(IsStaff())
-
-
-def _number(text: str | None) -> int | None:
-    text = (text or "").strip().lstrip("#")
-    return int(text) if text.isdecimal() and text.isascii() and len(text) < 12 else None
 
 
 async def _order_view(t: Texts, uow: UnitOfWork, order_id: int) -> tuple[str, object]:
@@ -50,7 +45,7 @@ async def queue(message: Message, t: Texts, uow: UnitOfWork) -> None:
 
 @router.message(Command("order"))
 async def order_command(message: Message, command: CommandObject, t: Texts, uow: UnitOfWork) -> None:
-    number = _number(command.args)
+    number = whole_number(command.args)
     if number is None:
         await message.answer(t("staff.usage", command="order"))
         return
@@ -72,23 +67,18 @@ async def status_command(
     event_from_user: User,
 ) -> None:
     parts = (command.args or "").split(maxsplit=2)
-    number = _number(parts[0]) if parts else None
+    number = whole_number(parts[0]) if parts else None
     if number is None or len(parts) < 2:
         await message.answer(t("staff.usage", command="status"))
         return
     try:
-        order = await orders.change_status(
-            uow,
-            number,
-            orders.parse_status(parts[1]),
-            event_from_user.id,
-            parts[2] if len(parts) > 2 else None,
-            config,
-        )
+        status = orders.parse_status(parts[1])
     except DomainError as error:
         await explain(message, t, error)
         return
-    await message.answer(t("staff.status_changed", order=order))
+    note = parts[2] if len(parts) > 2 else None
+    work = orders.change_status(uow, number, status, event_from_user.id, note, config)
+    await run_and_answer(message, t, work, "staff.status_changed", "order")
 
 
 @router.message(Command("pickup"))
@@ -104,12 +94,8 @@ async def pickup_command(
     if not code:
         await message.answer(t("staff.usage", command="pickup"))
         return
-    try:
-        order = await orders.complete_pickup(uow, code, event_from_user.id, config)
-    except DomainError as error:
-        await explain(message, t, error)
-        return
-    await message.answer(t("staff.status_changed", order=order))
+    work = orders.complete_pickup(uow, code, event_from_user.id, config)
+    await run_and_answer(message, t, work, "staff.status_changed", "order")
 
 
 # --- payments -------------------------------------------------------------------------------------------
@@ -123,18 +109,13 @@ async def pay_command(
     event_from_user: User,
 ) -> None:
     parts = (command.args or "").split()
-    number = _number(parts[0]) if parts else None
+    number = whole_number(parts[0]) if parts else None
     if number is None or len(parts) not in (3, 4):
         await message.answer(t("staff.usage", command="pay"))
         return
-    try:
-        settlement = await payments.record_payment(
-            uow, number, parts[1], parts[2], parts[3] if len(parts) == 4 else None, event_from_user.id, config
-        )
-    except DomainError as error:
-        await explain(message, t, error)
-        return
-    await message.answer(t("staff.payment_recorded", s=settlement))
+    reference = parts[3] if len(parts) == 4 else None
+    work = payments.record_payment(uow, number, parts[1], parts[2], reference, event_from_user.id, config)
+    await run_and_answer(message, t, work, "staff.payment_recorded", "s")
 
 
 @router.message(Command("verify"))
@@ -146,16 +127,12 @@ async def verify_command(
     config: ShopConfig,
     event_from_user: User,
 ) -> None:
-    payment_id = _number(command.args)
+    payment_id = whole_number(command.args)
     if payment_id is None:
         await message.answer(t("staff.usage", command="verify"))
         return
-    try:
-        settlement = await payments.verify_payment(uow, payment_id, event_from_user.id, config)
-    except DomainError as error:
-        await explain(message, t, error)
-        return
-    await message.answer(t("staff.payment_recorded", s=settlement))
+    work = payments.verify_payment(uow, payment_id, event_from_user.id, config)
+    await run_and_answer(message, t, work, "staff.payment_recorded", "s")
 
 
 @router.message(Command("reject"))
@@ -168,7 +145,7 @@ async def reject_command(
     event_from_user: User,
 ) -> None:
     parts = (command.args or "").split(maxsplit=1)
-    payment_id = _number(parts[0]) if parts else None
+    payment_id = whole_number(parts[0]) if parts else None
     if payment_id is None:
         await message.answer(t("staff.usage", command="reject"))
         return
@@ -203,7 +180,7 @@ async def refund_command(
     bot: Bot,
 ) -> None:
     """Owners give back a Telegram Stars payment; Telegram first, then the books."""
-    number = _number(command.args)
+    number = whole_number(command.args)
     if number is None:
         await message.answer(t("staff.usage", command="refund"))
         return
@@ -237,7 +214,7 @@ async def staff_command(
     if not parts:
         await message.answer(t("staff.team", owners=config.admin_ids, members=await uow.staff.all()))
         return
-    user_id = _number(parts[1]) if len(parts) == 2 else None
+    user_id = whole_number(parts[1]) if len(parts) == 2 else None
     if parts[0] not in ("add", "remove") or user_id is None:
         await message.answer(t("staff.usage", command="staff"))
         return
