@@ -18,7 +18,8 @@ from handlers.render import Renderer
 from shop.config import LANGUAGES
 
 from .middlewares import CustomerMiddleware, OutboxKickMiddleware, ThrottleMiddleware, UnitOfWorkMiddleware
-from .outbox import OutboxSender
+from .outbox import OutboxSender, SendLimits
+from .scheduler import create_scheduler
 from .settings import Settings
 from .telegram_retry import RetryAfterMiddleware
 
@@ -72,11 +73,18 @@ def create_dispatcher(
     dp.include_routers(*routers())
 
     async def start_outbox(bot: Bot, dispatcher: Dispatcher) -> None:
-        dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer)
-        dispatcher["outbox"].start()
+        limits = SendLimits(
+            settings.notify_per_second,
+            settings.notify_chat_per_second,
+            settings.notify_chat_burst,
+            settings.notify_group_per_minute,
+        )
+        dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer, limits)
+        dispatcher["scheduler"] = create_scheduler(dispatcher["outbox"], session_factory, config)
+        dispatcher["scheduler"].start()
 
     async def stop_outbox(dispatcher: Dispatcher) -> None:
-        await dispatcher["outbox"].stop()
+        dispatcher["scheduler"].shutdown(wait=False)
 
     dp.startup.register(start_outbox)
     dp.shutdown.register(stop_outbox)

@@ -1,14 +1,17 @@
 """Delivering the outbox: rows written in the same transaction as the change they announce.
 
-For now the sender runs right after each update and on a short loop (the scheduler issue adds its
-clock, rate limits and quiet hours). A row is marked sent only after Telegram accepted it.
+The sender runs right after each update and on the scheduler's clock, within Telegram's limits
+(aiolimiter: overall, per private chat with a small burst, per group). A 429 pauses all sending for
+retry_after; a row is marked sent only after Telegram accepted it (at least once: a crash between the
+two can send a row twice, never zero times).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +24,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.render import Renderer
@@ -30,29 +34,66 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger("orderbot.outbox")
 MAX_ATTEMPTS = 5
+MARGIN = 0.9  # pace a tenth below Telegram's limits: network jitter must not tip a message over them
+
+
+@dataclass(frozen=True)
+class SendLimits:
+    """Telegram's limits, which the sender keeps so it never meets a 429 in normal running."""
+
+    per_second: float = 30.0
+    chat_per_second: float = 1.0
+    chat_burst: int = 3
+    group_per_minute: float = 20.0
 
 
 class OutboxSender:
     def __init__(
-        self, bot: Bot, session_factory: async_sessionmaker[AsyncSession], renderer: Renderer
+        self,
+        bot: Bot,
+        session_factory: async_sessionmaker[AsyncSession],
+        renderer: Renderer,
+        limits: SendLimits | None = None,
     ) -> None:
         self.bot, self.session_factory, self.renderer = bot, session_factory, renderer
+        self.limits = limits or SendLimits()
+        self._global = AsyncLimiter(self.limits.per_second * MARGIN, 1)
+        self._chats: dict[int, AsyncLimiter] = {}
+        self._paused_until = 0.0  # after a 429, nothing is sent until then (monotonic clock)
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
 
-    async def flush(self, limit: int = 50) -> int:
-        """Send what is due now; returns how many were sent."""
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.get(chat_id)
+        if limiter is None:
+            if len(self._chats) > 10_000:  # forget idle chats so memory stays flat
+                self._chats = {k: v for k, v in self._chats.items() if not v.has_capacity(v.max_rate)}
+            if chat_id > 0:
+                burst = self.limits.chat_burst
+                limiter = AsyncLimiter(burst, burst / (self.limits.chat_per_second * MARGIN))
+            else:
+                limiter = AsyncLimiter(self.limits.group_per_minute * MARGIN, 60)
+            self._chats[chat_id] = limiter
+        return limiter
+
+    async def _wait_pause(self) -> None:
+        while (delay := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+    async def flush(self, limit: int = 200) -> int:
+        """Send what is due now, within the limits; returns how many were sent."""
         async with self._lock:
             async with UnitOfWork(self.session_factory) as uow:
                 due = await uow.outbox.due(utcnow(), limit)
-            sent = 0
-            for row in due:
-                outcome = await self._send(row)
-                if outcome == "sent":
-                    sent += 1
-                elif outcome == "paused":
-                    break  # flood control: everything waits for retry_after
-            return sent
+            slots = asyncio.Semaphore(32)
+            outcomes = await asyncio.gather(*(self._deliver(row, slots) for row in due))
+            return outcomes.count("sent")
+
+    async def _deliver(self, row: OutboxMessage, slots: asyncio.Semaphore) -> str:
+        async with slots, self._chat_limiter(row.chat_id):
+            await self._wait_pause()
+            async with self._global:
+                await self._wait_pause()
+                return await self._send(row)
 
     async def _send(self, row: OutboxMessage) -> str:
         text = self.renderer.render(row.template, row.language, **row.context)
@@ -117,28 +158,13 @@ class OutboxSender:
     # --- running -----------------------------------------------------------------------------------
     def kick(self) -> None:
         """Deliver soon, without holding up the caller (after an update is handled)."""
-        asyncio.get_running_loop().create_task(self._flush_logged())
+        asyncio.get_running_loop().create_task(self.flush_logged())
 
-    async def _flush_logged(self) -> None:
+    async def flush_logged(self) -> None:
         try:
             await self.flush()
         except Exception:  # the loop tries again; an error here must not take the bot down
             log.exception("outbox delivery failed")
-
-    async def run(self, every: float = 2.0) -> None:
-        while True:
-            await self._flush_logged()
-            await asyncio.sleep(every)
-
-    def start(self, every: float = 2.0) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run(every))
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 def qr_png(text: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +37,13 @@ class Settings(BaseSettings):
     cancel_window_minutes: int = Field(30, ge=0)
     media_dir: str = "./media"
     throttle_per_second: float = Field(3.0, gt=0)
+    unpaid_reminder_after_minutes: int = Field(120, ge=1)
+    unpaid_expire_after_minutes: int = Field(1440, ge=1)
+    quiet_hours: str = ""  # "22-08": hold reminders and news between these shop hours
+    notify_per_second: float = Field(30.0, gt=0)  # the outbox's overall sending rate
+    notify_chat_per_second: float = Field(1.0, gt=0)
+    notify_chat_burst: int = Field(3, ge=1)
+    notify_group_per_minute: float = Field(20.0, gt=0)
     payment_provider_token: SecretStr = SecretStr("")
     stars_enabled: bool = False
     stars_per_unit: int = Field(50, ge=1)
@@ -64,6 +72,14 @@ class Settings(BaseSettings):
     @classmethod
     def _newlines(cls, value: str) -> str:
         return value.replace("\\n", "\n")  # "\n" typed in an environment variable is a new line
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        text = value.strip()
+        if text and not re.fullmatch(r"([01]?\d|2[0-3])-([01]?\d|2[0-3])", text):
+            raise ValueError("two hours like 22-08 (from-to, in the shop's time zone), or empty")
+        return text
 
     @field_validator("currency")
     @classmethod
@@ -104,6 +120,9 @@ class Settings(BaseSettings):
             pickup_address=self.pickup_address,
             delivery_fee_minor=parse_amount(self.delivery_fee, self.currency),
             cancel_window=timedelta(minutes=self.cancel_window_minutes),
+            unpaid_reminder_after=timedelta(minutes=self.unpaid_reminder_after_minutes),
+            unpaid_expire_after=timedelta(minutes=self.unpaid_expire_after_minutes),
+            quiet_hours=tuple(int(h) for h in self.quiet_hours.split("-")) if self.quiet_hours else None,  # type: ignore[arg-type]
             admin_ids=tuple(self.admin_ids),
             payment_provider_token=self.payment_provider_token.get_secret_value(),
             stars_enabled=self.stars_enabled,

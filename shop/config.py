@@ -27,6 +27,9 @@ class ShopConfig:
     payment_provider_token: str = ""  # card payments inside Telegram, when set
     stars_enabled: bool = False
     stars_per_unit: int = 50  # Telegram Stars per major unit of the currency (1 USD → 50 ⭐)
+    unpaid_reminder_after: timedelta = field(default=timedelta(hours=2))
+    unpaid_expire_after: timedelta = field(default=timedelta(hours=24))
+    quiet_hours: tuple[int, int] | None = None  # (from, to) in shop hours, e.g. (22, 8): hold non-urgent news
     admin_ids: tuple[int, ...] = ()  # owners
     staff_chat_id: int | None = None  # the staff group, if any
 

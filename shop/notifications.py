@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from storage.models import Customer, OutboxMessage
+from storage.models import Customer, OutboxMessage, utcnow
 from storage.uow import UnitOfWork
 
 from .config import ShopConfig
+
+
+def hold_until(moment: datetime, config: ShopConfig) -> datetime:
+    """When a non-urgent message may go: now, or the end of the shop's quiet hours."""
+    if not config.quiet_hours:
+        return moment
+    start, end = config.quiet_hours
+    local = moment.astimezone(ZoneInfo(config.timezone))
+    quiet = (local.hour >= start or local.hour < end) if start > end else (start <= local.hour < end)
+    if not quiet:
+        return moment
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if morning <= local:
+        morning += timedelta(days=1)
+    return morning.astimezone(UTC)
 
 
 async def notify_customer(
@@ -19,12 +36,20 @@ async def notify_customer(
     template: str,
     key: str,
     photo: str | None = None,
+    urgent: bool = True,
     **context: Any,
 ) -> bool:
-    """Queue a message to a customer in their language; nothing for someone who asked to be forgotten."""
+    """Queue a message to a customer, in their language.
+
+    Nothing for someone who asked to be forgotten; nothing non-urgent for someone unreachable; non-urgent
+    messages wait out the quiet hours.
+    """
     if customer.deleted_at is not None or customer.telegram_id <= 0:
         return False
+    if not urgent and customer.blocked_at is not None:
+        return False
     language = config.language_for(customer.language, customer.telegram_language)
+    due = utcnow() if urgent else hold_until(utcnow(), config)
     return await uow.outbox.enqueue(
         OutboxMessage(
             kind=kind,
@@ -34,6 +59,7 @@ async def notify_customer(
             language=language,
             photo=photo,
             dedupe_key=key,
+            due_at=due,
         )
     )
 

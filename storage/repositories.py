@@ -280,6 +280,15 @@ class OrderRepository(Repository):
         )
         return list(await self.session.scalars(statement)), int(total or 0)
 
+    async def unpaid_before(self, moment: datetime) -> list[Order]:
+        statement = (
+            self._with_details()
+            .options(selectinload(Order.customer))
+            .where(Order.status == "pending_payment", Order.created_at <= moment)
+            .order_by(Order.id)
+        )
+        return list(await self.session.scalars(statement))
+
     async def placed_since(self, since: datetime) -> list[Order]:
         return list(await self.session.scalars(self._with_details().where(Order.created_at >= since)))
 

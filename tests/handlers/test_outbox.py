@@ -94,3 +94,52 @@ async def test_flood_control_and_server_errors_delay_but_deliver(shop: Shop) -> 
     await eventually(sent)  # marked sent only after Telegram accepted it, a moment after delivery
     [row] = await outbox_rows(shop, "order_status")
     assert row.status == "sent" and row.sent_at <= utcnow() and "Bad Gateway" in (row.last_error or "")
+
+
+async def queue_news(shop: Shop, users: list[Any], each: int) -> None:
+    async with shop.uow() as u:
+        await u.begin_write()
+        for user in users:
+            customer = await u.customers.by_telegram_id(user.id)
+            for i in range(each):
+                await notify_customer(
+                    u,
+                    customer,
+                    shop.dp["config"],
+                    kind="news",
+                    template="notify.status",
+                    key=f"news:{user.id}:{i}",
+                    number=i,
+                    status="paid",
+                    note=f"news {i}",
+                )
+        await u.commit()
+    shop.dp["outbox"].kick()
+
+
+async def all_sent(shop: Shop, kind: str, count: int) -> None:
+    async def done() -> bool:
+        rows = await outbox_rows(shop, kind)
+        return len(rows) == count and all(r.status == "sent" for r in rows)
+
+    await eventually(done, timeout=30)
+
+
+async def test_the_sender_keeps_telegrams_limits(shop: Shop) -> None:
+    ann, bob = await shop.started("Ann"), await shop.started("Bob")
+    await shop.client.set_limits(private_per_second=1, private_burst=3)  # as the sender's own limits
+    await queue_news(shop, [ann, bob], each=6)
+    await all_sent(shop, "news", 12)
+    stats = await shop.client.stats()
+    assert stats["rate_limited"] == 0  # it waited its turn instead of being told off
+
+
+@pytest.mark.allow_bot_errors  # the injected 429s are the point
+async def test_a_429_storm_pauses_and_everything_still_goes(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    await shop.client.add_fault("429", method="sendMessage", chat_id=ann.id, times=3, retry_after=1)
+    await queue_news(shop, [ann], each=4)
+    await all_sent(shop, "news", 4)
+    assert (await shop.client.stats())["rate_limited"] == 3
+    notes = [m["text"] for m in await ann.bot_messages() if "news" in (m.get("text") or "")]
+    assert sorted(notes) == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(4)]
