@@ -215,8 +215,10 @@ async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: Sho
     existing = await uow.orders.by_token(token)
     if existing is not None:
         return _own(existing, customer_id)
-    draft = await uow.carts.draft(customer_id)
+    draft = await uow.carts.draft(customer_id, lock=True)  # a second device waits here for the first
     if draft is None or draft.token != token:
+        if (existing := await uow.orders.by_token(token)) is not None:
+            return _own(existing, customer_id)  # the other device placed it while this one waited
         raise CheckoutExpired()
     step = missing_step(draft)
     if step:

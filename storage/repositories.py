@@ -240,10 +240,10 @@ class CartRepository(Repository):
             await self.session.flush()
         return cart
 
-    async def draft(self, customer_id: int) -> CheckoutDraft | None:
-        return await self.session.scalar(
-            select(CheckoutDraft).where(CheckoutDraft.customer_id == customer_id)
-        )
+    async def draft(self, customer_id: int, *, lock: bool = False) -> CheckoutDraft | None:
+        """The checkout draft; ``lock`` holds it (FOR UPDATE) so concurrent "Place order" calls take turns."""
+        statement = select(CheckoutDraft).where(CheckoutDraft.customer_id == customer_id)
+        return await self.session.scalar(statement.with_for_update() if lock else statement)
 
     def add_draft(self, draft: CheckoutDraft) -> None:
         self.session.add(draft)
