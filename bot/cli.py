@@ -31,6 +31,7 @@ DEMO_TOKEN = "123456:sandbox-demo-token"
 
 def _logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it would log every tick of the clock
 
 
 def _settings(**overrides: object):  # type: ignore[no-untyped-def]
