@@ -214,25 +214,40 @@ async def change_status(
     await uow.begin_write()
     order = await staff_order(uow, order_id)
     await transition(uow, order, status, f"staff:{actor_id}", (note or "").strip()[:500] or None)
-    context: dict[str, Any] = {
-        "number": order.id,
-        "status": status.value,
-        "note": (note or "").strip()[:500],
-    }
+    extra: dict[str, Any] = {}
     if status == OrderStatus.ready and order.fulfilment == "pickup":
         order.pickup_code = await _new_pickup_code(uow)
-        context["pickup_code"] = order.pickup_code
-    await notify_customer(
+        extra["pickup_code"] = order.pickup_code
+    await announce_status(uow, order, config, note, **extra)
+    await uow.commit()
+    return order
+
+
+async def announce_status(
+    uow: UnitOfWork,
+    order: Order,
+    config: ShopConfig,
+    note: str | None = None,
+    status: str | None = None,
+    **extra: Any,
+) -> bool:
+    """Queue "your order is now …" (its status, or ``status``) for the customer, once per order and status.
+
+    The caller commits.
+    """
+    status = status or order.status
+    return await notify_customer(
         uow,
         order.customer,
         config,
         kind="order_status",
         template="notify.status",
-        key=f"order:{order.id}:status:{status.value}",
-        **context,
+        key=f"order:{order.id}:status:{status}",
+        number=order.id,
+        status=status,
+        note=(note or "").strip()[:500],
+        **extra,
     )
-    await uow.commit()
-    return order
 
 
 async def _new_pickup_code(uow: UnitOfWork) -> str:

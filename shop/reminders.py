@@ -8,7 +8,7 @@ from storage.uow import UnitOfWork
 
 from .config import ShopConfig
 from .notifications import notify_customer
-from .orders import OrderStatus, transition
+from .orders import OrderStatus, announce_status, transition
 
 
 async def remind_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
@@ -41,16 +41,6 @@ async def expire_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
     expired = await uow.orders.unpaid_before(now - config.unpaid_expire_after)
     for order in expired:
         await transition(uow, order, OrderStatus.expired, "system", "unpaid for too long")
-        await notify_customer(
-            uow,
-            order.customer,
-            config,
-            kind="order_status",
-            template="notify.status",
-            key=f"order:{order.id}:status:expired",
-            number=order.id,
-            status="expired",
-            note="",
-        )
+        await announce_status(uow, order, config)
     await uow.commit()
     return len(expired)

@@ -17,8 +17,7 @@ from storage.uow import UnitOfWork
 from .config import ShopConfig
 from .errors import DomainError
 from .money import exponent
-from .notifications import notify_customer
-from .orders import OrderStatus, allowed_next, transition
+from .orders import OrderStatus, allowed_next, announce_status, transition
 from .payments import Settlement, settle
 from .staff import role_of
 
@@ -145,16 +144,8 @@ async def mark_refunded(
     payment.status, payment.decided_at = "refunded", utcnow()
     if OrderStatus.refunded in allowed_next(order):  # a cancelled or expired order keeps its status
         await transition(uow, order, OrderStatus.refunded, f"staff:{actor_id}", "Stars refunded")
-    await notify_customer(
-        uow,
-        order.customer,
-        config,
-        kind="order_status",
-        template="notify.status",
-        key=f"order:{order.id}:status:refunded",
-        number=order.id,
-        status="refunded",
-        note="",
-    )
+    await announce_status(
+        uow, order, config, status=OrderStatus.refunded.value
+    )  # the money is back, either way
     await uow.commit()
     return order
