@@ -61,6 +61,10 @@ async def browse(uow: UnitOfWork, query: ProductQuery, page: int, page_size: int
     return Page(products, page, pages, total)
 
 
+async def price_range(uow: UnitOfWork, query: ProductQuery) -> tuple[int, int] | None:
+    return await uow.catalog.price_range(query)
+
+
 async def brands(uow: UnitOfWork, category_id: int | None) -> list[str]:
     return await uow.catalog.brands(category_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,14 +41,17 @@ class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def insert(self, table: Any) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both PostgreSQL and SQLite."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
 
 class UpdateRepository(Repository):
     async def mark_processed(self, bot_id: int, update_id: int) -> bool:
         """Record a bot's update id; False if it was there already (a redelivery)."""
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
-            insert(ProcessedUpdate).values(bot_id=bot_id, update_id=update_id).on_conflict_do_nothing()
+            self.insert(ProcessedUpdate).values(bot_id=bot_id, update_id=update_id).on_conflict_do_nothing()
         )
         result = await self.session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -176,6 +180,16 @@ class CatalogRepository(Repository):
             statement.order_by(Product.featured.desc(), Product.name, Product.id).offset(offset).limit(limit)
         )
         return list(await self.session.scalars(ordered)), int(total or 0)
+
+    async def price_range(self, query: ProductQuery) -> tuple[int, int] | None:
+        """The lowest and highest price among the products a query matches (None when there are none)."""
+        subquery = self._filtered(query).subquery()
+        low, high = (
+            await self.session.execute(
+                select(func.min(subquery.c.price_minor), func.max(subquery.c.price_minor))
+            )
+        ).one()
+        return None if low is None else (int(low), int(high))
 
     async def brands(self, category_id: int | None) -> list[str]:
         statement = select(Product.brand).where(Product.active, Product.brand.is_not(None)).distinct()
@@ -445,8 +459,6 @@ class PaymentRepository(Repository):
 class OutboxRepository(Repository):
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Queue a message unless its dedupe key was queued before (then False, nothing changes)."""
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         values = {
             c.key: getattr(message, c.key)
             for c in OutboxMessage.__table__.columns
@@ -458,7 +470,9 @@ class OutboxRepository(Repository):
         values.setdefault("attempts", 0)
         values.setdefault("language", "en")
         values.setdefault("context", {})
-        result = await self.session.execute(insert(OutboxMessage).values(**values).on_conflict_do_nothing())
+        result = await self.session.execute(
+            self.insert(OutboxMessage).values(**values).on_conflict_do_nothing()
+        )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:

@@ -60,11 +60,11 @@ async def _categories(t: Texts, uow: UnitOfWork) -> tuple[str, InlineKeyboardMar
     return t("catalog.categories", has_any=has_any), markup
 
 
-def price_bands(prices: list[int]) -> list[tuple[int, int]]:
+def price_bands(price_range: tuple[int, int] | None) -> list[tuple[int, int]]:
     """Up to four price ranges across what a category holds, so the filter fits any currency."""
-    if not prices or min(prices) == max(prices):
+    if price_range is None or price_range[0] == price_range[1]:
         return []
-    low, high = min(prices), max(prices)
+    low, high = price_range
     step = -(-(high - low) // 4)
     return [(low + i * step, min(high, low + (i + 1) * step)) for i in range(4) if low + i * step <= high]
 
@@ -80,10 +80,9 @@ async def catalog_page(
         return
     category_id = category.id if category else None
     brands = await catalog.brands(uow, category_id) if category else []
-    everything = await catalog.browse(
-        uow, ProductQuery(category_id=category_id, featured=not category), 0, 500
+    bands = price_bands(
+        await catalog.price_range(uow, ProductQuery(category_id=category_id, featured=not category))
     )
-    bands = price_bands([p.price_minor for p in everything.products])
     brand = brands[at.brand - 1] if 0 < at.brand <= len(brands) else None
     band = bands[at.band - 1] if 0 < at.band <= len(bands) else None
     query = ProductQuery(
