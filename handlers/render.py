@@ -62,7 +62,9 @@ class Renderer:
             env.globals["lang"] = language
             self._envs[language] = env
 
-    def when(self, moment: datetime, language: str) -> str:
+    def when(self, moment: datetime | str, language: str) -> str:
+        if isinstance(moment, str):  # from an outbox row's JSON context
+            moment = datetime.fromisoformat(moment)
         return format_datetime(moment.astimezone(self.zone), "d MMM y, HH:mm", locale=language)
 
     @lru_cache(maxsize=256)  # noqa: B019 - one renderer per process, the cache lives as long

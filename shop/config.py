@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
+from decimal import Decimal
 
 PAYMENT_METHODS = ("transfer", "cash", "pos", "mobile_money")
 LANGUAGES = ("en", "ru")
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    threshold: int  # lifetime points from which a customer holds it
+    multiplier: Decimal = Decimal(1)  # points earned are multiplied by this
+
+
+DEFAULT_TIERS = (Tier("bronze", 0), Tier("silver", 200), Tier("gold", 500), Tier("platinum", 1000))
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,15 @@ class ShopConfig:
     unpaid_reminder_after: timedelta = field(default=timedelta(hours=2))
     unpaid_expire_after: timedelta = field(default=timedelta(hours=24))
     quiet_hours: tuple[int, int] | None = None  # (from, to) in shop hours, e.g. (22, 8): hold non-urgent news
+    cart_reminder_after: timedelta = field(default=timedelta(hours=3))
+    digest_time: time | None = time(9, 0)  # the staff digest, in shop time; None: no digest
+    low_stock: int = 5  # the digest lists active products with this many or fewer left
+    loyalty_enabled: bool = True
+    points_per_unit: Decimal = Decimal("0.1")  # points per major unit paid: 1 point per 10 units
+    point_value_minor: int = 10  # what one point takes off an order, in minor units
+    max_redeem_percent: int = 50  # points pay at most this share of an order
+    points_expire_after: timedelta = field(default=timedelta(days=365))
+    tiers: tuple[Tier, ...] = DEFAULT_TIERS
     admin_ids: tuple[int, ...] = ()  # owners
     staff_chat_id: int | None = None  # the staff group, if any
 

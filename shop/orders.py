@@ -11,6 +11,7 @@ from typing import Any
 from storage.models import Order, OrderEvent, utcnow
 from storage.uow import UnitOfWork
 
+from . import loyalty
 from .cart import add_to_cart
 from .config import ShopConfig
 from .errors import CancelNotAllowed, DomainError, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
@@ -42,6 +43,7 @@ TRANSITIONS: dict[OrderStatus, tuple[OrderStatus, ...]] = {
     S.refunded: (),
 }
 RELEASES_STOCK = {S.cancelled, S.expired}
+REVERSES_POINTS = {S.cancelled, S.expired, S.refunded}
 CLOSED = {S.completed, S.cancelled, S.expired, S.refunded}
 
 
@@ -53,9 +55,19 @@ def allowed_next(order: Order) -> list[OrderStatus]:
 
 
 async def transition(
-    uow: UnitOfWork, order: Order, to: OrderStatus, actor: str, reason: str | None = None
+    uow: UnitOfWork,
+    order: Order,
+    to: OrderStatus,
+    actor: str,
+    reason: str | None = None,
+    *,
+    config: ShopConfig,
 ) -> None:
-    """Move an order on, or raise IllegalTransition naming what is allowed. The caller commits."""
+    """Move an order on, or raise IllegalTransition naming what is allowed. The caller commits.
+
+    Paid orders earn loyalty points; cancelled, expired and refunded ones give back the points used and
+    take back the points earned.
+    """
     current = OrderStatus(order.status)
     allowed = allowed_next(order)
     if to not in allowed:
@@ -73,6 +85,10 @@ async def transition(
         for item in order.items:
             if item.product_id is not None:
                 await uow.catalog.release_stock(item.product_id, item.quantity)
+    if to == S.paid:
+        await loyalty.earn_for_order(uow, order, config)
+    if to in REVERSES_POINTS:
+        await loyalty.reverse_for_order(uow, order, to.value)
 
 
 @dataclass
@@ -115,7 +131,9 @@ async def cancel_by_customer(uow: UnitOfWork, customer_id: int, order_id: int, c
     refusal = cancel_refusal(order, config)
     if refusal:
         raise CancelNotAllowed(reason=refusal, minutes=int(config.cancel_window.total_seconds() // 60))
-    await transition(uow, order, S.cancelled, f"customer:{customer_id}", "cancelled by the customer")
+    await transition(
+        uow, order, S.cancelled, f"customer:{customer_id}", "cancelled by the customer", config=config
+    )
     await notify_staff(
         uow,
         config,
@@ -213,7 +231,9 @@ async def change_status(
     """Staff move an order on; the customer hears about it (an outbox row in the same transaction)."""
     await uow.begin_write()
     order = await staff_order(uow, order_id)
-    await transition(uow, order, status, f"staff:{actor_id}", (note or "").strip()[:500] or None)
+    await transition(
+        uow, order, status, f"staff:{actor_id}", (note or "").strip()[:500] or None, config=config
+    )
     extra: dict[str, Any] = {}
     if status == OrderStatus.ready and order.fulfilment == "pickup":
         order.pickup_code = await _new_pickup_code(uow)

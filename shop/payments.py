@@ -180,7 +180,9 @@ async def settle(
         and order.status == OrderStatus.pending_payment
         and paid >= order.total_minor
     ):
-        await transition(uow, order, OrderStatus.paid, f"staff:{actor_id}", f"payment #{payment.id}")
+        await transition(
+            uow, order, OrderStatus.paid, f"staff:{actor_id}", f"payment #{payment.id}", config=config
+        )
         await notify_customer(
             uow,
             order.customer,

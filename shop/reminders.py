@@ -40,7 +40,7 @@ async def expire_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
     await uow.begin_write()
     expired = await uow.orders.unpaid_before(now - config.unpaid_expire_after)
     for order in expired:
-        await transition(uow, order, OrderStatus.expired, "system", "unpaid for too long")
+        await transition(uow, order, OrderStatus.expired, "system", "unpaid for too long", config=config)
         await announce_status(uow, order, config)
     await uow.commit()
     return len(expired)

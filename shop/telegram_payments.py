@@ -143,7 +143,9 @@ async def mark_refunded(
     assert order is not None and payment is not None
     payment.status, payment.decided_at = "refunded", utcnow()
     if OrderStatus.refunded in allowed_next(order):  # a cancelled or expired order keeps its status
-        await transition(uow, order, OrderStatus.refunded, f"staff:{actor_id}", "Stars refunded")
+        await transition(
+            uow, order, OrderStatus.refunded, f"staff:{actor_id}", "Stars refunded", config=config
+        )
     await announce_status(
         uow, order, config, status=OrderStatus.refunded.value
     )  # the money is back, either way

@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -79,6 +81,7 @@ class Customer(Timestamps, Base):
     language: Mapped[str | None] = mapped_column(String(16))  # the customer's own choice, if any
     customer_type: Mapped[str] = mapped_column(String(16), default="regular")
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    cart_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     blocked_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
 
@@ -174,6 +177,7 @@ class CheckoutDraft(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     notes: Mapped[str | None] = mapped_column(Text)
     payment_method: Mapped[str | None] = mapped_column(String(16))
+    use_points: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -321,8 +325,49 @@ class OutboxMessage(Base):
     photo: Mapped[str | None] = mapped_column(String(200))  # a Telegram file id to send with the text
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|unreachable
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class LoyaltyEntry(Base):
+    """The points ledger: every change with the balance after it; the balance is the sum of the points."""
+
+    __tablename__ = "loyalty_entries"
+    __table_args__ = (
+        Index("ix_loyalty_entries_customer_id_id", "customer_id", "id"),
+        CheckConstraint("balance_after >= 0", name="balance_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # earned | redeemed | expired | adjusted | reversed
+    points: Mapped[int]  # signed: credits are positive, debits negative
+    balance_after: Mapped[int]
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Broadcast(Base):
+    """A message staff sent to many customers; its rows in the outbox carry its id."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(String(200))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recipients: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    progress_chat_id: Mapped[int] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_text: Mapped[str | None] = mapped_column(Text)  # what the progress message says now
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

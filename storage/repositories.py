@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +15,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .models import (
     Address,
+    Broadcast,
     Cart,
     CartItem,
     Category,
     CheckoutDraft,
     Customer,
     CustomerNote,
+    LoyaltyEntry,
     Order,
     OrderItem,
     OutboxMessage,
@@ -504,3 +506,83 @@ class NoteRepository(Repository):
                 select(CustomerNote).where(CustomerNote.customer_id == customer_id).order_by(CustomerNote.id)
             )
         )
+
+
+class LoyaltyRepository(Repository):
+    async def hold(self, customer_id: int) -> None:
+        """Take the customer's row (FOR UPDATE on PostgreSQL), so ledger writes for them take turns."""
+        await self.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+    async def balance(self, customer_id: int) -> int:
+        latest = await self.session.scalar(
+            select(LoyaltyEntry.balance_after)
+            .where(LoyaltyEntry.customer_id == customer_id)
+            .order_by(LoyaltyEntry.id.desc())
+            .limit(1)
+        )
+        return int(latest or 0)
+
+    def add(self, entry: LoyaltyEntry) -> None:
+        self.session.add(entry)
+
+    async def entries(self, customer_id: int, limit: int | None = None) -> list[LoyaltyEntry]:
+        """Oldest first; with ``limit``, the newest ``limit`` entries (still oldest first)."""
+        statement = select(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer_id)
+        if limit is None:
+            return list(await self.session.scalars(statement.order_by(LoyaltyEntry.id)))
+        newest = await self.session.scalars(statement.order_by(LoyaltyEntry.id.desc()).limit(limit))
+        return list(reversed(list(newest)))
+
+    async def for_order(self, order_id: int) -> list[LoyaltyEntry]:
+        statement = select(LoyaltyEntry).where(LoyaltyEntry.order_id == order_id).order_by(LoyaltyEntry.id)
+        return list(await self.session.scalars(statement))
+
+    async def lifetime(self, customer_ids: list[int]) -> dict[int, int]:
+        """Points earned for good (earned, less earned points taken back), per customer: the tier's basis."""
+        counted = or_(
+            LoyaltyEntry.kind == "earned", (LoyaltyEntry.kind == "reversed") & (LoyaltyEntry.points < 0)
+        )
+        statement = (
+            select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+            .where(LoyaltyEntry.customer_id.in_(customer_ids), counted)
+            .group_by(LoyaltyEntry.customer_id)
+        )
+        return {cid: int(total or 0) for cid, total in await self.session.execute(statement)}
+
+    async def holders_with_credits_before(self, moment: datetime) -> list[int]:
+        """Customers holding points whose oldest credit is older than ``moment`` (candidates for expiry)."""
+        credits = func.sum(
+            case(
+                (and_(LoyaltyEntry.points > 0, LoyaltyEntry.created_at <= moment), LoyaltyEntry.points),
+                else_=0,
+            )
+        )
+        debits = func.sum(case((LoyaltyEntry.points < 0, -LoyaltyEntry.points), else_=0))
+        statement = (
+            select(LoyaltyEntry.customer_id)
+            .group_by(LoyaltyEntry.customer_id)
+            .having(credits > debits)
+            .order_by(LoyaltyEntry.customer_id)
+        )
+        return list(await self.session.scalars(statement))
+
+
+class BroadcastRepository(Repository):
+    def add(self, broadcast: Broadcast) -> None:
+        self.session.add(broadcast)
+
+    async def get(self, broadcast_id: int) -> Broadcast | None:
+        return await self.session.get(Broadcast, broadcast_id)
+
+    async def unfinished(self) -> list[Broadcast]:
+        statement = select(Broadcast).where(Broadcast.finished_at.is_(None)).order_by(Broadcast.id)
+        return list(await self.session.scalars(statement))
+
+    async def counts(self, broadcast_id: int) -> dict[str, int]:
+        """How many of its messages are pending, sent, failed, unreachable."""
+        statement = (
+            select(OutboxMessage.status, func.count(OutboxMessage.id))
+            .where(OutboxMessage.broadcast_id == broadcast_id)
+            .group_by(OutboxMessage.status)
+        )
+        return {status: int(n) for status, n in await self.session.execute(statement)}

@@ -8,9 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import IMMEDIATE
 from .repositories import (
+    BroadcastRepository,
     CartRepository,
     CatalogRepository,
     CustomerRepository,
+    LoyaltyRepository,
     NoteRepository,
     OrderRepository,
     OutboxRepository,
@@ -40,6 +42,8 @@ class UnitOfWork:
         self.payments = PaymentRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.notes = NoteRepository(self.session)
+        self.loyalty = LoyaltyRepository(self.session)
+        self.broadcasts = BroadcastRepository(self.session)
         return self
 
     async def __aexit__(

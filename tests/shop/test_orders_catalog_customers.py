@@ -34,14 +34,14 @@ async def test_state_machine_and_audit_trail(uow: Any) -> None:
         await u.begin_write()
         loaded = await u.orders.get(order.id)
         with pytest.raises(IllegalTransition) as error:
-            await orders.transition(u, loaded, S.completed, "staff:1")
+            await orders.transition(u, loaded, S.completed, "staff:1", config=ShopConfig())
         assert error.value.params == {
             "current": "pending_payment",
             "wanted": "completed",
             "allowed": ["paid", "cancelled", "expired"],
         }
         for status in (S.paid, S.preparing, S.ready, S.completed):
-            await orders.transition(u, loaded, status, "staff:1", f"to {status}")
+            await orders.transition(u, loaded, status, "staff:1", f"to {status}", config=ShopConfig())
         await u.commit()
     async with uow() as u:
         done = await u.orders.get(order.id)
@@ -78,7 +78,7 @@ async def test_cancel_refused_after_window_or_payment(uow: Any) -> None:
     assert error.value.params["reason"] == "window"
     async with uow() as u:
         await u.begin_write()
-        await orders.transition(u, await u.orders.get(order.id), S.paid, "staff:1")
+        await orders.transition(u, await u.orders.get(order.id), S.paid, "staff:1", config=ShopConfig())
         await u.commit()
     async with uow() as u:
         with pytest.raises(CancelNotAllowed) as error:
