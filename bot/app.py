@@ -17,6 +17,7 @@ from handlers import routers
 from handlers.render import Renderer
 from shop.config import LANGUAGES
 
+from .broadcasts import BroadcastReporter
 from .middlewares import CustomerMiddleware, OutboxKickMiddleware, ThrottleMiddleware, UnitOfWorkMiddleware
 from .outbox import OutboxSender, SendLimits
 from .scheduler import create_scheduler
@@ -30,6 +31,7 @@ CUSTOMER_COMMANDS = (
     "cart",
     "checkout",
     "orders",
+    "points",
     "profile",
     "language",
     "help",
@@ -80,7 +82,10 @@ def create_dispatcher(
             settings.notify_group_per_minute,
         )
         dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer, limits)
-        dispatcher["scheduler"] = create_scheduler(dispatcher["outbox"], session_factory, config)
+        dispatcher["broadcasts"] = BroadcastReporter(bot, session_factory, renderer, config)
+        dispatcher["scheduler"] = create_scheduler(
+            dispatcher["outbox"], session_factory, config, dispatcher["broadcasts"]
+        )
         dispatcher["scheduler"].start()
 
     async def stop_outbox(dispatcher: Dispatcher) -> None:

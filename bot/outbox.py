@@ -61,6 +61,7 @@ class OutboxSender:
         self._chats: dict[int, AsyncLimiter] = {}
         self._paused_until = 0.0  # after a 429, nothing is sent until then (monotonic clock)
         self._lock = asyncio.Lock()
+        self.timeout = 20  # seconds for one send; a timeout is retried like any network error
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.get(chat_id)
@@ -105,19 +106,30 @@ class OutboxSender:
                     BufferedInputFile(qr_png(row.context["pickup_code"]), "pickup.png"),
                     caption=text,
                     reply_markup=markup,
+                    request_timeout=self.timeout,
                 )
             elif row.photo:
-                await self.bot.send_photo(row.chat_id, row.photo, caption=text[:1024], reply_markup=markup)
+                await self.bot.send_photo(
+                    row.chat_id,
+                    row.photo,
+                    caption=text[:1024],
+                    reply_markup=markup,
+                    request_timeout=self.timeout,
+                )
             else:
-                await self.bot.send_message(row.chat_id, text, reply_markup=markup)
+                await self.bot.send_message(
+                    row.chat_id, text, reply_markup=markup, request_timeout=self.timeout
+                )
         except TelegramRetryAfter as error:
             await self._update(
                 row.id, due_at=utcnow() + timedelta(seconds=error.retry_after), last_error=str(error)
             )
             return "paused"
         except TelegramForbiddenError as error:  # blocked, or never started the bot: never retried
-            await self._update(row.id, status="failed", last_error=error.message, unreachable=row.chat_id)
-            return "failed"
+            await self._update(
+                row.id, status="unreachable", last_error=error.message, unreachable=row.chat_id
+            )
+            return "unreachable"
         except TelegramBadRequest as error:
             await self._update(row.id, status="failed", last_error=error.message)
             return "failed"
@@ -152,7 +164,7 @@ class OutboxSender:
                 if customer is not None and customer.blocked_at is None:
                     customer.blocked_at = utcnow()
             await uow.commit()
-        if values.get("status") == "failed":
+        if values.get("status") in {"failed", "unreachable"}:
             log.warning("outbox message %s failed: %s", row_id, values.get("last_error"))
 
     # --- running -----------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.config import ShopConfig
-from shop.reminders import expire_unpaid, remind_unpaid
+from shop.loyalty import expire_points, warn_expiring
+from shop.reminders import daily_digest, expire_unpaid, remind_carts, remind_unpaid
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
+from .broadcasts import BroadcastReporter
 from .outbox import OutboxSender
 
 log = logging.getLogger("orderbot.scheduler")
@@ -21,7 +23,10 @@ Job = Callable[[UnitOfWork, ShopConfig, datetime], Awaitable[int]]
 
 
 def create_scheduler(
-    sender: OutboxSender, session_factory: async_sessionmaker[AsyncSession], config: ShopConfig
+    sender: OutboxSender,
+    session_factory: async_sessionmaker[AsyncSession],
+    config: ShopConfig,
+    reporter: BroadcastReporter | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
@@ -51,5 +56,11 @@ def create_scheduler(
         shop_job(remind_unpaid, "unpaid reminders"), "interval", minutes=1, id="unpaid_reminders"
     )
     scheduler.add_job(shop_job(expire_unpaid, "expired orders"), "interval", minutes=1, id="expire_unpaid")
+    scheduler.add_job(shop_job(remind_carts, "cart reminders"), "interval", minutes=1, id="cart_reminders")
+    scheduler.add_job(shop_job(daily_digest, "staff digest"), "interval", minutes=1, id="digest")
+    scheduler.add_job(shop_job(expire_points, "points expired"), "interval", minutes=10, id="points_expiry")
+    scheduler.add_job(shop_job(warn_expiring, "points notices"), "interval", minutes=10, id="points_notices")
     scheduler.add_job(forget_old_updates, "interval", hours=1, id="processed_updates")
+    if reporter is not None:
+        scheduler.add_job(reporter.report_logged, "interval", seconds=2, id="broadcast_progress")
     return scheduler

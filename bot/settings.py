@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
+from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +12,7 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shop.config import LANGUAGES, PAYMENT_METHODS, ShopConfig
+from shop.config import LANGUAGES, PAYMENT_METHODS, ShopConfig, Tier
 from shop.money import parse_amount
 
 
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
     stars_enabled: bool = False
     stars_per_unit: int = Field(50, ge=1)
     throttle_burst: int = Field(8, ge=1)
+    cart_reminder_after_minutes: int = Field(180, ge=1)
+    digest_time: str = "09:00"  # shop time; empty: no digest
+    low_stock_threshold: int = Field(5, ge=0)
+    loyalty_enabled: bool = True
+    loyalty_points_per_unit: Decimal = Field(Decimal("0.1"), ge=0)
+    loyalty_point_value: int = Field(10, ge=0)  # minor units per point
+    loyalty_max_redeem_percent: int = Field(50, ge=0, le=99)
+    loyalty_expiry_days: int = Field(365, ge=1)
+    loyalty_tiers: str = "bronze:0,silver:200,gold:500,platinum:1000"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -80,6 +90,20 @@ class Settings(BaseSettings):
         if text and not re.fullmatch(r"([01]?\d|2[0-3])-([01]?\d|2[0-3])", text):
             raise ValueError("two hours like 22-08 (from-to, in the shop's time zone), or empty")
         return text
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        text = value.strip()
+        if text and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", text):
+            raise ValueError("a time like 09:00 (shop time), or empty for no digest")
+        return text
+
+    @field_validator("loyalty_tiers")
+    @classmethod
+    def _tiers(cls, value: str) -> str:
+        parse_tiers(value)
+        return value
 
     @field_validator("currency")
     @classmethod
@@ -128,7 +152,38 @@ class Settings(BaseSettings):
             stars_enabled=self.stars_enabled,
             stars_per_unit=self.stars_per_unit,
             staff_chat_id=self.staff_chat_id,
+            cart_reminder_after=timedelta(minutes=self.cart_reminder_after_minutes),
+            digest_time=time.fromisoformat(self.digest_time.zfill(5)) if self.digest_time else None,
+            low_stock=self.low_stock_threshold,
+            loyalty_enabled=self.loyalty_enabled,
+            points_per_unit=self.loyalty_points_per_unit,
+            point_value_minor=self.loyalty_point_value,
+            max_redeem_percent=self.loyalty_max_redeem_percent,
+            points_expire_after=timedelta(days=self.loyalty_expiry_days),
+            tiers=parse_tiers(self.loyalty_tiers),
         )
+
+
+def parse_tiers(text: str) -> tuple[Tier, ...]:
+    """``bronze:0,silver:200,gold:500:1.25`` → tiers by threshold; the lowest must start at 0."""
+    expected = "name:threshold[:multiplier], comma separated, the first at 0 (bronze:0,silver:200:1.1)"
+    tiers = []
+    for part in text.split(","):
+        pieces = [p.strip() for p in part.split(":")]
+        if len(pieces) not in (2, 3) or not re.fullmatch(r"[a-z_]{1,20}", pieces[0]):
+            raise ValueError(expected)
+        try:
+            threshold = int(pieces[1])
+            multiplier = Decimal(pieces[2]) if len(pieces) == 3 else Decimal(1)
+        except (ValueError, ArithmeticError) as error:
+            raise ValueError(expected) from error
+        if threshold < 0 or not Decimal(0) < multiplier <= Decimal(10):
+            raise ValueError(expected)
+        tiers.append(Tier(pieces[0], threshold, multiplier))
+    tiers.sort(key=lambda tier: tier.threshold)
+    if not tiers or tiers[0].threshold != 0 or len({t.threshold for t in tiers}) != len(tiers):
+        raise ValueError(expected)
+    return tuple(tiers)
 
 
 class SettingsError(SystemExit):

@@ -9,8 +9,10 @@ def routers() -> list[Router]:
     Routers are module singletons (aiogram's style); a new dispatcher (tests build many in one process)
     takes them over from the previous one.
     """
-    from .customer import cart, catalog, checkout, fallback, orders, start, telegram_pay
+    from .customer import cart, catalog, checkout, fallback, orders, points, start, telegram_pay
+    from .staff import broadcast as staff_broadcast
     from .staff import catalog as staff_catalog
+    from .staff import loyalty as staff_loyalty
     from .staff import orders as staff
     from .staff import products as staff_products
     from .staff import refusal
@@ -21,12 +23,15 @@ def routers() -> list[Router]:
         staff_catalog.router,
         staff_reports.router,
         staff_products.router,
+        staff_loyalty.router,
+        staff_broadcast.router,
         refusal.router,
         start.router,
         checkout.router,
         catalog.router,
         cart.router,
         orders.router,
+        points.router,
         telegram_pay.router,
         fallback.router,
     ]

@@ -69,6 +69,7 @@ class CheckoutAction(StrEnum):
     skip_notes = "n"
     payment = "p"
     place = "o"
+    points = "t"
     back = "b"
     cancel = "x"
 
@@ -96,6 +97,7 @@ class OrderCb(CallbackData, prefix="r"):
 class ProfileAction(StrEnum):
     language = "l"
     marketing = "m"
+    reminders = "r"
     forget = "f"
     forget_confirm = "y"
     keep = "n"

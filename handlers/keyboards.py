@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from shop.cart import CartView
 from shop.catalog import CategoryCount, Page
-from storage.models import Address, Order, Product
+from storage.models import Address, Customer, Order, Product
 
 from .callbacks import (
     CartAction,
@@ -250,8 +250,20 @@ def payment(t: Texts, methods: Sequence[str]) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def summary(t: Texts, token: str) -> InlineKeyboardMarkup:
+def summary(
+    t: Texts, token: str, points_available: int = 0, using_points: bool = False
+) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
+    if points_available:
+        label = t.label("skip_points") if using_points else t.label("use_points", points=points_available)
+        kb.row(
+            InlineKeyboardButton(
+                text=label,
+                callback_data=CheckoutCb(
+                    action=CheckoutAction.points, value="" if using_points else "1"
+                ).pack(),
+            )
+        )
     kb.row(
         InlineKeyboardButton(
             text=t.label("place_order"),
@@ -302,13 +314,16 @@ def confirm_cancel(t: Texts, item: Order, page: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def profile(t: Texts, marketing: bool) -> InlineKeyboardMarkup:
+def profile(t: Texts, customer: Customer) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=t.label("language"), callback_data=ProfileCb(action=ProfileAction.language))
-    kb.button(
-        text=t.label("marketing", on=marketing),
-        callback_data=ProfileCb(action=ProfileAction.marketing, value="0" if marketing else "1"),
-    )
+    for action, on in (
+        (ProfileAction.marketing, customer.marketing_opt_in),
+        (ProfileAction.reminders, customer.cart_reminders),
+    ):
+        kb.button(
+            text=t.label(action.name, on=on), callback_data=ProfileCb(action=action, value="0" if on else "1")
+        )
     kb.button(text=t.label("forget"), callback_data=ProfileCb(action=ProfileAction.forget))
     kb.adjust(1)
     return kb.as_markup()

@@ -14,3 +14,9 @@ class Checkout(StatesGroup):
 
 class Browsing(StatesGroup):
     quantity = State()  # typing a quantity for a product
+
+
+class Broadcasting(StatesGroup):
+    compose = State()  # waiting for the text or photo
+    audience = State()
+    confirm = State()

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.models import Address, CheckoutDraft, Order, OrderEvent, OrderItem, utcnow
 from storage.uow import UnitOfWork
 
+from . import loyalty
 from .cart import CartView, view_cart
 from .config import ShopConfig
 from .errors import (
@@ -44,10 +45,13 @@ class Summary:
     draft: CheckoutDraft
     cart: CartView
     delivery_fee_minor: int
+    points_available: int = 0  # points that could pay for part of this order
+    points_used: int = 0  # those the customer chose to use
+    discount_minor: int = 0
 
     @property
     def total_minor(self) -> int:
-        return self.cart.total_minor + self.delivery_fee_minor
+        return self.cart.total_minor + self.delivery_fee_minor - self.discount_minor
 
 
 @dataclass
@@ -88,7 +92,7 @@ async def current_draft(uow: UnitOfWork, customer_id: int) -> CheckoutDraft:
     return draft
 
 
-async def _update(uow: UnitOfWork, customer_id: int, **values: str | None) -> CheckoutDraft:
+async def _update(uow: UnitOfWork, customer_id: int, **values: object) -> CheckoutDraft:
     await uow.begin_write()
     draft = await current_draft(uow, customer_id)
     for key, value in values.items():
@@ -188,6 +192,11 @@ async def set_payment_method(
     return await _update(uow, customer_id, payment_method=method)
 
 
+async def use_points(uow: UnitOfWork, customer_id: int, use: bool) -> CheckoutDraft:
+    """The summary's loyalty toggle: pay part of the order with points, or not."""
+    return await _update(uow, customer_id, use_points=use)
+
+
 def missing_step(draft: CheckoutDraft) -> str | None:
     if draft.fulfilment not in FULFILMENTS:
         return "fulfilment"
@@ -206,7 +215,10 @@ async def summary(uow: UnitOfWork, customer_id: int, config: ShopConfig) -> Summ
     if not cart.lines:
         raise EmptyCart()
     fee = config.delivery_fee_minor if draft.fulfilment == "delivery" else 0
-    return Summary(draft, cart, fee)
+    balance = await uow.loyalty.balance(customer_id)
+    available = loyalty.redeemable(balance, cart.total_minor + fee, config)
+    used = available if draft.use_points else 0
+    return Summary(draft, cart, fee, available, used, used * config.point_value_minor)
 
 
 async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: ShopConfig) -> Placed:
@@ -283,7 +295,9 @@ async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: Sho
     cart.items.clear()
     await uow.session.delete(draft)
     try:
-        await uow.session.flush()  # the order's number, for the staff alert
+        await uow.session.flush()  # the order's number, for the ledger and the staff alert
+        if draft.use_points:
+            await loyalty.redeem_for_order(uow, order, order.total_minor, config)
         customer = await uow.customers.get(customer_id)
         await notify_staff(
             uow,

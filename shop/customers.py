@@ -68,10 +68,18 @@ async def set_language(uow: UnitOfWork, customer_id: int, language: str) -> None
     await uow.commit()
 
 
-async def set_marketing_opt_in(uow: UnitOfWork, customer_id: int, opt_in: bool) -> None:
+PREFERENCES = ("marketing_opt_in", "cart_reminders")  # news and offers; abandoned-cart reminders
+
+
+async def set_preference(uow: UnitOfWork, customer_id: int, name: str, on: bool) -> Customer:
+    """Turn one of the customer's message preferences on or off."""
+    if name not in PREFERENCES:
+        raise ValueError(name)
     await uow.begin_write()
-    (await get_customer(uow, customer_id)).marketing_opt_in = opt_in
+    customer = await get_customer(uow, customer_id)
+    setattr(customer, name, on)
     await uow.commit()
+    return customer
 
 
 async def addresses(uow: UnitOfWork, customer_id: int) -> list[Address]:

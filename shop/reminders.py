@@ -1,14 +1,20 @@
-"""Scheduled rules: remind about unpaid orders, then expire them (stock back). Safe to run twice or late."""
+"""Scheduled rules: unpaid orders (remind, then expire with stock back), abandoned carts, the staff digest.
+
+Every job is safe to run twice or late: what it queues carries a dedupe key.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from storage.uow import UnitOfWork
 
 from .config import ShopConfig
-from .notifications import notify_customer
-from .orders import OrderStatus, announce_status, transition
+from .crm import PURCHASED
+from .notifications import notify_customer, notify_staff
+from .orders import OrderStatus, announce_status, queue, transition
 
 
 async def remind_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
@@ -44,3 +50,64 @@ async def expire_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
         await announce_status(uow, order, config)
     await uow.commit()
     return len(expired)
+
+
+CART_LOOKBACK = timedelta(days=7)  # after a long downtime, carts older than this are not worth a reminder
+
+
+async def remind_carts(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
+    """One reminder per cart state: a cart untouched for ``cart_reminder_after`` (opted-in customers)."""
+    await uow.begin_write()
+    queued = 0
+    until = now - config.cart_reminder_after
+    for cart, customer in await uow.carts.untouched_between(until - CART_LOOKBACK, until):
+        lines = [item for item in cart.items if item.product.active]
+        if not lines:
+            continue
+        queued += await notify_customer(
+            uow,
+            customer,
+            config,
+            kind="cart_reminder",
+            template="notify.cart_reminder",
+            key=f"cart:{cart.id}:reminder:{cart.updated_at.isoformat()}",
+            urgent=False,
+            items=sum(item.quantity for item in lines),
+            total_minor=sum(item.quantity * item.product.price_minor for item in lines),
+        )
+    await uow.commit()
+    return queued
+
+
+async def daily_digest(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
+    """At ``digest_time`` shop time, once a day: yesterday's revenue and orders, and what waits for staff."""
+    if config.digest_time is None or not config.staff_recipients:
+        return 0
+    zone = ZoneInfo(config.timezone)
+    local = now.astimezone(zone)
+    if local.time() < config.digest_time:
+        return 0
+    key = f"digest:{local.date().isoformat()}"
+    if await uow.outbox.by_key(f"{key}:to:{config.staff_recipients[0]}") is not None:
+        return 0  # already queued today
+    start = datetime.combine(local.date() - timedelta(days=1), time.min, zone)
+    end = start + timedelta(days=1)
+    payments = [p for p in await uow.payments.verified_since(start) if (p.decided_at or p.created_at) < end]
+    orders = [o for o in await uow.orders.placed_since(start) if o.created_at < end and o.status in PURCHASED]
+    waiting = await queue(uow, 100)
+    context: dict[str, Any] = {
+        "day": start.date().isoformat(),
+        "revenue_minor": sum(p.amount_minor for p in payments),
+        "orders": len(orders),
+        "pending_payments": await uow.payments.pending_count(),
+        "waiting": len(waiting),
+        "oldest_waiting": [o.id for o in waiting[:10]],
+        "low_stock": [
+            {"sku": p.sku, "name": p.name, "stock": p.stock}
+            for p in await uow.catalog.low_stock(config.low_stock, 15)
+        ],
+    }
+    await uow.begin_write()
+    queued = await notify_staff(uow, config, kind="digest", template="staff.digest", key=key, **context)
+    await uow.commit()
+    return queued

@@ -205,6 +205,15 @@ class CatalogRepository(Repository):
     async def by_sku(self, sku: str) -> Product | None:
         return await self.session.scalar(select(Product).where(Product.sku == sku))
 
+    async def low_stock(self, threshold: int, limit: int) -> list[Product]:
+        statement = (
+            select(Product)
+            .where(Product.active.is_(True), Product.stock <= threshold)
+            .order_by(Product.stock, Product.name)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(statement))
+
     async def product_count(self) -> int:
         return int(await self.session.scalar(select(func.count(Product.id))) or 0)
 
@@ -269,6 +278,24 @@ class CartRepository(Repository):
 
     async def delete_cart(self, customer_id: int) -> None:
         await self.session.execute(delete(Cart).where(Cart.customer_id == customer_id))
+
+    async def untouched_between(self, since: datetime, until: datetime) -> list[tuple[Cart, Customer]]:
+        """Carts with items last changed in [since, until], of customers who take reminders."""
+        statement = (
+            select(Cart, Customer)
+            .join(Customer, Customer.id == Cart.customer_id)
+            .where(
+                Cart.updated_at >= since,
+                Cart.updated_at <= until,
+                Cart.items.any(),
+                Customer.cart_reminders.is_(True),
+                Customer.blocked_at.is_(None),
+                Customer.deleted_at.is_(None),
+            )
+            .options(selectinload(Cart.items).selectinload(CartItem.product))
+            .order_by(Cart.id)
+        )
+        return [(cart, customer) for cart, customer in (await self.session.execute(statement)).all()]
 
 
 class OrderRepository(Repository):
@@ -445,6 +472,11 @@ class PaymentRepository(Repository):
         moment = func.coalesce(Payment.decided_at, Payment.created_at)
         statement = select(Payment).where(Payment.status == "verified", moment >= since).order_by(Payment.id)
         return list(await self.session.scalars(statement))
+
+    async def pending_count(self) -> int:
+        return int(
+            await self.session.scalar(select(func.count(Payment.id)).where(Payment.status == "pending")) or 0
+        )
 
     async def listing(self, pending_only: bool, limit: int) -> list[Payment]:
         statement = (

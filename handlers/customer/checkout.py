@@ -11,6 +11,7 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
+    InlineKeyboardMarkup,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -80,10 +81,16 @@ async def ask(
             t("checkout.ask_payment"), reply_markup=keyboards.payment(t, config.checkout_methods)
         )
     else:
-        summary = await checkout.summary(uow, customer.id, config)
-        await target.answer(
-            t("checkout.summary", summary=summary), reply_markup=keyboards.summary(t, summary.draft.token)
-        )
+        text, summary_markup = await _summary(uow, customer, config, t)
+        await target.answer(text, reply_markup=summary_markup)
+
+
+async def _summary(
+    uow: UnitOfWork, customer: Customer, config: ShopConfig, t: Texts
+) -> tuple[str, InlineKeyboardMarkup]:
+    summary = await checkout.summary(uow, customer.id, config)
+    markup = keyboards.summary(t, summary.draft.token, summary.points_available, summary.draft.use_points)
+    return t("checkout.summary", summary=summary), markup
 
 
 @router.message(Command("checkout"))
@@ -143,6 +150,12 @@ async def checkout_button(
             await _place(callback, message, value, t, customer, uow, config, state)
             return
         draft = await checkout.current_draft(uow, customer.id)  # CheckoutExpired for a stale button
+        if action == CheckoutAction.points:
+            await checkout.use_points(uow, customer.id, bool(value))
+            await callback.answer()
+            text, markup = await _summary(uow, customer, config, t)
+            await show(callback, text, markup)
+            return
         if action == CheckoutAction.back:
             step = await _step_before(await state.get_state(), draft.fulfilment)
         elif action == CheckoutAction.fulfilment:

@@ -64,7 +64,7 @@ async def profile(message: Message, t: Texts, customer: Customer, uow: UnitOfWor
     saved = await customers.addresses(uow, customer.id)
     await message.answer(
         t("profile.profile", customer=customer, addresses=saved, language=lang),
-        reply_markup=keyboards.profile(t, customer.marketing_opt_in),
+        reply_markup=keyboards.profile(t, customer),
     )
 
 
@@ -94,15 +94,26 @@ async def language_pressed(
         await callback.message.answer(chosen("start.help"), reply_markup=keyboards.main_menu(chosen))
 
 
-@router.callback_query(ProfileCb.filter(F.action == ProfileAction.marketing))
-async def marketing(
-    callback: CallbackQuery, callback_data: ProfileCb, t: Texts, customer: Customer, uow: UnitOfWork
+@router.callback_query(ProfileCb.filter(F.action.in_({ProfileAction.marketing, ProfileAction.reminders})))
+async def preference(
+    callback: CallbackQuery,
+    callback_data: ProfileCb,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    lang: str,
 ) -> None:
     on = callback_data.value == "1"
-    await customers.set_marketing_opt_in(uow, customer.id, on)
-    await callback.answer(t("profile.marketing_set", on=on))
+    if callback_data.action == ProfileAction.marketing:
+        customer = await customers.set_preference(uow, customer.id, "marketing_opt_in", on)
+        await callback.answer(t("profile.marketing_set", on=on))
+    else:
+        customer = await customers.set_preference(uow, customer.id, "cart_reminders", on)
+        await callback.answer(t("profile.reminders_set", on=on))
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=keyboards.profile(t, on))
+        saved = await uow.customers.addresses(customer.id)
+        text = t("profile.profile", customer=customer, addresses=saved, language=lang)
+        await show(callback, text, keyboards.profile(t, customer))
 
 
 @router.message(Command("mydata"))

@@ -34,6 +34,7 @@ STAFF_COMMANDS = (
     "report",
     "refund",
     "product",
+    "broadcast",
 )
 
 

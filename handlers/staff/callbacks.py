@@ -34,3 +34,8 @@ class NoteTypeCb(CallbackData, prefix="snt"):
 
 class ProductEditCb(CallbackData, prefix="spe"):
     action: str  # "keep" | "cancel"
+
+
+class BroadcastCb(CallbackData, prefix="sb"):
+    action: str  # "a" audience chosen | "s" send | "b" back to audiences | "x" cancel
+    value: str = ""

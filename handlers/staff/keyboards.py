@@ -11,7 +11,7 @@ from shop.orders import OrderStatus
 from storage.models import Order
 
 from ..render import Texts
-from .callbacks import StaffAction, StaffCb
+from .callbacks import BroadcastCb, StaffAction, StaffCb
 
 
 def order_actions(t: Texts, number: int, payment_id: int | None = None) -> InlineKeyboardMarkup:
@@ -53,5 +53,26 @@ def queue(t: Texts, orders: Sequence[Order]) -> InlineKeyboardMarkup:
             text=t.label("order", order=order),
             callback_data=StaffCb(action=StaffAction.order, order=order.id),
         )
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def audiences(t: Texts, choices: Sequence[str]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for audience in choices:
+        kb.button(
+            text=t.label("audience_name", audience=audience),
+            callback_data=BroadcastCb(action="a", value=audience),
+        )
+    kb.button(text=t.label("cancel"), callback_data=BroadcastCb(action="x"))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def broadcast_confirm(t: Texts) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t.label("send_broadcast"), callback_data=BroadcastCb(action="s"))
+    kb.button(text=t.label("change_audience"), callback_data=BroadcastCb(action="b"))
+    kb.button(text=t.label("cancel"), callback_data=BroadcastCb(action="x"))
     kb.adjust(1)
     return kb.as_markup()

@@ -69,7 +69,7 @@ async def test_a_customer_who_blocked_the_bot_is_marked_and_never_retried(shop: 
     await staff_says(shop.owner, f"/pay {number} 9 cash", "The order is paid")
 
     async def failed() -> bool:
-        return [r.status for r in await outbox_rows(shop, "order_status")] == ["failed"]
+        return [r.status for r in await outbox_rows(shop, "order_status")] == ["unreachable"]
 
     await eventually(failed)
     [row] = await outbox_rows(shop, "order_status")
@@ -77,7 +77,7 @@ async def test_a_customer_who_blocked_the_bot_is_marked_and_never_retried(shop: 
     async with shop.uow() as u:
         assert (await u.customers.by_telegram_id(ann.id)).blocked_at is not None
     await asyncio.sleep(2.5)  # a loop round later: still failed, not sent again
-    assert [r.status for r in await outbox_rows(shop, "order_status")] == ["failed"]
+    assert [r.status for r in await outbox_rows(shop, "order_status")] == ["unreachable"]
 
 
 @pytest.mark.allow_bot_errors  # the injected 502 is the point
