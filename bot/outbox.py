@@ -62,6 +62,7 @@ class OutboxSender:
         self._paused_until = 0.0  # after a 429, nothing is sent until then (monotonic clock)
         self._lock = asyncio.Lock()
         self.timeout = 20  # seconds for one send; a timeout is retried like any network error
+        self.backoff = 2.0  # seconds before the first retry after a network error or 5xx; doubles each time
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.get(chat_id)
@@ -140,7 +141,7 @@ class OutboxSender:
                 attempts=attempts,
                 last_error=str(error),
                 status="failed" if attempts >= MAX_ATTEMPTS else "pending",
-                due_at=utcnow() + timedelta(seconds=2**attempts),
+                due_at=utcnow() + timedelta(seconds=self.backoff * 2 ** (attempts - 1)),
             )
             return "retry"
         await self._update(row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1)

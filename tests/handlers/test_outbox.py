@@ -143,3 +143,38 @@ async def test_a_429_storm_pauses_and_everything_still_goes(shop: Shop) -> None:
     assert (await shop.client.stats())["rate_limited"] == 3
     notes = [m["text"] for m in await ann.bot_messages() if "news" in (m.get("text") or "")]
     assert sorted(notes) == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(4)]
+
+
+@pytest.mark.allow_bot_errors  # the injected 500s are the point
+async def test_server_errors_are_retried_with_backoff_then_the_row_fails_with_the_reason(shop: Shop) -> None:
+    ann, bob = await shop.started("Ann"), await shop.started("Bob")
+    shop.dp["outbox"].backoff = 0.2
+    await shop.client.add_fault("500", method="sendMessage", chat_id=ann.id, times=2)
+    await shop.client.add_fault("500", method="sendMessage", chat_id=bob.id, times=50)
+    await queue_news(shop, [ann, bob], each=1)
+
+    async def settled() -> bool:
+        return all(r.status in {"sent", "failed"} for r in await outbox_rows(shop, "news"))
+
+    await eventually(settled, timeout=30)
+    rows = {r.chat_id: r for r in await outbox_rows(shop, "news")}
+    assert rows[ann.id].status == "sent" and rows[ann.id].attempts == 3  # two 500s, then accepted
+    assert rows[bob.id].status == "failed" and rows[bob.id].attempts == 5
+    assert "Internal Server Error" in rows[bob.id].last_error
+    assert [m["text"] for m in await ann.bot_messages() if "news" in m.get("text", "")] == [
+        "📦 Order #0: paid\n📝 news 0"
+    ]
+
+
+@pytest.mark.allow_bot_errors
+async def test_a_send_that_times_out_is_retried_and_lands_at_least_once(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    shop.dp["outbox"].timeout, shop.dp["outbox"].backoff = 1, 0.2
+    await shop.client.add_fault("slow", method="sendMessage", chat_id=ann.id, delay=2.5)
+    await queue_news(shop, [ann], each=1)
+    await all_sent(shop, "news", 1)
+    [row] = await outbox_rows(shop, "news")
+    assert row.attempts == 2 and "timeout" in (row.last_error or "").lower()
+    await asyncio.sleep(2)  # the slow first attempt may still land: at least once, at most twice
+    news = [m for m in await ann.bot_messages() if "news" in m.get("text", "")]
+    assert 1 <= len(news) <= 2

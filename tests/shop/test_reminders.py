@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import time_machine
 
 from shop import cart as carts
-from shop import checkout
+from shop import checkout, payments
 from shop.config import ShopConfig
 from shop.notifications import hold_until
-from shop.reminders import expire_unpaid, remind_unpaid
+from shop.customers import set_preference
+from shop.reminders import daily_digest, expire_unpaid, remind_carts, remind_unpaid
 from storage.models import utcnow
 from tests.factories import make_customer, make_product, stock_of
 from tests.shop.test_checkout import ready_checkout
@@ -86,3 +87,101 @@ async def test_a_reminder_due_at_night_waits_for_the_morning(uow: Any) -> None:
             await remind_unpaid(u, CONFIG, utcnow())
         [reminder] = await outbox(uow, "unpaid_reminder")
         assert reminder.due_at == datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+# --- abandoned carts ----------------------------------------------------------------------------------
+async def fill_cart(uow: Any, customer: Any, product_id: int, quantity: int = 1) -> None:
+    async with uow() as u:
+        await carts.add_to_cart(u, customer.id, product_id, quantity, CONFIG)
+
+
+async def test_a_cart_left_alone_is_reminded_once_per_state(uow: Any) -> None:
+    with time_machine.travel(datetime(2026, 11, 21, 10, 0, tzinfo=UTC), tick=False) as clock:
+        ann, bob = await make_customer(uow), await make_customer(uow, "Bob")
+        off = await make_customer(uow, "Off")
+        gone = await make_customer(uow, "Gone")
+        tea = await make_product(uow, stock=50)
+        for customer in (ann, bob, off, gone):
+            await fill_cart(uow, customer, tea.id, 2)
+        async with uow() as u:
+            await set_preference(u, off.id, "cart_reminders", False)
+            await u.begin_write()
+            (await u.customers.get(gone.id)).blocked_at = utcnow()
+            await u.commit()
+        async with uow() as u:
+            assert await remind_carts(u, CONFIG, utcnow()) == 0  # too early
+        clock.shift(timedelta(hours=1))
+        await fill_cart(uow, bob, tea.id)  # Bob is still shopping
+        clock.shift(timedelta(hours=2, minutes=1))
+        for _ in range(2):  # twice, or late: once
+            async with uow() as u:
+                await remind_carts(u, CONFIG, utcnow())
+        [reminder] = await outbox(uow, "cart_reminder")
+        assert reminder.chat_id == ann.telegram_id and reminder.context == {"items": 2, "total_minor": 900}
+        clock.shift(timedelta(hours=1))
+        async with uow() as u:
+            await remind_carts(u, CONFIG, utcnow())
+        assert sorted(r.chat_id for r in await outbox(uow, "cart_reminder")) == sorted(
+            [ann.telegram_id, bob.telegram_id]
+        )
+        await fill_cart(uow, ann, tea.id)  # a new state of Ann's cart: one more reminder, later
+        clock.shift(timedelta(hours=3, minutes=1))
+        async with uow() as u:
+            await remind_carts(u, CONFIG, utcnow())
+        rows = await outbox(uow, "cart_reminder")
+        assert [r.context["items"] for r in rows if r.chat_id == ann.telegram_id] == [2, 3]
+
+
+async def test_an_emptied_cart_gets_no_reminder(uow: Any) -> None:
+    with time_machine.travel(datetime(2026, 11, 21, 10, 0, tzinfo=UTC), tick=False) as clock:
+        ann = await make_customer(uow)
+        tea = await make_product(uow, stock=50)
+        await fill_cart(uow, ann, tea.id)
+        async with uow() as u:
+            await carts.clear_cart(u, ann.id)
+        clock.shift(timedelta(hours=4))
+        async with uow() as u:
+            assert await remind_carts(u, CONFIG, utcnow()) == 0
+
+
+# --- the staff digest ---------------------------------------------------------------------------------
+DIGEST = ShopConfig(
+    currency="USD", timezone="Europe/London", admin_ids=(1, 2), digest_time=time(9, 0), low_stock=3
+)
+
+
+async def test_the_digest_goes_once_a_day_at_its_time_with_yesterdays_figures(uow: Any) -> None:
+    with time_machine.travel(datetime(2026, 11, 20, 15, 0, tzinfo=UTC), tick=False) as clock:
+        ann = await make_customer(uow)
+        await make_product(uow, sku="LOW", name="Last scones", stock=2)
+        tea = await make_product(uow, stock=50)
+        await fill_cart(uow, ann, tea.id, 2)
+        token = await ready_checkout(uow, ann, "pickup")
+        async with uow() as u:
+            order = (await checkout.place_order(u, ann.id, token, DIGEST)).order
+        async with uow() as u:
+            await payments.record_payment(u, order.id, "9.00", "cash", None, 1, DIGEST)
+        await fill_cart(uow, ann, tea.id, 1)
+        token = await ready_checkout(uow, ann, "pickup")
+        async with uow() as u:
+            waiting = (await checkout.place_order(u, ann.id, token, DIGEST)).order
+        async with uow() as u:  # a clerk's payment, waiting for an owner
+            await payments.record_payment(u, waiting.id, "4.50", "transfer", "TX1", 99, DIGEST)
+        clock.move_to(datetime(2026, 11, 21, 8, 59, tzinfo=UTC))
+        async with uow() as u:
+            assert await daily_digest(u, DIGEST, utcnow()) == 0  # before 09:00 London
+        clock.move_to(datetime(2026, 11, 21, 9, 0, tzinfo=UTC))
+        for _ in range(2):
+            async with uow() as u:
+                await daily_digest(u, DIGEST, utcnow())
+        rows = await outbox(uow, "digest")
+        assert sorted(r.chat_id for r in rows) == [1, 2]  # each owner, once
+        context = rows[0].context
+        assert context["day"] == "2026-11-20" and context["revenue_minor"] == 900 and context["orders"] == 1
+        assert context["pending_payments"] == 1 and context["waiting"] == 1  # the paid one; the other waits for /verify
+        assert [p["sku"] for p in context["low_stock"]] == ["LOW"]
+        clock.move_to(datetime(2026, 11, 22, 23, 0, tzinfo=UTC))  # next day, late after downtime
+        async with uow() as u:
+            await daily_digest(u, DIGEST, utcnow())
+        assert [r.context["day"] for r in await outbox(uow, "digest")].count("2026-11-21") == 2
+        assert ShopConfig(digest_time=None).digest_time is None
