@@ -1,7 +1,7 @@
 """Broadcasts: one message from staff to an audience of opted-in, reachable customers, via the outbox.
 
-Audiences: ``all`` (everyone opted in), ``type:vip`` (a customer type), ``tier:gold`` (a loyalty tier),
-``recent:30`` (bought in the last 30 days). The broadcast and every recipient's outbox row are written
+Audiences: ``all`` (everyone opted in), ``type-vip`` (a customer type), ``tier-gold`` (a loyalty tier),
+``recent-30`` (bought in the last 30 days). The broadcast and every recipient's outbox row are written
 in one transaction; the sender delivers them within Telegram's limits, and a scheduled job keeps the
 staff member's progress message up to date.
 """
@@ -48,11 +48,11 @@ def check_message(text: str | None, photo: str | None) -> str:
 
 def audiences(config: ShopConfig) -> list[str]:
     """Every audience staff can choose, in the order the buttons show them."""
-    tiers = [f"tier:{tier.name}" for tier in config.tiers] if config.loyalty_enabled else []
+    tiers = [f"tier-{tier.name}" for tier in config.tiers] if config.loyalty_enabled else []
     return (
         ["all"]
-        + [f"recent:{days}" for days in RECENT_DAYS]
-        + [f"type:{kind}" for kind in CUSTOMER_TYPES]
+        + [f"recent-{days}" for days in RECENT_DAYS]
+        + [f"type-{kind}" for kind in CUSTOMER_TYPES]
         + tiers
     )
 
@@ -61,7 +61,7 @@ async def recipients(uow: UnitOfWork, audience: str, config: ShopConfig, now: da
     """Opted-in, reachable customers in the audience (unknown audiences match nobody)."""
     if audience not in audiences(config):
         raise BroadcastGone()
-    kind, _, value = audience.partition(":")
+    kind, _, value = audience.partition("-")
     statement = select(Customer).where(
         Customer.marketing_opt_in.is_(True),
         Customer.blocked_at.is_(None),

@@ -1,0 +1,154 @@
+"""Through the sandbox: /points for customers and staff, points at checkout, cart reminders preference,
+and /broadcast from compose to the final summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sandbox.client import SimUser
+from storage.models import utcnow
+from tests.handlers.conftest import Shop, button_labels
+from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
+from tests.handlers.test_staff import staff_says
+
+
+async def customer_id(shop: Shop, user: SimUser) -> int:
+    async with shop.uow() as u:
+        return (await u.customers.by_telegram_id(user.id)).id
+
+
+async def test_staff_give_points_and_the_customer_spends_them_at_checkout(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    cid = await customer_id(shop, ann)
+    owner = shop.owner
+    await staff_says(owner, f"/points {cid} +40 welcome <gift> & more", "+40 points for Ann")
+    notice = await ann.wait_for(text="changed your points by +40")
+    assert "welcome <gift> & more" in notice["text"]  # escaped on the way, shown as typed
+    await ann.send("/points")
+    view = await ann.wait_for(text="Your points: 40")
+    assert "worth $4.00" in view["text"] and "Bronze" in view["text"]
+
+    await fill_cart(ann, 1, 2)  # 2 × $4.50 = $9.00; points may pay 50%: 40 points = $4.00
+    summary = await checkout_to_summary(ann, delivery=False, notes=None)
+    assert "You can pay $4.00 of this order with 40 points" in summary["text"]
+    assert "⭐ Use 40 points" in button_labels(summary)
+    await ann.press("⭐ Use 40 points")
+    using = await ann.wait_for(text="Points (40)")
+    assert "Total: $5.00" in using["text"] and "✖ Don't use points" in button_labels(using)
+    await ann.press("✖ Don't use points")
+    await ann.wait_for(lambda m: "Total: $9.00" in m.get("text", "") and "Use 40 points" in str(m))
+    await ann.press("⭐ Use 40 points")
+    await ann.wait_for(text="Points (40)")
+    await ann.press("✅ Place order")
+    placed = await ann.wait_for(text="is placed")
+    assert "Total: $5.00" in placed["text"]
+    await ann.send("/points")
+    after = await ann.wait_for(text="Your points: 0")
+    assert "-40 · used" in after["text"]
+
+
+async def test_points_commands_refuse_bad_input_and_non_staff(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    cid = await customer_id(shop, ann)
+    owner = shop.owner
+    await staff_says(owner, "/points abc", "Use: /points ID")
+    await staff_says(owner, "/points 99999 +5", "99999")
+    await staff_says(owner, f"/points {cid} -5 oops", "a balance cannot go below zero")
+    await staff_says(owner, f"/points {cid} +0", "whole number from 1")
+    await staff_says(owner, f"/points {cid}", "Adjust: /points")
+    await ann.send(f"/points {cid} +500 free")
+    await ann.wait_for(text="for the shop's staff only")
+    async with shop.uow() as u:
+        assert await u.loyalty.entries(cid) == []
+
+
+async def test_cart_reminders_can_be_turned_off_in_the_profile(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    await ann.send("/profile")
+    profile = await ann.wait_for(text="Cart reminders: yes")
+    assert "☑ Cart reminders" in button_labels(profile)
+    await ann.press("☑ Cart reminders")
+    await ann.wait_for(text="Cart reminders: no")
+    async with shop.uow() as u:
+        assert (await u.customers.by_telegram_id(ann.id)).cart_reminders is False
+
+
+async def opt_in(user: SimUser) -> None:
+    await user.send("/profile")
+    await user.wait_for(text="News and offers: no")
+    await user.press("☐ News and offers")
+    await user.wait_for(text="News and offers: yes")
+
+
+@pytest.mark.allow_bot_errors  # Bob's 403 is the point
+async def test_a_broadcast_reaches_opted_in_customers_and_reports_progress(shop: Shop) -> None:
+    ann, bob, cat, dan = [await shop.started(n) for n in ("Ann", "Bob", "Cat", "Dan")]
+    for user in (ann, bob, dan):
+        await opt_in(user)
+    await bob.block()  # Telegram will refuse: counted as unreachable
+    async with shop.uow() as u:  # Dan is known to be unreachable: skipped from the start
+        await u.begin_write()
+        (await u.customers.by_telegram_id(dan.id)).blocked_at = utcnow()
+        await u.commit()
+    owner = shop.owner
+    await staff_says(owner, "/broadcast", "Send the message for your customers")
+    await owner.send("x" * 4001)  # too long: told why, still composing
+    await owner.wait_for(text="at most 4000 characters")
+    await owner.send("Fresh <scones> & jam today 🍰")
+    preview = await owner.wait_for(text="Fresh <scones> & jam today 🍰")
+    assert preview["text"] == "Fresh <scones> & jam today 🍰"
+    audiences = await owner.wait_for(text="Who should get it?")
+    labels = button_labels(audiences)
+    assert "everyone opted in" in labels and "VIP" in labels and "🥇 Gold" in labels
+    answer = await owner.press("VIP")
+    assert answer["show_alert"] and "Nobody is in this audience" in answer["text"]
+    await owner.press("everyone opted in")
+    confirm = await owner.wait_for(text="Send it to 2 customers")
+    await owner.press("📣 Send", message_id=confirm["message_id"])
+    done = await owner.wait_for(text="is done", timeout=20)
+    assert done["message_id"] == confirm["message_id"]  # one message, edited as it went
+    assert "sent: 1" in done["text"] and "unreachable: 1" in done["text"] and "failed: 0" in done["text"]
+    got = [m["text"] for m in await ann.bot_messages() if "scones" in (m.get("text") or "")]
+    assert got == ["Fresh <scones> & jam today 🍰"]
+    for user in (cat, dan):
+        assert not [m for m in await user.bot_messages() if "scones" in (m.get("text") or "")]
+    async with shop.uow() as u:
+        counts = await u.broadcasts.counts(1)
+    assert counts == {"sent": 1, "unreachable": 1}
+
+
+async def test_a_broadcast_with_a_photo_and_a_customer_cannot_start_one(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    await opt_in(ann)
+    owner = shop.owner
+    await staff_says(owner, "/broadcast", "Send the message")
+    await owner.send_photo("New menu & prices")
+    await owner.wait_for(lambda m: "photo" in m and m.get("caption") == "New menu & prices")
+    await owner.wait_for(text="Who should get it?")
+    await owner.press("everyone opted in")
+    await owner.wait_for(text="Send it to 1 customers")
+    await owner.press("📣 Send")
+    await owner.wait_for(text="is done", timeout=20)
+    photo: Any = await ann.wait_for(lambda m: "photo" in m and "New menu" in m.get("caption", ""))
+    assert photo["caption"] == "New menu & prices"
+    await ann.send("/broadcast")
+    await ann.wait_for(text="for the shop's staff only")
+
+
+async def test_a_send_button_left_after_cancel_sends_nothing(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    await opt_in(ann)
+    owner = shop.owner
+    await staff_says(owner, "/broadcast", "Send the message")
+    await owner.send("Closed today")
+    await owner.wait_for(text="Who should get it?")
+    await owner.press("everyone opted in")
+    await owner.wait_for(text="Send it to 1 customers")
+    await owner.send("/cancel")
+    await owner.wait_for(text="nothing is in progress now")
+    answer = await owner.press("📣 Send")
+    assert answer["show_alert"] and "already sent or cancelled" in answer["text"]
+    async with shop.uow() as u:
+        assert await u.broadcasts.get(1) is None
