@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy sandbox bot shop storage
+	$(BIN)/mypy sandbox bot shop storage bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -150,5 +150,24 @@ async def _with_uow(settings, work):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
+BENCHMARKS = ("notify",)
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help=f"one of: {', '.join(BENCHMARKS)}")],
+    size: Annotated[int, typer.Option(help="how many messages (notify)")] = 1500,
+) -> None:
+    """Run a benchmark against an in-process sandbox and print its figures as one JSON object."""
+    import importlib
+    import json
+
+    if name not in BENCHMARKS:
+        typer.secho(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}", fg="red", err=True)
+        raise typer.Exit(2)
+    module = importlib.import_module(f"bench.{name}")
+    typer.echo(json.dumps(asyncio.run(module.bench(size))))
+
+
 if __name__ == "__main__":
     app()

@@ -82,7 +82,9 @@ async def test_kill_9_mid_broadcast_loses_nothing(sandbox: SandboxServer, tmp_pa
             assert sum(received) - RECIPIENTS <= IN_FLIGHT
             print(f"delivered before the kill: {delivered_before}; duplicates: {sum(received) - RECIPIENTS}")
             with sqlite3.connect(tmp_path / "shop.db") as db:
-                statuses = db.execute("select status, count(*) from outbox where kind = 'broadcast' group by 1")
+                statuses = db.execute(
+                    "select status, count(*) from outbox where kind = 'broadcast' group by 1"
+                )
                 assert dict(statuses.fetchall()) == {"sent": RECIPIENTS + 1}
         finally:
             second.terminate()

@@ -1,0 +1,22 @@
+"""The benchmarks run and report what they promise (figures are for BENCHMARKS.md, never asserted here)."""
+
+from __future__ import annotations
+
+from bench.notify import bench as notify_bench
+from bench.notify import window_max
+
+
+async def test_the_notify_benchmark_delivers_everything_and_reports_its_figures() -> None:
+    figures = await notify_bench(recipients=30, busy_chats=2, each=4)
+    assert figures["broadcast_messages"] == 30 and figures["refused_other"] == 0
+    assert {
+        "achieved_over_limit",
+        "steady_over_limit",
+        "rate_limited_429",
+        "max_per_chat_in_any_second",
+    } <= set(figures)
+
+
+def test_window_max_counts_the_busiest_second() -> None:
+    assert window_max([0.0, 0.5, 0.99, 1.0, 1.2, 3.0]) == 4  # 0.5 … 1.2
+    assert window_max([5.0]) == 1
