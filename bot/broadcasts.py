@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.render import Renderer
 from shop import broadcast
 from shop.config import ShopConfig
+from shop.notifications import language_of
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
@@ -33,10 +34,9 @@ class BroadcastReporter:
         async with UnitOfWork(self.session_factory) as uow:
             for item in await uow.broadcasts.unfinished():
                 progress = await broadcast.progress(uow, item)
+                language = await language_of(uow, item.progress_chat_id, self.config)
                 await uow.end_read()
-                text = self.renderer.render(
-                    "staff.broadcast_progress", self.config.default_language, number=item.id, p=progress
-                )
+                text = self.renderer.render("staff.broadcast_progress", language, number=item.id, p=progress)
                 message_id = item.progress_message_id
                 if text != item.progress_text or message_id is None:
                     message_id = await self._show(item.progress_chat_id, message_id, text)

@@ -74,7 +74,7 @@ async def notify_staff(
     photo: str | None = None,
     **context: Any,
 ) -> int:
-    """Queue a message to the staff group, or to each owner; returns how many were queued."""
+    """Queue a message to the staff group, or to each owner in their language; returns how many."""
     queued = 0
     for chat_id in config.staff_recipients:
         message = OutboxMessage(
@@ -82,9 +82,17 @@ async def notify_staff(
             chat_id=chat_id,
             template=template,
             context=context,
-            language=config.default_language,
+            language=await language_of(uow, chat_id, config),
             photo=photo,
             dedupe_key=f"{key}:to:{chat_id}",
         )
         queued += await uow.outbox.enqueue(message)
     return queued
+
+
+async def language_of(uow: UnitOfWork, chat_id: int, config: ShopConfig) -> str:
+    """A person's language (as chosen, else Telegram's); a group's is the shop's default."""
+    person = await uow.customers.by_telegram_id(chat_id) if chat_id > 0 else None
+    if person is None:
+        return config.default_language
+    return config.language_for(person.language, person.telegram_language)

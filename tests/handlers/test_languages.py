@@ -65,3 +65,16 @@ async def test_prices_follow_the_language(shop: Shop) -> None:
     await ivan.send("/start p_1")
     card = await ivan.wait_for(lambda m: "photo" in m)
     assert "4,50\xa0$" in card["caption"]  # Russian number format for the shop's currency
+
+
+async def test_staff_alerts_speak_each_owners_language(shop: Shop) -> None:
+    from tests.handlers.test_staff import placed
+
+    owner = shop.owner
+    await owner.send("/language")
+    await owner.wait_for(text="Choose your language")
+    await owner.press("Русский")
+    await owner.wait_for(text="Готово")
+    _, number = await placed(shop)
+    alert = await owner.wait_for(text=f"Новый заказ №{number}")
+    assert "💰" in button_labels(alert)[0] and "Record payment" not in str(button_labels(alert))
