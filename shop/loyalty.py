@@ -1,4 +1,4 @@
-"""Loyalty points: a ledger of every change with the balance after it, tiers by lifetime points.
+"""Loyalty points: an account per customer and a ledger of every change with the balance after it.
 
 Earned when an order becomes paid, redeemed at checkout (capped), given back and taken back when an
 order is cancelled, expires or is refunded, adjusted by staff, expired oldest first. The balance is
@@ -22,6 +22,7 @@ from .notifications import notify_customer
 KINDS = ("earned", "redeemed", "expired", "adjusted", "reversed")
 NOTICE_AHEAD = timedelta(days=7)
 MAX_ADJUST = 1_000_000
+NEVER = timedelta(days=36500)
 
 
 class InvalidPoints(DomainError):
@@ -59,16 +60,17 @@ def redeemable(balance: int, total_minor: int, config: ShopConfig) -> int:
 
 @dataclass
 class Lot:
-    earned_at: datetime
+    expires_at: datetime
     remaining: int
 
 
 def open_lots(entries: list[LoyaltyEntry]) -> list[Lot]:
-    """Credits not yet used up, oldest first: every debit uses the oldest points first (FIFO)."""
+    """Credits not yet used up, soonest to expire first: every debit uses those first (FIFO)."""
     lots: list[Lot] = []
     for entry in entries:
         if entry.points > 0:
-            lots.append(Lot(entry.created_at, entry.points))
+            lots.append(Lot(entry.expires_at or entry.created_at + NEVER, entry.points))
+            lots.sort(key=lambda lot: lot.expires_at)
             continue
         debit = -entry.points
         for lot in lots:
@@ -81,9 +83,9 @@ def open_lots(entries: list[LoyaltyEntry]) -> list[Lot]:
     return lots
 
 
-def expiring_by(lots: list[Lot], moment: datetime, config: ShopConfig) -> int:
+def expiring_by(lots: list[Lot], moment: datetime) -> int:
     """Points (of these lots) that have expired by ``moment``."""
-    return sum(lot.remaining for lot in lots if lot.earned_at + config.points_expire_after <= moment)
+    return sum(lot.remaining for lot in lots if lot.expires_at <= moment)
 
 
 # --- the ledger -------------------------------------------------------------------------------------
@@ -92,50 +94,55 @@ async def _write(
     customer_id: int,
     kind: str,
     points: int,
+    config: ShopConfig,
     *,
+    lifetime: int = 0,
     order_id: int | None = None,
     reason: str | None = None,
     actor: str = "system",
     at: datetime | None = None,
 ) -> LoyaltyEntry:
-    """One ledger entry after the current balance. The caller holds the customer and commits."""
+    """One ledger entry and the account moved with it, in the caller's transaction (the caller commits).
+
+    The account row is locked first (FOR UPDATE), so two writes for one customer take turns.
+    """
     assert kind in KINDS and points != 0
-    balance = await uow.loyalty.balance(customer_id)
-    if balance + points < 0:
-        raise NotEnoughPoints(balance=balance, wanted=-points)
+    account = await uow.loyalty.account(customer_id, lock=True)
+    if account.balance + points < 0:
+        raise NotEnoughPoints(balance=account.balance, wanted=-points)
+    moment = at or utcnow()
+    account.balance += points
+    account.lifetime = max(0, account.lifetime + lifetime)
     entry = LoyaltyEntry(
         customer_id=customer_id,
         kind=kind,
         points=points,
-        balance_after=balance + points,
+        balance_after=account.balance,
         order_id=order_id,
         reason=reason,
         actor=actor,
-        created_at=at or utcnow(),
+        created_at=moment,
+        expires_at=moment + config.points_expire_after if points > 0 else None,
     )
     uow.loyalty.add(entry)
     await uow.session.flush()
     return entry
 
 
-async def lifetime(uow: UnitOfWork, customer_id: int) -> int:
-    return (await uow.loyalty.lifetime([customer_id])).get(customer_id, 0)
-
-
 async def earn_for_order(uow: UnitOfWork, order: Order, config: ShopConfig) -> int:
     """Points for an order that became paid, once per order; tells the customer (and of a new tier)."""
     if not config.loyalty_enabled:
         return 0
-    await uow.loyalty.hold(order.customer_id)
+    account = await uow.loyalty.account(order.customer_id, lock=True)
     if any(e.kind == "earned" for e in await uow.loyalty.for_order(order.id)):
         return 0
-    before = await lifetime(uow, order.customer_id)
-    tier = tier_for(before, config)
+    tier = tier_for(account.lifetime, config)
     points = points_for(order.total_minor, order.currency, tier, config)
     if points <= 0:
         return 0
+    reason = f"order #{order.id}"
     entry = await _write(
-        uow, order.customer_id, "earned", points, order_id=order.id, reason=f"order #{order.id}"
+        uow, order.customer_id, "earned", points, config, lifetime=points, order_id=order.id, reason=reason
     )
     customer = await uow.customers.get(order.customer_id)
     assert customer is not None
@@ -151,7 +158,7 @@ async def earn_for_order(uow: UnitOfWork, order: Order, config: ShopConfig) -> i
         points=points,
         balance=entry.balance_after,
     )
-    new_tier = tier_for(before + points, config)
+    new_tier = tier_for(account.lifetime, config)
     if new_tier.threshold > tier.threshold:
         await notify_customer(
             uow,
@@ -169,37 +176,47 @@ async def earn_for_order(uow: UnitOfWork, order: Order, config: ShopConfig) -> i
 
 async def redeem_for_order(uow: UnitOfWork, order: Order, wanted: int, config: ShopConfig) -> int:
     """Use up to ``wanted`` points on a new order (flushed, not yet committed): lowers its total."""
-    await uow.loyalty.hold(order.customer_id)
-    balance = await uow.loyalty.balance(order.customer_id)
-    points = min(wanted, redeemable(balance, order.subtotal_minor + order.delivery_fee_minor, config))
+    account = await uow.loyalty.account(order.customer_id, lock=True)
+    points = min(wanted, redeemable(account.balance, order.subtotal_minor + order.delivery_fee_minor, config))
     if points <= 0:
         return 0
-    await _write(uow, order.customer_id, "redeemed", -points, order_id=order.id, reason=f"order #{order.id}")
+    reason = f"order #{order.id}"
+    await _write(uow, order.customer_id, "redeemed", -points, config, order_id=order.id, reason=reason)
     order.points_used = points
     order.discount_minor = points * config.point_value_minor
     order.total_minor = order.subtotal_minor + order.delivery_fee_minor - order.discount_minor
     return points
 
 
-async def reverse_for_order(uow: UnitOfWork, order: Order, why: str) -> None:
+async def reverse_for_order(uow: UnitOfWork, order: Order, why: str, config: ShopConfig) -> None:
     """The order was cancelled, expired or refunded: points used come back, points earned go (once)."""
     entries = await uow.loyalty.for_order(order.id)
     if not entries or any(e.kind == "reversed" for e in entries):
         return
-    await uow.loyalty.hold(order.customer_id)
+    account = await uow.loyalty.account(order.customer_id, lock=True)
     used = -sum(e.points for e in entries if e.kind == "redeemed")
     earned = sum(e.points for e in entries if e.kind == "earned")
     if used:
-        await _write(
-            uow, order.customer_id, "reversed", used, order_id=order.id, reason=f"{why}: points back"
-        )
+        reason = f"{why}: points back"
+        await _write(uow, order.customer_id, "reversed", used, config, order_id=order.id, reason=reason)
     if earned:
-        # Points earned on this order may have been spent meanwhile: take back what is left, never below 0.
-        take = min(earned, await uow.loyalty.balance(order.customer_id))
+        # Points earned on this order may have been spent meanwhile: take back what is left (never below
+        # zero); the order stops counting toward the tier in full.
+        take = min(earned, account.balance)
         if take:
+            reason = f"{why}: earned"
             await _write(
-                uow, order.customer_id, "reversed", -take, order_id=order.id, reason=f"{why}: earned"
+                uow,
+                order.customer_id,
+                "reversed",
+                -take,
+                config,
+                lifetime=-earned,
+                order_id=order.id,
+                reason=reason,
             )
+        else:
+            account.lifetime = max(0, account.lifetime - earned)
 
 
 async def adjust(
@@ -209,10 +226,8 @@ async def adjust(
     if points == 0 or abs(points) > MAX_ADJUST:
         raise InvalidPoints(max=MAX_ADJUST)
     await uow.begin_write()
-    await uow.loyalty.hold(customer.id)
-    entry = await _write(
-        uow, customer.id, "adjusted", points, reason=reason.strip()[:200] or None, actor=f"staff:{actor_id}"
-    )
+    note = reason.strip()[:200] or None
+    entry = await _write(uow, customer.id, "adjusted", points, config, reason=note, actor=f"staff:{actor_id}")
     await notify_customer(
         uow,
         customer,
@@ -247,36 +262,33 @@ class PointsView:
 
 
 async def points_view(uow: UnitOfWork, customer_id: int, config: ShopConfig, now: datetime) -> PointsView:
+    account = await uow.loyalty.account(customer_id)
     entries = await uow.loyalty.entries(customer_id)
-    total = await lifetime(uow, customer_id)
-    lots = open_lots(entries)
-    horizon = now + timedelta(days=30)
-    soon = [lot for lot in lots if lot.earned_at + config.points_expire_after <= horizon]
-    balance = entries[-1].balance_after if entries else 0
+    soon = [lot for lot in open_lots(entries) if lot.expires_at <= now + timedelta(days=30)]
     return PointsView(
-        balance=balance,
-        lifetime=total,
-        tier=tier_for(total, config),
-        next_tier=next_tier(total, config),
+        balance=account.balance,
+        lifetime=account.lifetime,
+        tier=tier_for(account.lifetime, config),
+        next_tier=next_tier(account.lifetime, config),
         entries=list(reversed(entries[-8:])),
         expiring=sum(lot.remaining for lot in soon),
-        expiring_on=soon[0].earned_at + config.points_expire_after if soon else None,
-        value_minor=balance * config.point_value_minor,
+        expiring_on=soon[0].expires_at if soon else None,
+        value_minor=account.balance * config.point_value_minor,
     )
 
 
 # --- scheduled --------------------------------------------------------------------------------------
 async def expire_points(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
-    """Points older than the expiry age go, oldest first; running twice expires nothing twice."""
+    """Points past their expiry go, oldest first; running twice expires nothing twice."""
     if not config.loyalty_enabled:
         return 0
     await uow.begin_write()
     expired = 0
-    for customer_id in await uow.loyalty.holders_with_credits_before(now - config.points_expire_after):
-        await uow.loyalty.hold(customer_id)
-        due = expiring_by(open_lots(await uow.loyalty.entries(customer_id)), now, config)
+    for customer_id in await uow.loyalty.holders_expiring_by(now):
+        await uow.loyalty.account(customer_id, lock=True)
+        due = expiring_by(open_lots(await uow.loyalty.entries(customer_id)), now)
         if due:
-            await _write(uow, customer_id, "expired", -due, reason="expired", at=now)
+            await _write(uow, customer_id, "expired", -due, config, reason="expired", at=now)
             expired += due
     await uow.commit()
     return expired
@@ -289,9 +301,9 @@ async def warn_expiring(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
     await uow.begin_write()
     queued = 0
     ahead = now + NOTICE_AHEAD
-    for customer_id in await uow.loyalty.holders_with_credits_before(ahead - config.points_expire_after):
+    for customer_id in await uow.loyalty.holders_expiring_by(ahead):
         lots = open_lots(await uow.loyalty.entries(customer_id))
-        points = expiring_by(lots, ahead, config)
+        points = expiring_by(lots, ahead)
         customer = await uow.customers.get(customer_id)
         if not points or customer is None:
             continue
@@ -305,7 +317,7 @@ async def warn_expiring(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
             key=f"customer:{customer_id}:points:expiring:{year}-{week}",
             urgent=False,
             points=points,
-            on=(lots[0].earned_at + config.points_expire_after).isoformat(),
+            on=lots[0].expires_at.isoformat(),
         )
     await uow.commit()
     return queued

@@ -88,7 +88,7 @@ async def transition(
     if to == S.paid:
         await loyalty.earn_for_order(uow, order, config)
     if to in REVERSES_POINTS:
-        await loyalty.reverse_for_order(uow, order, to.value)
+        await loyalty.reverse_for_order(uow, order, to.value, config)
 
 
 @dataclass

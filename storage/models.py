@@ -335,12 +335,30 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
+class LoyaltyAccount(Base):
+    """A customer's points now: the balance (always the ledger's sum) and lifetime points (the tier's basis).
+
+    Its row is also the lock that makes ledger writes for one customer take turns.
+    """
+
+    __tablename__ = "loyalty_accounts"
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        CheckConstraint("lifetime >= 0", name="lifetime_not_negative"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    balance: Mapped[int] = mapped_column(default=0)
+    lifetime: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class LoyaltyEntry(Base):
     """The points ledger: every change with the balance after it; the balance is the sum of the points."""
 
-    __tablename__ = "loyalty_entries"
+    __tablename__ = "loyalty_ledger"
     __table_args__ = (
-        Index("ix_loyalty_entries_customer_id_id", "customer_id", "id"),
+        Index("ix_loyalty_ledger_customer_id_id", "customer_id", "id"),
         CheckConstraint("balance_after >= 0", name="balance_not_negative"),
     )
 
@@ -353,6 +371,7 @@ class LoyaltyEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]  # credits only: when what is left of them expires
 
 
 class Broadcast(Base):

@@ -22,6 +22,7 @@ from .models import (
     CheckoutDraft,
     Customer,
     CustomerNote,
+    LoyaltyAccount,
     LoyaltyEntry,
     Order,
     OrderItem,
@@ -541,51 +542,54 @@ class NoteRepository(Repository):
 
 
 class LoyaltyRepository(Repository):
-    async def hold(self, customer_id: int) -> None:
-        """Take the customer's row (FOR UPDATE on PostgreSQL), so ledger writes for them take turns."""
-        await self.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    async def account(self, customer_id: int, *, lock: bool = False) -> LoyaltyAccount:
+        """The customer's account. Writers ``lock`` it: created at zero if new, then held FOR UPDATE so
+        ledger writes for one customer take turns. Readers of a customer without one get zeros (not added)."""
+        statement = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id)
+        if not lock:
+            found = await self.session.scalar(statement)
+            return found or LoyaltyAccount(customer_id=customer_id, balance=0, lifetime=0)
+        await self.session.execute(
+            self.insert(LoyaltyAccount)
+            .values(customer_id=customer_id, balance=0, lifetime=0, updated_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        held = await self.session.scalar(
+            statement.with_for_update().execution_options(populate_existing=True)
+        )
+        assert held is not None
+        return held
 
     async def balance(self, customer_id: int) -> int:
-        latest = await self.session.scalar(
-            select(LoyaltyEntry.balance_after)
-            .where(LoyaltyEntry.customer_id == customer_id)
-            .order_by(LoyaltyEntry.id.desc())
-            .limit(1)
+        statement = select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == customer_id)
+        return int(await self.session.scalar(statement) or 0)
+
+    async def lifetime(self, customer_ids: list[int]) -> dict[int, int]:
+        """Lifetime points per customer (the tier's basis); customers without an account are left out."""
+        statement = select(LoyaltyAccount.customer_id, LoyaltyAccount.lifetime).where(
+            LoyaltyAccount.customer_id.in_(customer_ids)
         )
-        return int(latest or 0)
+        return {cid: int(points) for cid, points in await self.session.execute(statement)}
 
     def add(self, entry: LoyaltyEntry) -> None:
         self.session.add(entry)
 
-    async def entries(self, customer_id: int, limit: int | None = None) -> list[LoyaltyEntry]:
-        """Oldest first; with ``limit``, the newest ``limit`` entries (still oldest first)."""
-        statement = select(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer_id)
-        if limit is None:
-            return list(await self.session.scalars(statement.order_by(LoyaltyEntry.id)))
-        newest = await self.session.scalars(statement.order_by(LoyaltyEntry.id.desc()).limit(limit))
-        return list(reversed(list(newest)))
+    async def entries(self, customer_id: int) -> list[LoyaltyEntry]:
+        """The customer's ledger, oldest first."""
+        statement = (
+            select(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer_id).order_by(LoyaltyEntry.id)
+        )
+        return list(await self.session.scalars(statement))
 
     async def for_order(self, order_id: int) -> list[LoyaltyEntry]:
         statement = select(LoyaltyEntry).where(LoyaltyEntry.order_id == order_id).order_by(LoyaltyEntry.id)
         return list(await self.session.scalars(statement))
 
-    async def lifetime(self, customer_ids: list[int]) -> dict[int, int]:
-        """Points earned for good (earned, less earned points taken back), per customer: the tier's basis."""
-        counted = or_(
-            LoyaltyEntry.kind == "earned", (LoyaltyEntry.kind == "reversed") & (LoyaltyEntry.points < 0)
-        )
-        statement = (
-            select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
-            .where(LoyaltyEntry.customer_id.in_(customer_ids), counted)
-            .group_by(LoyaltyEntry.customer_id)
-        )
-        return {cid: int(total or 0) for cid, total in await self.session.execute(statement)}
-
-    async def holders_with_credits_before(self, moment: datetime) -> list[int]:
-        """Customers holding points whose oldest credit is older than ``moment`` (candidates for expiry)."""
+    async def holders_expiring_by(self, moment: datetime) -> list[int]:
+        """Customers with points left from credits that expire by ``moment`` (debits use the oldest first)."""
         credits = func.sum(
             case(
-                (and_(LoyaltyEntry.points > 0, LoyaltyEntry.created_at <= moment), LoyaltyEntry.points),
+                (and_(LoyaltyEntry.points > 0, LoyaltyEntry.expires_at <= moment), LoyaltyEntry.points),
                 else_=0,
             )
         )

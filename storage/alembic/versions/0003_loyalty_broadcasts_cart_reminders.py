@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-21 07:01:33.326957
+Create Date: 2026-11-21 07:33:19.663814
 """
 
 from collections.abc import Sequence
@@ -34,7 +34,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcasts")),
     )
     op.create_table(
-        "loyalty_entries",
+        "loyalty_accounts",
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("balance", sa.Integer(), nullable=False),
+        sa.Column("lifetime", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("balance >= 0", name=op.f("ck_loyalty_accounts_balance_not_negative")),
+        sa.CheckConstraint("lifetime >= 0", name=op.f("ck_loyalty_accounts_lifetime_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_loyalty_accounts_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_loyalty_accounts")),
+    )
+    op.create_table(
+        "loyalty_ledger",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -44,21 +60,22 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("balance_after >= 0", name=op.f("ck_loyalty_entries_balance_not_negative")),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("balance_after >= 0", name=op.f("ck_loyalty_ledger_balance_not_negative")),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
-            name=op.f("fk_loyalty_entries_customer_id_customers"),
+            name=op.f("fk_loyalty_ledger_customer_id_customers"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_loyalty_entries_order_id_orders"), ondelete="SET NULL"
+            ["order_id"], ["orders.id"], name=op.f("fk_loyalty_ledger_order_id_orders"), ondelete="SET NULL"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_entries")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_ledger")),
     )
-    with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
-        batch_op.create_index("ix_loyalty_entries_customer_id_id", ["customer_id", "id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_loyalty_entries_order_id"), ["order_id"], unique=False)
+    with op.batch_alter_table("loyalty_ledger", schema=None) as batch_op:
+        batch_op.create_index("ix_loyalty_ledger_customer_id_id", ["customer_id", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_loyalty_ledger_order_id"), ["order_id"], unique=False)
 
     with op.batch_alter_table("checkout_drafts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("use_points", sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -95,10 +112,11 @@ def downgrade() -> None:
     with op.batch_alter_table("checkout_drafts", schema=None) as batch_op:
         batch_op.drop_column("use_points")
 
-    with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_loyalty_entries_order_id"))
-        batch_op.drop_index("ix_loyalty_entries_customer_id_id")
+    with op.batch_alter_table("loyalty_ledger", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loyalty_ledger_order_id"))
+        batch_op.drop_index("ix_loyalty_ledger_customer_id_id")
 
-    op.drop_table("loyalty_entries")
+    op.drop_table("loyalty_ledger")
+    op.drop_table("loyalty_accounts")
     op.drop_table("broadcasts")
     # ### end Alembic commands ###
