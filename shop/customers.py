@@ -101,8 +101,19 @@ async def export_data(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
             "language": customer.language,
             "telegram_language": customer.telegram_language,
             "marketing_opt_in": customer.marketing_opt_in,
+            "cart_reminders": customer.cart_reminders,
             "created_at": customer.created_at.isoformat(),
         },
+        "loyalty_points": [
+            {
+                "kind": e.kind,
+                "points": e.points,
+                "balance_after": e.balance_after,
+                "order": e.order_id,
+                "at": e.created_at.isoformat(),
+            }
+            for e in await uow.loyalty.entries(customer_id)
+        ],
         "addresses": [
             {"text": a.text, "created_at": a.created_at.isoformat()}
             for a in await uow.customers.addresses(customer_id)

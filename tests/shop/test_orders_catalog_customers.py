@@ -211,6 +211,7 @@ async def test_register_export_and_forget(uow: Any) -> None:
         data = await customers.export_data(u, ann.id)
     assert data["customer"]["username"] == "ann" and data["orders"][0]["address"] == "12 Baker Street, flat 3"
     assert data["addresses"][0]["text"] == "12 Baker Street, flat 3"
+    assert data["loyalty_points"] == [] and data["customer"]["cart_reminders"] is True
     async with uow() as u:
         await customers.forget_customer(u, ann.id)
     async with uow() as u:

@@ -10,8 +10,8 @@ import time_machine
 from shop import cart as carts
 from shop import checkout, payments
 from shop.config import ShopConfig
-from shop.notifications import hold_until
 from shop.customers import set_preference
+from shop.notifications import hold_until
 from shop.reminders import daily_digest, expire_unpaid, remind_carts, remind_unpaid
 from storage.models import utcnow
 from tests.factories import make_customer, make_product, stock_of
