@@ -20,7 +20,7 @@ from shop.config import LANGUAGES
 from .broadcasts import BroadcastReporter
 from .middlewares import CustomerMiddleware, OutboxKickMiddleware, ThrottleMiddleware, UnitOfWorkMiddleware
 from .outbox import OutboxSender, SendLimits
-from .scheduler import create_scheduler
+from .scheduler import Clock
 from .settings import Settings
 from .telegram_retry import RetryAfterMiddleware
 
@@ -82,14 +82,13 @@ def create_dispatcher(
             settings.notify_group_per_minute,
         )
         dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer, limits)
+        dispatcher["outbox"].timeout = settings.notify_send_timeout
         dispatcher["broadcasts"] = BroadcastReporter(bot, session_factory, renderer, config)
-        dispatcher["scheduler"] = create_scheduler(
-            dispatcher["outbox"], session_factory, config, dispatcher["broadcasts"]
-        )
-        dispatcher["scheduler"].start()
+        dispatcher["clock"] = Clock(dispatcher["outbox"], session_factory, config, dispatcher["broadcasts"])
+        dispatcher["clock"].start()
 
     async def stop_outbox(dispatcher: Dispatcher) -> None:
-        dispatcher["scheduler"].shutdown(wait=False)
+        await dispatcher["clock"].stop()
 
     dp.startup.register(start_outbox)
     dp.shutdown.register(stop_outbox)

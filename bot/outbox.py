@@ -87,11 +87,23 @@ class OutboxSender:
     async def flush(self, limit: int = 200) -> int:
         """Send what is due now, within the limits; returns how many were sent."""
         async with self._lock:
-            async with UnitOfWork(self.session_factory) as uow:
-                due = self._fair(await uow.outbox.due(utcnow(), limit))
+            due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
             slots = asyncio.Semaphore(32)
             outcomes = await asyncio.gather(*(self._deliver(row, slots) for row in due))
             return outcomes.count("sent")
+
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
+        """Take due rows for this worker: leased (not due) until they should long have been sent.
+
+        A worker that dies holding rows loses nothing: when the lease passes they are due again.
+        """
+        async with UnitOfWork(self.session_factory) as uow:
+            await uow.begin_write()
+            rows = self._fair(await uow.outbox.due(utcnow(), limit))
+            lease = self.timeout + 2 * len(rows) / self.limits.per_second + 5
+            await uow.outbox.lease([row.id for row in rows], utcnow() + timedelta(seconds=lease))
+            await uow.commit()
+        return rows
 
     def _fair(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         """At most a chat's burst per round: one busy chat must not hold up everyone else's messages."""

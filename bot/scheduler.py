@@ -1,8 +1,17 @@
-"""The clock (APScheduler 3, in-process): our tables hold what is due; jobs only look at them."""
+"""The clock (APScheduler 3, in-process): our tables hold what is due; jobs only look at them.
+
+With several workers every worker runs the clock, but each tick of a shop job runs on one of them: the
+first to insert the (job, tick) row into ``job_ticks`` runs it, the others skip it. A worker that dies
+mid-tick loses nothing: jobs are idempotent and the next tick picks up what is still due. The outbox
+sender runs on every worker; rows are claimed, so none is sent twice by two workers.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -20,47 +29,85 @@ from .outbox import OutboxSender
 
 log = logging.getLogger("orderbot.scheduler")
 Job = Callable[[UnitOfWork, ShopConfig, datetime], Awaitable[int]]
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def create_scheduler(
-    sender: OutboxSender,
-    session_factory: async_sessionmaker[AsyncSession],
-    config: ShopConfig,
-    reporter: BroadcastReporter | None = None,
-) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(
-        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
-    )
+class Clock:
+    def __init__(
+        self,
+        sender: OutboxSender,
+        session_factory: async_sessionmaker[AsyncSession],
+        config: ShopConfig,
+        reporter: BroadcastReporter | None = None,
+    ) -> None:
+        self.sender, self.session_factory, self.config = sender, session_factory, config
+        self.scheduler = AsyncIOScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+        )
+        self.running: set[asyncio.Task[None]] = set()
+        self._every(1, "outbox", sender.flush_logged, on_every_worker=True)
+        for seconds, name, job in (
+            (60, "unpaid_reminders", remind_unpaid),
+            (60, "expire_unpaid", expire_unpaid),
+            (60, "cart_reminders", remind_carts),
+            (60, "digest", daily_digest),
+            (600, "points_expiry", expire_points),
+            (600, "points_notices", warn_expiring),
+        ):
+            self._every(seconds, name, self._shop_job(job, name))
+        self._every(3600, "housekeeping", self._housekeeping)
+        if reporter is not None:
+            self._every(2, "broadcast_progress", reporter.report_logged)
 
-    def shop_job(job: Job, name: str) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
+    def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """No new ticks; the ones under way finish (a send half done would only be sent again)."""
+        self.scheduler.shutdown(wait=False)
+        if self.running:
+            await asyncio.wait(self.running, timeout=timeout)
+
+    def _every(
+        self, seconds: int, name: str, work: Callable[[], Awaitable[None]], on_every_worker: bool = False
+    ) -> None:
+        async def tick() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self.running.add(task)
             try:
-                async with UnitOfWork(session_factory) as uow:
-                    done = await job(uow, config, utcnow())
-                if done:
-                    log.info("%s: %s", name, done)
-                    sender.kick()
+                if on_every_worker or await self._claim(name, seconds):
+                    await work()
             except Exception:  # one failed tick must not stop the clock; the next tick tries again
                 log.exception("scheduled job %s failed", name)
+            finally:
+                self.running.discard(task)
+
+        self.scheduler.add_job(tick, "interval", seconds=seconds, id=name)
+
+    async def _claim(self, name: str, seconds: int) -> bool:
+        """This worker runs this tick of the job if no other worker did."""
+        tick = int(utcnow().timestamp() // seconds)
+        async with UnitOfWork(self.session_factory) as uow:
+            await uow.begin_write()
+            mine = await uow.ticks.claim(name, tick, WORKER)
+            await uow.commit()
+        return mine
+
+    def _shop_job(self, job: Job, name: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            async with UnitOfWork(self.session_factory) as uow:
+                done = await job(uow, self.config, utcnow())
+            if done:
+                log.info("%s: %s", name, done)
+                self.sender.kick()
 
         return run
 
-    async def forget_old_updates() -> None:
-        async with UnitOfWork(session_factory) as uow:
+    async def _housekeeping(self) -> None:
+        """Forget processed update ids after two days and job ticks after one."""
+        async with UnitOfWork(self.session_factory) as uow:
             await uow.begin_write()
             await uow.updates.forget_before(utcnow() - timedelta(days=2))
+            await uow.ticks.forget_before(utcnow() - timedelta(days=1))
             await uow.commit()
-
-    scheduler.add_job(sender.flush_logged, "interval", seconds=1, id="outbox")
-    scheduler.add_job(
-        shop_job(remind_unpaid, "unpaid reminders"), "interval", minutes=1, id="unpaid_reminders"
-    )
-    scheduler.add_job(shop_job(expire_unpaid, "expired orders"), "interval", minutes=1, id="expire_unpaid")
-    scheduler.add_job(shop_job(remind_carts, "cart reminders"), "interval", minutes=1, id="cart_reminders")
-    scheduler.add_job(shop_job(daily_digest, "staff digest"), "interval", minutes=1, id="digest")
-    scheduler.add_job(shop_job(expire_points, "points expired"), "interval", minutes=10, id="points_expiry")
-    scheduler.add_job(shop_job(warn_expiring, "points notices"), "interval", minutes=10, id="points_notices")
-    scheduler.add_job(forget_old_updates, "interval", hours=1, id="processed_updates")
-    if reporter is not None:
-        scheduler.add_job(reporter.report_logged, "interval", seconds=2, id="broadcast_progress")
-    return scheduler

@@ -390,3 +390,14 @@ class Broadcast(Base):
     progress_text: Mapped[str | None] = mapped_column(Text)  # what the progress message says now
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class JobTick(Base):
+    """One row per scheduled job and tick: the worker that inserted it runs that tick, no other."""
+
+    __tablename__ = "job_ticks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tick: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    worker: Mapped[str] = mapped_column(String(128))
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from .models import (
     CheckoutDraft,
     Customer,
     CustomerNote,
+    JobTick,
     LoyaltyAccount,
     LoyaltyEntry,
     Order,
@@ -511,13 +512,23 @@ class OutboxRepository(Repository):
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Rows due now, locked for this transaction; rows another worker has locked are skipped
+        (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer at a time anyway)."""
         statement = (
             select(OutboxMessage)
             .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
             .order_by(OutboxMessage.due_at, OutboxMessage.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return list(await self.session.scalars(statement))
+
+    async def lease(self, ids: list[int], until: datetime) -> None:
+        """Claimed rows are not due again until ``until``: the claimer sends them, or they go again after."""
+        if ids:
+            await self.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(due_at=until)
+            )
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)
@@ -622,3 +633,17 @@ class BroadcastRepository(Repository):
             .group_by(OutboxMessage.status)
         )
         return {status: int(n) for status, n in await self.session.execute(statement)}
+
+
+class TickRepository(Repository):
+    async def claim(self, name: str, tick: int, worker: str) -> bool:
+        """True for the one worker whose row for (job, tick) went in; False for everyone after."""
+        statement = (
+            self.insert(JobTick)
+            .values(name=name, tick=tick, worker=worker, ran_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        return bool((await self.session.execute(statement)).rowcount)  # type: ignore[attr-defined]
+
+    async def forget_before(self, moment: datetime) -> None:
+        await self.session.execute(delete(JobTick).where(JobTick.ran_at < moment))

@@ -18,6 +18,7 @@ from .repositories import (
     OutboxRepository,
     PaymentRepository,
     StaffRepository,
+    TickRepository,
     UpdateRepository,
 )
 
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.notes = NoteRepository(self.session)
         self.loyalty = LoyaltyRepository(self.session)
         self.broadcasts = BroadcastRepository(self.session)
+        self.ticks = TickRepository(self.session)
         return self
 
     async def __aexit__(

@@ -41,6 +41,7 @@ async def test_kill_9_mid_broadcast_loses_nothing(sandbox: SandboxServer, tmp_pa
             "ADMIN_IDS": str(owner.id),
             "NOTIFY_PER_SECOND": "15",  # slow enough to be killed halfway
             "DIGEST_TIME": "",
+            "NOTIFY_SEND_TIMEOUT": "3",  # what the dead worker had claimed is due again soon after
         }
         users = [await client.create_user(f"Guest{i}") for i in range(RECIPIENTS)]
         first = await start_bot(env, tmp_path, "bot1.log")

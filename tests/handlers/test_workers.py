@@ -1,0 +1,77 @@
+"""Several workers on one database: each job tick runs once, each outbox row is sent by one worker."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.app import create_bot
+from bot.outbox import OutboxSender, SendLimits
+from bot.scheduler import Clock
+from bot.settings import load_settings
+from handlers.render import Renderer
+from sandbox import SandboxServer
+from sandbox.client import SandboxClient
+from shop.config import ShopConfig
+from storage.models import Customer, JobTick, OutboxMessage
+from storage.uow import UnitOfWork
+from tests.conftest import TOKEN
+
+
+async def test_each_tick_of_a_job_runs_on_one_worker(session_factory: Any) -> None:
+    async def nothing() -> None:
+        return None
+
+    idle = SimpleNamespace(flush_logged=nothing, kick=lambda: None)
+    workers = [Clock(idle, session_factory, ShopConfig()) for _ in range(4)]  # type: ignore[arg-type]
+    claims = await asyncio.gather(*(w._claim("digest", 3600) for w in workers for _ in range(3)))
+    assert sorted(claims) == [False] * 11 + [True]
+    async with UnitOfWork(session_factory) as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(JobTick)) == 1
+
+
+async def test_two_senders_never_send_a_row_twice(
+    sandbox: SandboxServer, client: SandboxClient, session_factory: Any
+) -> None:
+    settings = load_settings(bot_token=TOKEN, telegram_api_url=sandbox.url)
+    renderer = Renderer(settings.shop_config())
+    bots = [create_bot(settings) for _ in range(2)]
+    limits = SendLimits(per_second=60, chat_per_second=50, chat_burst=5)  # a second or two of sending
+    senders = [OutboxSender(bot, session_factory, renderer, limits) for bot in bots]
+    await asyncio.gather(*(sender.flush() for sender in senders))  # both connected and idle
+    users = [await client.create_user(f"U{i}") for i in range(20)]
+    for user in users:
+        await user.send("/start")
+    async with UnitOfWork(session_factory) as uow:
+        await uow.begin_write()
+        for user in users:
+            uow.customers.add(Customer(telegram_id=user.id, first_name="U"))
+            for i in range(3):
+                await uow.outbox.enqueue(
+                    OutboxMessage(
+                        kind="news",
+                        chat_id=user.id,
+                        template="notify.broadcast",
+                        context={"text": f"news {i}"},
+                        dedupe_key=f"news:{user.id}:{i}",
+                    )
+                )
+        await uow.commit()
+    try:
+        for _ in range(30):
+            await asyncio.gather(*(sender.flush() for sender in senders))
+            async with UnitOfWork(session_factory) as uow:
+                statement = (
+                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "sent")
+                )
+                if not await uow.session.scalar(statement):
+                    break
+    finally:
+        for bot in bots:
+            await bot.session.close()
+    for user in users:
+        news = sorted(m["text"] for m in await user.bot_messages())
+        assert news == ["news 0", "news 1", "news 2"], news
