@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import time_machine
 from sqlalchemy import func, select
 
 from bot.app import create_bot
@@ -16,7 +18,7 @@ from handlers.render import Renderer
 from sandbox import SandboxServer
 from sandbox.client import SandboxClient
 from shop.config import ShopConfig
-from storage.models import Customer, JobTick, OutboxMessage
+from storage.models import Customer, JobTick, OutboxMessage, utcnow
 from storage.uow import UnitOfWork
 from tests.conftest import TOKEN
 
@@ -75,3 +77,36 @@ async def test_two_senders_never_send_a_row_twice(
     for user in users:
         news = sorted(m["text"] for m in await user.bot_messages())
         assert news == ["news 0", "news 1", "news 2"], news
+
+
+async def test_rows_one_worker_claimed_are_not_anothers_until_the_lease_passes(
+    sandbox: SandboxServer, session_factory: Any
+) -> None:
+    async with UnitOfWork(session_factory) as uow:
+        await uow.begin_write()
+        for i in range(6):
+            await uow.outbox.enqueue(
+                OutboxMessage(
+                    kind="news",
+                    chat_id=1000 + i,
+                    template="notify.broadcast",
+                    context={"text": "hi"},
+                    dedupe_key=f"n:{i}",
+                )
+            )
+        await uow.commit()
+    settings = load_settings(bot_token=TOKEN, telegram_api_url=sandbox.url)
+    renderer = Renderer(settings.shop_config())
+    bot = create_bot(settings)
+    try:
+        first, second = (OutboxSender(bot, session_factory, renderer) for _ in range(2))
+        mine = await first._claim(4)
+        theirs = await second._claim(10)
+        assert len(mine) == 4 and len(theirs) == 2
+        assert not {r.id for r in mine} & {r.id for r in theirs}
+        assert await second._claim(10) == []  # all leased
+        with time_machine.travel(utcnow() + timedelta(minutes=2), tick=False):
+            again = await second._claim(10)  # the first worker died: its rows are due again
+        assert sorted(r.id for r in again) == sorted(r.id for r in mine + theirs)
+    finally:
+        await bot.session.close()
