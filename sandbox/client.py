@@ -109,6 +109,10 @@ class SandboxClient:
     async def stats(self) -> dict[str, Any]:
         return await self.request("GET", "/sandbox/stats")
 
+    async def set_webhook_targets(self, urls: list[str]) -> dict[str, Any]:
+        """Deliver webhook updates round-robin to these URLs (several workers behind a balancer)."""
+        return await self.request("POST", "/sandbox/webhook/targets", {"urls": urls})
+
     async def set_limits(self, **limits: Any) -> dict[str, Any]:
         return await self.request("POST", "/sandbox/limits", limits)
 

@@ -73,6 +73,7 @@ def create_app(world: World | None = None, tokens: list[str] | None = None) -> w
     r.add_post("/sandbox/faults", add_fault)
     r.add_delete("/sandbox/faults", clear_faults)
     r.add_post("/sandbox/reset", reset)
+    r.add_post("/sandbox/webhook/targets", set_webhook_targets)
     return app
 
 
@@ -347,6 +348,17 @@ async def set_limits(request: web.Request) -> web.Response:
     except KeyError as error:
         raise ClientError(400, f"unknown limit {error}") from error
     return web.json_response(asdict(world.limits))
+
+
+async def set_webhook_targets(request: web.Request) -> web.Response:
+    """Play a load balancer: deliver the bot's webhook updates to these URLs in turn ({urls: [...]})."""
+    body = await _body(request)
+    urls = body.get("urls")
+    if not isinstance(urls, list) or not all(isinstance(u, str) and u.startswith("http") for u in urls):
+        raise ClientError(400, "urls must be a list of http(s) URLs")
+    bot = _bot(request, body)
+    bot.webhook_targets = list(urls)
+    return web.json_response({"urls": bot.webhook_targets})
 
 
 async def get_faults(request: web.Request) -> web.Response:

@@ -173,12 +173,22 @@ class BotState:
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
         self.webhook: Webhook | None = None
         self.webhook_task: asyncio.Task[None] | None = None
+        # A load balancer in front of the webhook: when set, deliveries go to these in turn.
+        self.webhook_targets: list[str] = []
+        self.webhook_turn = 0
         self.poller: object | None = None
         self.chats: dict[int, ChatLog] = {}
         self.pending: dict[str, PendingAnswer] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.charges: dict[str, Charge] = {}
         self.blocked_by: set[int] = set()
+
+    def webhook_target(self, url: str) -> str:
+        """Where the next delivery goes: the webhook URL, or the next worker behind the balancer."""
+        if not self.webhook_targets:
+            return url
+        self.webhook_turn += 1
+        return self.webhook_targets[self.webhook_turn % len(self.webhook_targets)]
 
     def as_sender(self) -> dict[str, Any]:
         return {"id": self.id, "is_bot": True, "first_name": self.first_name, "username": self.username}

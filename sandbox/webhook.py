@@ -85,7 +85,8 @@ async def _post(
     reply: dict[str, Any] | None = None
     try:
         timeout = aiohttp.ClientTimeout(total=limits.webhook_timeout_seconds)
-        async with api.http.post(hook.url, json=update, headers=headers, timeout=timeout) as response:
+        url = bot.webhook_target(hook.url)
+        async with api.http.post(url, json=update, headers=headers, timeout=timeout) as response:
             if 200 <= response.status < 300:
                 reply = await _read_reply(response)
             else:
