@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import DisabledEventIsolation, MemoryStorage
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,7 +20,15 @@ from handlers.render import Renderer
 from shop.config import LANGUAGES
 
 from .broadcasts import BroadcastReporter
-from .middlewares import CustomerMiddleware, OutboxKickMiddleware, ThrottleMiddleware, UnitOfWorkMiddleware
+from .metrics import Metrics, MetricsMiddleware
+from .middlewares import (
+    CustomerMiddleware,
+    MemoryRate,
+    OutboxKickMiddleware,
+    RedisRate,
+    ThrottleMiddleware,
+    UnitOfWorkMiddleware,
+)
 from .outbox import OutboxSender, SendLimits
 from .scheduler import Clock
 from .settings import Settings
@@ -55,20 +65,37 @@ def create_dispatcher(
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     renderer: Renderer | None = None,
-    storage: BaseStorage | None = None,
+    redis: Any | None = None,
 ) -> Dispatcher:
+    """The dispatcher; with ``redis`` (REDIS_URL) the FSM, event isolation and throttle are shared by
+    every worker, otherwise they live in this process."""
     config = settings.shop_config()
     renderer = renderer or Renderer(config)
+    throttle = (settings.throttle_per_second, settings.throttle_burst)
+    storage: BaseStorage = MemoryStorage()
+    isolation: BaseEventIsolation = DisabledEventIsolation()
+    if redis is not None:
+        keys = DefaultKeyBuilder(prefix="orderbot:fsm", with_bot_id=True, with_destiny=True)
+        storage = RedisStorage(redis, key_builder=keys)
+        isolation = RedisEventIsolation(redis, key_builder=keys)
     dp = Dispatcher(
-        storage=storage or MemoryStorage(),
+        storage=storage,
+        events_isolation=isolation,
+        session_factory=session_factory,
         config=config,
         renderer=renderer,
         media_dir=Path(settings.media_dir),
         settings=settings,
     )
-    dp.update.outer_middleware(
-        ThrottleMiddleware(renderer, config, settings.throttle_per_second, settings.throttle_burst)
+    metrics = Metrics()
+    dp["metrics"] = metrics
+    dp.update.outer_middleware(MetricsMiddleware(metrics))
+    rate: MemoryRate | RedisRate = (
+        RedisRate(redis, int(settings.bot_token.get_secret_value().split(":")[0] or 0), *throttle)
+        if redis is not None
+        else MemoryRate(*throttle)
     )
+    dp.update.outer_middleware(ThrottleMiddleware(renderer, config, rate))
     dp.update.outer_middleware(OutboxKickMiddleware())
     dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory))
     dp.update.outer_middleware(CustomerMiddleware(renderer, config))
@@ -81,7 +108,7 @@ def create_dispatcher(
             settings.notify_chat_burst,
             settings.notify_group_per_minute,
         )
-        dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer, limits)
+        dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer, limits, metrics)
         dispatcher["outbox"].timeout = settings.notify_send_timeout
         dispatcher["broadcasts"] = BroadcastReporter(bot, session_factory, renderer, config)
         dispatcher["clock"] = Clock(dispatcher["outbox"], session_factory, config, dispatcher["broadcasts"])

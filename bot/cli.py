@@ -43,20 +43,29 @@ def _settings(**overrides: object):  # type: ignore[no-untyped-def]
 
 
 @app.command()
-def run() -> None:
-    """Serve the shop bot on Telegram by long polling (settings from the environment and .env)."""
-    from .runner import run_polling
+def run(
+    webhook: Annotated[
+        bool, typer.Option("--webhook", help="Serve a webhook (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_PORT).")
+    ] = False,
+) -> None:
+    """Serve the shop bot on Telegram: long polling, or with --webhook an HTTP server (one of N workers)."""
+    from .runner import run_polling, run_webhook
 
     settings = _settings()
-    if not settings.bot_token.get_secret_value():
-        typer.secho(
-            "setting BOT_TOKEN: required — create a bot with @BotFather and put its token in .env",
-            fg=typer.colors.RED,
-            err=True,
+    missing = [("BOT_TOKEN", "required — create a bot with @BotFather and put its token in .env")]
+    problems = [(n, why) for n, why in missing if not settings.bot_token.get_secret_value()]
+    if webhook and not settings.webhook_url:
+        problems.append(("WEBHOOK_URL", "required with --webhook: the public https URL Telegram posts to"))
+    if webhook and not settings.webhook_secret.get_secret_value():
+        problems.append(
+            ("WEBHOOK_SECRET", "required with --webhook: a random string, e.g. from `openssl rand -hex 32`")
         )
+    for name, why in problems:
+        typer.secho(f"setting {name}: {why}", fg=typer.colors.RED, err=True)
+    if problems:
         raise typer.Exit(2)
     _logging()
-    asyncio.run(run_polling(settings))
+    asyncio.run(run_webhook(settings) if webhook else run_polling(settings))
 
 
 @app.command()

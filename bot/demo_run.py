@@ -21,9 +21,10 @@ async def run_demo(settings: Settings, host: str, port: int) -> None:
     token = settings.bot_token.get_secret_value()
     async with SandboxServer(host, port, tokens=[token]) as sandbox:
         settings = settings.model_copy(update={"telegram_api_url": sandbox.url})
-        bot, dp, engine = await prepare(settings)
+        parts = await prepare(settings)
+        bot, dp = parts.bot, parts.dp
         try:
-            async with UnitOfWork(create_session_factory(engine)) as uow:  # type: ignore[arg-type]
+            async with UnitOfWork(create_session_factory(parts.engine)) as uow:
                 if await load_demo_catalog(uow, Path(settings.media_dir), settings.currency):
                     log.info("demo catalog loaded")
             await set_commands(bot, dp["renderer"])
@@ -34,5 +35,4 @@ async def run_demo(settings: Settings, host: str, port: int) -> None:
             )
             await dp.start_polling(bot, polling_timeout=10, handle_signals=True)
         finally:
-            await bot.session.close()
-            await engine.dispose()  # type: ignore[attr-defined]
+            await parts.close()

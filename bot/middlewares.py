@@ -21,17 +21,15 @@ log = logging.getLogger("orderbot")
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class ThrottleMiddleware(BaseMiddleware):
-    """A flood from one user is answered once; other users are unaffected."""
+class MemoryRate:
+    """Per-user token buckets in this process (aiolimiter): ``burst`` at once, ``per_second`` sustained."""
 
-    def __init__(self, renderer: Renderer, config: ShopConfig, per_second: float, burst: int) -> None:
-        self.renderer, self.config = renderer, config
+    def __init__(self, per_second: float, burst: int) -> None:
         self.per_second, self.burst = per_second, burst
         self._limiters: dict[int, AsyncLimiter] = {}
-        self._warned: dict[int, float] = {}
         self._sweep_at = time.monotonic() + 300
 
-    def _limiter(self, user_id: int) -> AsyncLimiter:
+    async def allow(self, user_id: int) -> bool:
         now = time.monotonic()
         if now > self._sweep_at:  # forget idle users so memory stays flat
             self._limiters = {k: v for k, v in self._limiters.items() if not v.has_capacity(self.burst)}
@@ -39,18 +37,44 @@ class ThrottleMiddleware(BaseMiddleware):
         limiter = self._limiters.get(user_id)
         if limiter is None:
             limiter = self._limiters[user_id] = AsyncLimiter(self.burst, self.burst / self.per_second)
-        return limiter
+        if not limiter.has_capacity():
+            return False
+        await limiter.acquire()
+        return True
+
+
+class RedisRate:
+    """The same allowance shared by every worker through Redis: ``burst`` updates per ``burst/per_second``
+    seconds per user (a fixed window: INCR and EXPIRE, one round trip)."""
+
+    def __init__(self, redis: Any, bot_id: int, per_second: float, burst: int) -> None:
+        self.redis, self.bot_id, self.burst = redis, bot_id, burst
+        self.window = max(1, round(burst / per_second))
+
+    async def allow(self, user_id: int) -> bool:
+        key = f"orderbot:throttle:{self.bot_id}:{user_id}:{int(time.time() // self.window)}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            count, _ = await pipe.incr(key).expire(key, self.window * 2).execute()
+        return int(count) <= self.burst
+
+
+class ThrottleMiddleware(BaseMiddleware):
+    """A flood from one user is answered once; other users are unaffected."""
+
+    def __init__(self, renderer: Renderer, config: ShopConfig, rate: MemoryRate | RedisRate) -> None:
+        self.renderer, self.config, self.rate = renderer, config, rate
+        self._warned: dict[int, float] = {}
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        limiter = self._limiter(user.id)
-        if limiter.has_capacity():
-            await limiter.acquire()
+        if await self.rate.allow(user.id):
             self._warned.pop(user.id, None)
             return await handler(event, data)
         if user.id not in self._warned:
+            if len(self._warned) > 10_000:
+                self._warned.clear()
             self._warned[user.id] = time.monotonic()
             t = self.renderer.texts(self.config.language_for(None, user.language_code))
             inner = event.event if isinstance(event, Update) else event

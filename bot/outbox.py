@@ -32,6 +32,8 @@ from handlers.staff import keyboards as staff_keyboards
 from storage.models import OutboxMessage, utcnow
 from storage.uow import UnitOfWork
 
+from .metrics import Metrics
+
 log = logging.getLogger("orderbot.outbox")
 MAX_ATTEMPTS = 5
 
@@ -57,8 +59,10 @@ class OutboxSender:
         session_factory: async_sessionmaker[AsyncSession],
         renderer: Renderer,
         limits: SendLimits | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.bot, self.session_factory, self.renderer = bot, session_factory, renderer
+        self.metrics = metrics or Metrics()
         self.limits = limits or SendLimits()
         self._global = AsyncLimiter(self.limits.per_second * self.limits.margin, 1)
         self._chats: dict[int, AsyncLimiter] = {}
@@ -148,6 +152,7 @@ class OutboxSender:
                     row.chat_id, text, reply_markup=markup, request_timeout=self.timeout
                 )
         except TelegramRetryAfter as error:
+            self.metrics.rate_limited.inc()
             await self._update(
                 row.id, due_at=utcnow() + timedelta(seconds=error.retry_after), last_error=str(error)
             )
@@ -171,6 +176,7 @@ class OutboxSender:
             )
             return "retry"
         await self._update(row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1)
+        self.metrics.sent.inc()
         return "sent"
 
     def _markup(self, row: OutboxMessage) -> InlineKeyboardMarkup | None:
@@ -192,6 +198,7 @@ class OutboxSender:
                     customer.blocked_at = utcnow()
             await uow.commit()
         if values.get("status") in {"failed", "unreachable"}:
+            self.metrics.failed.labels(reason=values["status"]).inc()
             log.warning("outbox message %s failed: %s", row_id, values.get("last_error"))
 
     # --- running -----------------------------------------------------------------------------------

@@ -1,10 +1,16 @@
-"""Starting the bot: database upgraded on start, commands set, long polling until stopped."""
+"""Starting the bot: database upgraded on start, commands set, then long polling or a webhook server."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.render import Renderer
 from storage.db import create_engine, create_session_factory
@@ -12,22 +18,43 @@ from storage.migrations import upgrade
 
 from .app import create_bot, create_dispatcher, set_commands
 from .settings import Settings
+from .webserver import create_web_app, webhook_path
 
 log = logging.getLogger("orderbot")
 
 
-async def prepare(settings: Settings) -> tuple[Bot, Dispatcher, object]:
+@dataclass
+class Parts:
+    bot: Bot
+    dp: Dispatcher
+    engine: AsyncEngine
+    redis: Any | None
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+async def prepare(settings: Settings) -> Parts:
     engine = create_engine(settings.database_url)
     await upgrade(engine)  # the SQLite file is created and brought up to date on first start
     session_factory = create_session_factory(engine)
+    redis = None
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
     renderer = Renderer(settings.shop_config())
     bot = create_bot(settings)
-    dp = create_dispatcher(settings, session_factory, renderer)
-    return bot, dp, engine
+    dp = create_dispatcher(settings, session_factory, renderer, redis)
+    return Parts(bot, dp, engine, redis)
 
 
 async def run_polling(settings: Settings) -> None:
-    bot, dp, engine = await prepare(settings)
+    parts = await prepare(settings)
+    bot, dp = parts.bot, parts.dp
     try:
         me = await bot.get_me()
         log.info("orderbot is @%s (id %s), polling %s", me.username, me.id, settings.telegram_api_url)
@@ -35,5 +62,39 @@ async def run_polling(settings: Settings) -> None:
         await bot.delete_webhook(drop_pending_updates=False)
         await dp.start_polling(bot, polling_timeout=20, handle_signals=True)
     finally:
-        await bot.session.close()
-        await engine.dispose()  # type: ignore[attr-defined]
+        await parts.close()
+
+
+async def run_webhook(settings: Settings) -> None:
+    """Serve WEBHOOK_URL's path on WEBHOOK_PORT (with /healthz and /metrics) until stopped."""
+    parts = await prepare(settings)
+    bot, dp = parts.bot, parts.dp
+    secret = settings.webhook_secret.get_secret_value()
+    assert settings.webhook_url
+    app = create_web_app(bot, dp, parts.engine, secret, webhook_path(settings.webhook_url), parts.redis)
+    runner = web.AppRunner(app, access_log=None)
+    try:
+        me = await bot.get_me()
+        await set_commands(bot, dp["renderer"])
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=dp.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        await runner.setup()
+        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        log.info(
+            "orderbot is @%s (id %s), webhook %s on port %s",
+            me.username,
+            me.id,
+            settings.webhook_url,
+            settings.webhook_port,
+        )
+        stop = asyncio.Event()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signal_number, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await parts.close()

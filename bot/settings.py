@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///./orderbot.db"
     redis_url: str | None = None
+    webhook_url: str | None = None  # the public https URL Telegram posts to (webhook mode)
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(8080, ge=1, le=65535)
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     staff_chat_id: int | None = None
     shop_name: str = "orderbot shop"
@@ -91,6 +95,14 @@ class Settings(BaseSettings):
         if text and not re.fullmatch(r"([01]?\d|2[0-3])-([01]?\d|2[0-3])", text):
             raise ValueError("two hours like 22-08 (from-to, in the shop's time zone), or empty")
         return text
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value()
+        if text and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret tokens)")
+        return value
 
     @field_validator("digest_time")
     @classmethod

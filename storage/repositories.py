@@ -533,6 +533,10 @@ class OutboxRepository(Repository):
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)
 
+    async def backlog(self) -> int:
+        statement = select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+        return int(await self.session.scalar(statement) or 0)
+
     async def by_key(self, dedupe_key: str) -> OutboxMessage | None:
         return await self.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
 

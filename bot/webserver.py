@@ -1,0 +1,63 @@
+"""Webhook mode: one aiohttp server per worker with the bot's webhook, /healthz and /metrics.
+
+Each update is handled inside its request (tens of milliseconds), so Telegram gets 200 only once the
+work is committed; an error answers 500 and Telegram delivers again, which the processed-updates table
+turns into nothing if the first attempt got far enough to count. Any worker may receive any update.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.uow import UnitOfWork
+
+from .metrics import Metrics
+
+log = logging.getLogger("orderbot.webhook")
+
+
+def webhook_path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def create_web_app(
+    bot: Bot, dp: Dispatcher, engine: AsyncEngine, secret: str, path: str, redis: Any | None = None
+) -> web.Application:
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=secret).register(app, path=path)
+    setup_application(app, dp, bot=bot)
+    metrics: Metrics = dp["metrics"]
+
+    async def healthz(request: web.Request) -> web.Response:
+        checks: dict[str, str] = {}
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # the point is to report it, whatever it is
+            checks["database"] = f"error: {error.__class__.__name__}"
+        if redis is not None:
+            try:
+                await redis.ping()
+                checks["redis"] = "ok"
+            except Exception as error:
+                checks["redis"] = f"error: {error.__class__.__name__}"
+        healthy = all(value == "ok" for value in checks.values())
+        return web.json_response(checks, status=200 if healthy else 503)
+
+    async def metrics_page(request: web.Request) -> web.Response:
+        async with UnitOfWork(dp["session_factory"]) as uow:
+            metrics.backlog.set(await uow.outbox.backlog())
+        return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
+    return app
