@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
@@ -15,9 +16,10 @@ log = logging.getLogger("orderbot.telegram")
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):
-    """On 429, wait as Telegram asks and retry; give up after ``max_wait`` seconds in all."""
+    """On 429, wait as Telegram asks (plus a random part, so a crowd of replies refused together does not
+    come back together) and retry; give up after ``max_wait`` seconds in all."""
 
-    def __init__(self, max_wait: float = 10.0, max_attempts: int = 5) -> None:
+    def __init__(self, max_wait: float = 30.0, max_attempts: int = 10) -> None:
         self.max_wait = max_wait
         self.max_attempts = max_attempts
 
@@ -34,7 +36,8 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
             except TelegramRetryAfter as error:
                 if attempt == self.max_attempts or waited + error.retry_after > self.max_wait:
                     raise
-                log.info("flood control on %s: waiting %ss", type(method).__name__, error.retry_after)
-                waited += error.retry_after
-                await asyncio.sleep(error.retry_after)
+                pause = error.retry_after * (1 + random.random())  # noqa: S311 - spreading, not secrecy
+                log.info("flood control on %s: waiting %.1fs", type(method).__name__, pause)
+                waited += pause
+                await asyncio.sleep(pause)
         raise AssertionError("unreachable")

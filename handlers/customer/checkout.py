@@ -81,7 +81,12 @@ async def ask(
             t("checkout.ask_payment"), reply_markup=keyboards.payment(t, config.checkout_methods)
         )
     else:
-        text, summary_markup = await _summary(uow, customer, config, t)
+        try:
+            text, summary_markup = await _summary(uow, customer, config, t)
+        except DomainError as error:  # e.g. what was in the cart sold out while the customer answered
+            await state.clear()
+            await explain(target, t, error)
+            return
         await target.answer(text, reply_markup=summary_markup)
 
 

@@ -135,9 +135,13 @@ async def fresh_redis() -> None:
 
 async def shop_and_check_out(user: SimUser) -> str:
     await user.send("/start p_1")
-    await user.wait_for(lambda m: "🛒 Add 1 to cart" in button_labels(m), timeout=60)
-    await user.press("🛒 Add 1 to cart")
-    await user.wait_for(text="Added", timeout=60)
+    card = await user.wait_for(text="Scone", timeout=60)
+    if "🛒 Add 1 to cart" not in button_labels(card):
+        assert "Sold out" in card["text"]  # the last scones went while this customer was looking
+        return "short"
+    added = await user.press("🛒 Add 1 to cart")  # answered once the cart holds it
+    if "Added" not in (added.get("text") or ""):
+        return "short"
     await user.send("/checkout")
     await user.wait_for(text="How would you like", timeout=60)
     await user.press("🏪 Pickup")

@@ -188,6 +188,25 @@ async def test_out_of_stock_at_the_last_moment(shop: Shop) -> None:
         assert (await u.catalog.by_sku("CAKE-1")).stock == 0
 
 
+async def test_sold_out_while_checking_out_is_explained_not_an_error(shop: Shop) -> None:
+    ann = await shop.started()
+    await fill_cart(ann, 8, 1)  # the last lemon cake
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    await ann.press("🏪 Pickup")
+    await ann.wait_for(text="What phone number")
+    await ann.press_reply("📱 Share my phone number")
+    await ann.wait_for(text="Anything we should know")
+    await ann.press("No notes →")
+    await ann.wait_for(text="How will you pay")
+    await shop.owner.send("/stock CAKE-1 0")  # sold at the counter meanwhile
+    await shop.owner.wait_for(text="CAKE-1")
+    await ann.press("🏦 Bank transfer")
+    answer = await ann.wait_for(lambda m: "cart is empty" in str(m) or "went wrong" in str(m))
+    assert "Your cart is empty" in answer["text"]
+    assert await order_rows(shop, ann) == []
+
+
 async def test_cancel_and_reorder(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 3, 2)
