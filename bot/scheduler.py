@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -83,7 +83,10 @@ class Clock:
             finally:
                 self.running.discard(task)
 
-        self.scheduler.add_job(tick, "interval", seconds=seconds, id=name)
+        # The first tick comes soon after start (a worker back from downtime catches up at once), then
+        # every ``seconds``.
+        first = datetime.now(UTC) + timedelta(seconds=min(seconds, 3))
+        self.scheduler.add_job(tick, "interval", seconds=seconds, id=name, next_run_time=first)
 
     async def _claim(self, name: str, seconds: int) -> bool:
         """This worker runs this tick of the job if no other worker did."""

@@ -151,10 +151,16 @@ async def shop_and_check_out(user: SimUser) -> str:
     await user.press("No notes →")
     await user.wait_for(text="How will you pay", timeout=60)
     await user.press("💵 Cash")
-    await user.wait_for(text="Is everything right", timeout=60)
-    await user.press("✅ Place order")
-    answer = await user.wait_for(lambda m: "is placed" in str(m) or "enough" in str(m), timeout=60)
-    return "placed" if "is placed" in str(answer) else "short"
+    summary = await user.wait_for(
+        lambda m: "Is everything right" in str(m) or "cart is empty" in str(m), timeout=60
+    )
+    if "cart is empty" in summary["text"]:
+        return "short"  # sold out while this customer was answering
+    answer = await user.press("✅ Place order")
+    if "do not have enough" in (answer.get("text") or ""):
+        return "short"  # the last scones went to someone quicker (an alert; the cart is kept)
+    await user.wait_for(text="is placed", timeout=60)
+    return "placed"
 
 
 async def two_workers_run_the_shop(sandbox: SandboxServer, tmp_path: Path, kill_one: bool) -> None:
@@ -173,12 +179,12 @@ async def two_workers_run_the_shop(sandbox: SandboxServer, tmp_path: Path, kill_
         )
         (tmp_path / "catalog.csv").write_text(CATALOG)
         assert (await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path))[0] == 0
+        await owner.send("/start")  # the owner has opened the chat before the workers start
         workers = [Worker(env, tmp_path, f"worker{i}") for i in (1, 2)]
         for worker in workers:
             await worker.start()
         try:
             await client.set_webhook_targets([f"{w.url}/tg" for w in workers])
-            await owner.send("/start")
             await owner.wait_for(text="Welcome", timeout=30)
             users = [await client.create_user(f"Guest{i}") for i in range(CUSTOMERS)]
 
@@ -199,10 +205,11 @@ async def two_workers_run_the_shop(sandbox: SandboxServer, tmp_path: Path, kill_
                     "date": 0,
                     "chat": {"id": ann.id, "type": "private", "first_name": "Guest0"},
                     "from": {"id": ann.id, "is_bot": False, "first_name": "Guest0"},
-                    "text": "/orders",
-                    "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+                    "text": "/help",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
                 },
             }
+            before = len(await ann.bot_messages())
             alive = [w for w in workers if w.process and w.process.returncode is None]
             async with aiohttp.ClientSession() as http:
                 await asyncio.gather(
@@ -214,8 +221,7 @@ async def two_workers_run_the_shop(sandbox: SandboxServer, tmp_path: Path, kill_
                     )
                 )
             await asyncio.sleep(1)
-            replies = [m for m in await ann.bot_messages() if "Your orders" in (m.get("text") or "")]
-            assert len(replies) == 1
+            assert len(await ann.bot_messages()) == before + 1  # one answer, however often it came
 
             # Staff mark every order paid; each customer hears about it exactly once.
             import asyncpg
