@@ -20,6 +20,7 @@ from handlers.render import Renderer
 from shop.config import LANGUAGES
 
 from .broadcasts import BroadcastReporter
+from .logs import LogContextMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .middlewares import (
     CustomerMiddleware,
@@ -89,6 +90,7 @@ def create_dispatcher(
     )
     metrics = Metrics()
     dp["metrics"] = metrics
+    dp.update.outer_middleware(LogContextMiddleware())
     dp.update.outer_middleware(MetricsMiddleware(metrics))
     rate: MemoryRate | RedisRate = (
         RedisRate(redis, int(settings.bot_token.get_secret_value().split(":")[0] or 0), *throttle)

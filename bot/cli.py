@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -30,10 +31,9 @@ DEMO_TOKEN = "123456:sandbox-demo-token"
 
 
 def _logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it would log every tick of the clock
-    # A tick skipped because the last one (a long send) is still running is by design, not news.
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    from .logs import setup_logging
+
+    setup_logging(level, json={"json": True, "text": False}.get(os.environ.get("LOG_FORMAT", "").lower()))
 
 
 def _settings(**overrides: object):  # type: ignore[no-untyped-def]

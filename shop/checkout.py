@@ -20,6 +20,7 @@ from storage.uow import UnitOfWork
 from . import loyalty
 from .cart import CartView, view_cart
 from .config import ShopConfig
+from .context import about_order
 from .errors import (
     CheckoutExpired,
     CheckoutIncomplete,
@@ -296,6 +297,7 @@ async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: Sho
     await uow.session.delete(draft)
     try:
         await uow.session.flush()  # the order's number, for the ledger and the staff alert
+        about_order(order.id)
         if draft.use_points:
             await loyalty.redeem_for_order(uow, order, order.total_minor, config)
         customer = await uow.customers.get(customer_id)

@@ -14,6 +14,7 @@ from storage.uow import UnitOfWork
 from . import loyalty
 from .cart import add_to_cart
 from .config import ShopConfig
+from .context import about_order
 from .errors import CancelNotAllowed, DomainError, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
 from .notifications import notify_customer, notify_staff
 
@@ -68,6 +69,7 @@ async def transition(
     Paid orders earn loyalty points; cancelled, expired and refunded ones give back the points used and
     take back the points earned.
     """
+    about_order(order.id)
     current = OrderStatus(order.status)
     allowed = allowed_next(order)
     if to not in allowed:
