@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -30,10 +29,10 @@ Tokens = Annotated[
 DEMO_TOKEN = "123456:sandbox-demo-token"
 
 
-def _logging(level: int = logging.INFO) -> None:
+def _logging(log_format: str = "", level: int = logging.INFO) -> None:
     from .logs import setup_logging
 
-    setup_logging(level, json={"json": True, "text": False}.get(os.environ.get("LOG_FORMAT", "").lower()))
+    setup_logging(level, json={"json": True, "text": False}.get(log_format))
 
 
 def _settings(**overrides: object):  # type: ignore[no-untyped-def]
@@ -66,7 +65,7 @@ def run(
         typer.secho(f"setting {name}: {why}", fg=typer.colors.RED, err=True)
     if problems:
         raise typer.Exit(2)
-    _logging()
+    _logging(settings.log_format)
     asyncio.run(run_webhook(settings) if webhook else run_polling(settings))
 
 
@@ -84,7 +83,7 @@ def demo(
     settings = _settings(
         bot_token=DEMO_TOKEN, database_url=database, telegram_api_url=f"http://{host}:{port}"
     )
-    _logging()
+    _logging(settings.log_format)
     asyncio.run(run_demo(settings, host, port))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import get_currency_name
@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(8080, ge=1, le=65535)
+    log_format: Literal["", "json", "text"] = ""  # empty: JSON unless on a terminal
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     staff_chat_id: int | None = None
     shop_name: str = "orderbot shop"
