@@ -114,6 +114,28 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {asyncio.run(go())}")
 
 
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[
+        str, typer.Argument(help="database URL to copy from, e.g. sqlite+aiosqlite:///./orderbot.db")
+    ],
+    target: Annotated[
+        str, typer.Argument(help="an empty database, e.g. postgresql+asyncpg://shop@db/orderbot")
+    ],
+) -> None:
+    """Copy the whole shop to another (empty) database, e.g. from SQLite to PostgreSQL. All or nothing."""
+    from storage.copy import CopyRefused, copy_database
+
+    try:
+        copied = asyncio.run(copy_database(source, target))
+    except CopyRefused as error:
+        typer.secho(f"nothing copied: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    for table, rows in copied.items():
+        typer.echo(f"{table}: {rows}")
+    typer.echo(f"copied {sum(copied.values())} rows; point DATABASE_URL at the new database")
+
+
 @catalog_app.command("import")
 def catalog_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file")],
