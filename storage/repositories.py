@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, or_, select, update
+from sqlalchemy import Select, and_, case, column, delete, func, or_, select, table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,8 @@ from .models import (
     Staff,
     utcnow,
 )
+
+FTS = table("products_fts", column("rowid"), column("products_fts"))  # SQLite only (migration 0005)
 
 
 def contains(text: str) -> str:
@@ -174,8 +176,18 @@ class CatalogRepository(Repository):
         if query.featured:
             statement = statement.where(Product.featured)
         for word in (query.text or "").lower().split()[:8]:
-            statement = statement.where(Product.search_text.like(contains(word), escape="\\"))
+            statement = statement.where(self._contains_word(word))
         return statement
+
+    def _contains_word(self, word: str) -> ColumnElement[bool]:
+        """Products whose search text contains ``word``, through the engine's index where it has one:
+        SQLite's FTS5 trigram table for three characters or more (PostgreSQL's pg_trgm index serves the
+        LIKE itself)."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        if dialect == "sqlite" and len(word) >= 3:
+            phrase = '"' + word.replace('"', '""') + '"'  # a phrase: the word as a substring, quotes literal
+            return Product.id.in_(select(FTS.c.rowid).where(FTS.c.products_fts.op("MATCH")(phrase)))
+        return Product.search_text.like(contains(word), escape="\\")
 
     async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
         statement = self._filtered(query)

@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
+from storage.migrations import include_name
 from storage.models import Base, UTCDateTime
 
 config = context.config
@@ -30,6 +31,7 @@ def run_with(connection: Connection) -> None:
         render_item=render_item,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -222,3 +222,39 @@ async def test_register_export_and_forget(uow: Any) -> None:
         assert (kept.total_minor, kept.address_text, kept.phone) == (order.total_minor, None, None)
         assert await u.customers.addresses(ann.id) == []
         assert await u.customers.by_telegram_id(777) is None
+
+
+async def test_search_uses_the_engines_index_and_follows_edits(uow: Any) -> None:
+    from sqlalchemy import text
+
+    tea = await make_product(uow, "T1", "Green tea", 450, 5)
+    await make_product(uow, "Q1", 'The "best" scone', 300, 5)
+    async with uow() as u:
+
+        async def names(query: str) -> list[str]:
+            return [p.name for p in (await catalog.browse(u, ProductQuery(text=query), 0, 10)).products]
+
+        assert await names("ree") == ["Green tea"]  # inside a word
+        assert await names('"best"') == ['The "best" scone']  # quotes are text, not query syntax
+        assert await names("te") == ["Green tea"]  # shorter than a trigram: a plain scan
+        dialect = u.session.bind.dialect.name
+        if dialect == "sqlite":
+            plan = await u.session.execute(
+                text("EXPLAIN QUERY PLAN SELECT rowid FROM products_fts WHERE products_fts MATCH '\"ree\"'")
+            )
+            assert "VIRTUAL TABLE INDEX" in " ".join(str(row) for row in plan)
+        else:
+            indexes = await u.session.scalars(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'products'")
+            )
+            assert "ix_products_search_trgm" in list(indexes)
+    async with uow() as u:
+        await u.begin_write()
+        product = await u.catalog.product(tea.id)
+        product.name = "Jasmine tea"
+        product.search_text = catalog.search_text(product)
+        await u.commit()
+    async with uow() as u:
+        found = [p.name for p in (await catalog.browse(u, ProductQuery(text="jasmine"), 0, 10)).products]
+        gone = [p.name for p in (await catalog.browse(u, ProductQuery(text="green"), 0, 10)).products]
+    assert (found, gone) == (["Jasmine tea"], [])
