@@ -182,13 +182,15 @@ async def _with_uow(settings, work):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
-BENCHMARKS = ("notify",)
+BENCHMARKS = ("notify", "catalog")
 
 
 @app.command()
 def bench(
     name: Annotated[str, typer.Argument(help=f"one of: {', '.join(BENCHMARKS)}")],
-    size: Annotated[int, typer.Option(help="how many messages (notify)")] = 1500,
+    size: Annotated[
+        int | None, typer.Option(help="how many: messages (notify, 1500), products (catalog, 100000)")
+    ] = None,
 ) -> None:
     """Run a benchmark against an in-process sandbox and print its figures as one JSON object."""
     import importlib
@@ -198,7 +200,7 @@ def bench(
         typer.secho(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}", fg="red", err=True)
         raise typer.Exit(2)
     module = importlib.import_module(f"bench.{name}")
-    typer.echo(json.dumps(asyncio.run(module.bench(size))))
+    typer.echo(json.dumps(asyncio.run(module.bench(size) if size else module.bench())))
 
 
 if __name__ == "__main__":

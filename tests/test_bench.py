@@ -20,3 +20,12 @@ async def test_the_notify_benchmark_delivers_everything_and_reports_its_figures(
 def test_window_max_counts_the_busiest_second() -> None:
     assert window_max([0.0, 0.5, 0.99, 1.0, 1.2, 3.0]) == 4  # 0.5 … 1.2
     assert window_max([5.0]) == 1
+
+
+async def test_the_catalog_benchmark_reports_page_and_search_figures() -> None:
+    from bench.catalog import bench as catalog_bench
+
+    figures = await catalog_bench(products=600, customers=20, runs=5)
+    assert figures["products"] == 600 and figures["process_rss_mb"] > 0
+    for key in ("page", "search_one_word", "search_two_words"):
+        assert set(figures[key]) == {"p50_ms", "p95_ms", "p99_ms"}
