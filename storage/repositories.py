@@ -175,19 +175,22 @@ class CatalogRepository(Repository):
             statement = statement.where(Product.stock > 0)
         if query.featured:
             statement = statement.where(Product.featured)
-        for word in (query.text or "").lower().split()[:8]:
-            statement = statement.where(self._contains_word(word))
-        return statement
-
-    def _contains_word(self, word: str) -> ColumnElement[bool]:
-        """Products whose search text contains ``word``, through the engine's index where it has one:
-        SQLite's FTS5 trigram table for three characters or more (PostgreSQL's pg_trgm index serves the
-        LIKE itself)."""
+        words = (query.text or "").lower().split()[:8]
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        if dialect == "sqlite" and len(word) >= 3:
-            phrase = '"' + word.replace('"', '""') + '"'  # a phrase: the word as a substring, quotes literal
-            return Product.id.in_(select(FTS.c.rowid).where(FTS.c.products_fts.op("MATCH")(phrase)))
-        return Product.search_text.like(contains(word), escape="\\")
+        if dialect == "sqlite":
+            # SQLite's FTS5 trigram table finds words of three characters or more, all in one MATCH;
+            # shorter ones scan. (PostgreSQL's pg_trgm index serves the LIKE itself.)
+            indexed = [w for w in words if len(w) >= 3]
+            words = [w for w in words if len(w) < 3]
+            if indexed:
+                # Each word a quoted phrase: a substring, its quotes and operators taken literally.
+                match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
+                statement = statement.where(
+                    Product.id.in_(select(FTS.c.rowid).where(FTS.c.products_fts.op("MATCH")(match)))
+                )
+        for word in words:
+            statement = statement.where(Product.search_text.like(contains(word), escape="\\"))
+        return statement
 
     async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
         statement = self._filtered(query)

@@ -22,4 +22,4 @@ async def test_autogenerate_finds_no_difference(engine: AsyncEngine) -> None:
 
     async with engine.connect() as connection:
         assert await connection.run_sync(differences) == []
-    assert await current_revision(engine) == "0005"
+    assert await current_revision(engine) == "0006"
