@@ -182,14 +182,17 @@ async def _with_uow(settings, work):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
-BENCHMARKS = ("notify", "catalog")
+BENCHMARKS = ("notify", "catalog", "checkout")
 
 
 @app.command()
 def bench(
     name: Annotated[str, typer.Argument(help=f"one of: {', '.join(BENCHMARKS)}")],
     size: Annotated[
-        int | None, typer.Option(help="how many: messages (notify, 1500), products (catalog, 100000)")
+        int | None,
+        typer.Option(
+            help="how many: messages (notify, 1500), products (catalog, 100000), buyers (checkout, 200)"
+        ),
     ] = None,
 ) -> None:
     """Run a benchmark against an in-process sandbox and print its figures as one JSON object."""

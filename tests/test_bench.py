@@ -29,3 +29,12 @@ async def test_the_catalog_benchmark_reports_page_and_search_figures() -> None:
     assert figures["products"] == 600 and figures["process_rss_mb"] > 0
     for key in ("page", "search_one_word", "search_two_words"):
         assert set(figures[key]) == {"p50_ms", "p95_ms", "p99_ms"}
+
+
+async def test_the_checkout_benchmark_sells_the_last_unit_once() -> None:
+    from bench.checkout import bench as checkout_bench
+
+    figures = await checkout_bench(buyers=12, writers=5)
+    assert figures["last_unit"]["placed"] == 1 and figures["last_unit"]["out_of_stock"] == 11
+    assert figures["oversold"] == 0 and figures["concurrent_writers"]["placed"] == 5
+    assert figures["last_unit"]["database_locked"] == figures["concurrent_writers"]["database_locked"] == 0
