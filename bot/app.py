@@ -10,7 +10,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import DisabledEventIsolation, MemoryStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -74,7 +74,7 @@ def create_dispatcher(
     renderer = renderer or Renderer(config)
     throttle = (settings.throttle_per_second, settings.throttle_burst)
     storage: BaseStorage = MemoryStorage()
-    isolation: BaseEventIsolation = DisabledEventIsolation()
+    isolation: BaseEventIsolation = SimpleEventIsolation()  # one update of a user at a time
     if redis is not None:
         keys = DefaultKeyBuilder(prefix="orderbot:fsm", with_bot_id=True, with_destiny=True)
         storage = RedisStorage(redis, key_builder=keys)

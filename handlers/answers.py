@@ -44,7 +44,7 @@ def plain(text: str, limit: int = ALERT_LIMIT) -> str:
 
 async def explain(event: Message | CallbackQuery, t: Texts, error: DomainError) -> None:
     """Tell the customer, kindly, why that did not work."""
-    text = t("errors.error", code=error.code, params=error.params)
+    text = t("errors.error", code=error.code, params=_shortened(error.params))
     if isinstance(event, CallbackQuery):
         if len(Markup(text).striptags()) <= ALERT_LIMIT:
             await event.answer(plain(text), show_alert=True)
@@ -54,6 +54,12 @@ async def explain(event: Message | CallbackQuery, t: Texts, error: DomainError) 
             await event.message.answer(text)
         return
     await event.answer(text)
+
+
+def _shortened(params: dict[str, Any], limit: int = 64) -> dict[str, Any]:
+    """What the customer typed, echoed in an error, at most ``limit`` characters: a 5000-character pickup
+    code must not make the answer longer than Telegram takes."""
+    return {k: v[:limit] + "…" if isinstance(v, str) and len(v) > limit else v for k, v in params.items()}
 
 
 def whole_number(text: str | None) -> int | None:

@@ -1,0 +1,93 @@
+"""Nasty text at every conversation step and every staff command: always a friendly answer that Telegram
+would accept (the fixture fails on any refused Bot API call), never the "something went wrong" apology."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.staff.access import STAFF_COMMANDS
+from sandbox.client import SimUser
+from tests.handlers.conftest import Shop
+from tests.handlers.test_checkout_orders import fill_cart
+
+NASTY = [
+    "<b>bold</b> & <script>alert(1)</script>",
+    "' OR 1=1; DROP TABLE orders; --",
+    "\u202eevil right-to-left\u202c and \u200bzero\u200bwidth\u200d",
+    "مرحبا بالعالم — שלום",
+    "🍰" * 700,
+    "x" * 5000,
+    "%_\\ %s %(name)s {{ 7*7 }} {% raw %}",
+    "-1",
+    "99999999999999999999999",
+    "#12 @user /start",
+]
+APOLOGY = "something went wrong"
+
+
+async def answered_kindly(user: SimUser, text: str, chat_id: int | None = None) -> None:
+    await user.send(text, chat_id=chat_id)
+    reply = await user.wait_for(timeout=15, chat_id=chat_id)
+    body = reply.get("text") or reply.get("caption") or ""
+    assert APOLOGY not in body, (text[:60], body)
+
+
+@pytest.mark.throttle(burst=500, per_second=500)
+async def test_nasty_text_at_every_checkout_step(shop: Shop) -> None:
+    """Each step gets every text; a text a step accepts moves the checkout on and the rest land on the
+    next step, so every step sees nasty input."""
+    await shop.client.set_limits(private_per_second=1000, private_burst=1000)  # faster than people
+    ann = await shop.started("Ann")
+    await fill_cart(ann, 1, 1)
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    for text in NASTY:  # text where a button is expected
+        await answered_kindly(ann, text)
+    await ann.press("🚚 Delivery")
+    await ann.wait_for(text="Where should we deliver")
+    for text in NASTY:  # the address step, then the phone step
+        await answered_kindly(ann, text)
+    await ann.press_reply("📱 Share my phone number")
+    await ann.wait_for(text="Anything we should know")
+    for text in NASTY:  # the notes step, then the payment step (a button expected)
+        await answered_kindly(ann, text)
+    await ann.press("🏦 Bank transfer")
+    summary = await ann.wait_for(text="Is everything right")
+    for text in NASTY:  # the summary (a button expected)
+        await answered_kindly(ann, text)
+    await ann.press("✅ Place order", message_id=summary["message_id"])
+    placed = await ann.wait_for(text="is placed")
+    assert "<script>" not in placed["text"] or "&lt;" not in placed["text"]  # shown as typed, not markup
+
+
+@pytest.mark.throttle(burst=500, per_second=500)
+async def test_nasty_text_in_search_quantity_and_profile(shop: Shop) -> None:
+    await shop.client.set_limits(private_per_second=1000, private_burst=1000)
+    ann = await shop.started("Ann")
+    for text in NASTY:
+        await answered_kindly(ann, f"/search {text}")
+        await answered_kindly(ann, text)  # outside any conversation
+    await ann.send("/start p_1")
+    await ann.wait_for(text="Green tea")
+    await ann.press("1")  # type a quantity
+    await ann.wait_for(text="How many")
+    for text in NASTY:
+        await answered_kindly(ann, text)
+        await ann.send("/start p_1")
+        await ann.wait_for(text="Green tea")
+        await ann.press("1")
+        await ann.wait_for(text="How many")
+
+
+@pytest.mark.throttle(burst=500, per_second=500)
+async def test_nasty_arguments_to_every_staff_command(shop: Shop) -> None:
+    await shop.client.set_limits(private_per_second=1000, private_burst=1000)
+    owner = shop.owner
+    for command in [*STAFF_COMMANDS, "points"]:
+        for text in NASTY[:6]:
+            await answered_kindly(owner, f"/{command} {text}")
+        if command in {"product", "broadcast"}:  # these start a conversation: nasty answers, then leave
+            for text in NASTY[:6]:
+                await answered_kindly(owner, text)
+            await owner.send("/cancel")
+            await owner.wait_for(timeout=15)
