@@ -538,6 +538,12 @@ class OutboxRepository(Repository):
         )
         return list(await self.session.scalars(statement))
 
+    async def any_due(self, now: datetime) -> bool:
+        statement = select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.due_at <= now
+        )
+        return await self.session.scalar(statement.limit(1)) is not None
+
     async def lease(self, ids: list[int], until: datetime) -> None:
         """Claimed rows are not due again until ``until``: the claimer sends them, or they go again after."""
         if ids:

@@ -151,6 +151,7 @@ async def test_stale_and_tampered_buttons_get_a_polite_alert(shop: Shop) -> None
     await ann.send("/start p_8")
     card = await ann.wait_for(text="Lemon cake")
     async with shop.uow() as u:
+        await u.begin_write()  # as services do: a writer's transaction from the start
         (await u.catalog.by_sku("CAKE-1")).active = False  # the product is withdrawn meanwhile
         await u.commit()
     answer = await ann.press("🛒 Add 1 to cart")
