@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR
 
-from storage.models import Customer, LoyaltyEntry, Order, utcnow
+from storage.models import Customer, LoyaltyAccount, LoyaltyEntry, Order, utcnow
 from storage.uow import UnitOfWork
 
 from .config import ShopConfig, Tier
@@ -91,7 +91,7 @@ def expiring_by(lots: list[Lot], moment: datetime) -> int:
 # --- the ledger -------------------------------------------------------------------------------------
 async def _write(
     uow: UnitOfWork,
-    customer_id: int,
+    account: LoyaltyAccount,
     kind: str,
     points: int,
     config: ShopConfig,
@@ -104,17 +104,17 @@ async def _write(
 ) -> LoyaltyEntry:
     """One ledger entry and the account moved with it, in the caller's transaction (the caller commits).
 
-    The account row is locked first (FOR UPDATE), so two writes for one customer take turns.
+    ``account`` is the one the caller holds (``uow.loyalty.account(..., lock=True)``), so two writes for
+    one customer take turns.
     """
     assert kind in KINDS and points != 0
-    account = await uow.loyalty.account(customer_id, lock=True)
     if account.balance + points < 0:
         raise NotEnoughPoints(balance=account.balance, wanted=-points)
     moment = at or utcnow()
     account.balance += points
     account.lifetime = max(0, account.lifetime + lifetime)
     entry = LoyaltyEntry(
-        customer_id=customer_id,
+        customer_id=account.customer_id,
         kind=kind,
         points=points,
         balance_after=account.balance,
@@ -142,7 +142,7 @@ async def earn_for_order(uow: UnitOfWork, order: Order, config: ShopConfig) -> i
         return 0
     reason = f"order #{order.id}"
     entry = await _write(
-        uow, order.customer_id, "earned", points, config, lifetime=points, order_id=order.id, reason=reason
+        uow, account, "earned", points, config, lifetime=points, order_id=order.id, reason=reason
     )
     customer = await uow.customers.get(order.customer_id)
     assert customer is not None
@@ -181,7 +181,7 @@ async def redeem_for_order(uow: UnitOfWork, order: Order, wanted: int, config: S
     if points <= 0:
         return 0
     reason = f"order #{order.id}"
-    await _write(uow, order.customer_id, "redeemed", -points, config, order_id=order.id, reason=reason)
+    await _write(uow, account, "redeemed", -points, config, order_id=order.id, reason=reason)
     order.points_used = points
     order.discount_minor = points * config.point_value_minor
     order.total_minor = order.subtotal_minor + order.delivery_fee_minor - order.discount_minor
@@ -198,7 +198,7 @@ async def reverse_for_order(uow: UnitOfWork, order: Order, why: str, config: Sho
     earned = sum(e.points for e in entries if e.kind == "earned")
     if used:
         reason = f"{why}: points back"
-        await _write(uow, order.customer_id, "reversed", used, config, order_id=order.id, reason=reason)
+        await _write(uow, account, "reversed", used, config, order_id=order.id, reason=reason)
     if earned:
         # Points earned on this order may have been spent meanwhile: take back what is left (never below
         # zero); the order stops counting toward the tier in full.
@@ -207,7 +207,7 @@ async def reverse_for_order(uow: UnitOfWork, order: Order, why: str, config: Sho
             reason = f"{why}: earned"
             await _write(
                 uow,
-                order.customer_id,
+                account,
                 "reversed",
                 -take,
                 config,
@@ -227,7 +227,8 @@ async def adjust(
         raise InvalidPoints(max=MAX_ADJUST)
     await uow.begin_write()
     note = reason.strip()[:200] or None
-    entry = await _write(uow, customer.id, "adjusted", points, config, reason=note, actor=f"staff:{actor_id}")
+    account = await uow.loyalty.account(customer.id, lock=True)
+    entry = await _write(uow, account, "adjusted", points, config, reason=note, actor=f"staff:{actor_id}")
     await notify_customer(
         uow,
         customer,
@@ -285,10 +286,10 @@ async def expire_points(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
     await uow.begin_write()
     expired = 0
     for customer_id in await uow.loyalty.holders_expiring_by(now):
-        await uow.loyalty.account(customer_id, lock=True)
+        account = await uow.loyalty.account(customer_id, lock=True)
         due = expiring_by(open_lots(await uow.loyalty.entries(customer_id)), now)
         if due:
-            await _write(uow, customer_id, "expired", -due, config, reason="expired", at=now)
+            await _write(uow, account, "expired", -due, config, reason="expired", at=now)
             expired += due
     await uow.commit()
     return expired
