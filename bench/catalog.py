@@ -2,7 +2,8 @@
 
 Times a catalog page (a category, a random page, with the count) and a search (a word of the product
 names, through the FTS5 trigram index), each in its own unit of work as an update would, and reports
-p50/p95/p99 in milliseconds and this process's resident memory with the data loaded.
+p50/p95/p99 in milliseconds; then starts ``orderbot run`` on that database and reports its resident
+memory once idle, beside a bare aiogram bot's (``bench.echo_bot``) as the floor any aiogram bot pays.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import random
 import statistics
 import sys
@@ -26,6 +28,8 @@ from storage.db import create_engine, create_session_factory
 from storage.migrations import upgrade
 from storage.models import Category, Customer, Product
 from storage.uow import UnitOfWork
+
+from .updates import idle_rss, rss_mb, shop_env
 
 WORDS = [
     "green",
@@ -65,13 +69,6 @@ KINDS = ["tea", "coffee", "cake", "scone", "muffin", "tart", "cookie", "bread", 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def fill(factory: Any, products: int, customers: int, categories: int) -> None:
@@ -146,8 +143,12 @@ async def bench(products: int = 100_000, customers: int = 10_000, runs: int = 30
             factory, runs, lambda: (ProductQuery(text=f"{rng.choice(WORDS)} {rng.choice(KINDS)}"), 0)
         )
         gc.collect()
-        memory = rss_mb()
+        memory = rss_mb(os.getpid())
         await engine.dispose()
+        python, folder_path = sys.executable, Path(folder)
+        env = shop_env(f"sqlite+aiosqlite:///{folder_path / 'catalog.db'}", folder_path)
+        bot_rss = await idle_rss([python, "-m", "bot.cli", "run"], env, folder_path)
+        bare_rss = await idle_rss([python, "-m", "bench.echo_bot"], {}, folder_path)
     return {
         "benchmark": "catalog",
         "products": products,
@@ -157,7 +158,9 @@ async def bench(products: int = 100_000, customers: int = 10_000, runs: int = 30
         "search_one_word": search,
         "search_two_words": two_words,
         "target_p95_ms": 20,
-        "process_rss_mb": round(memory, 1),
+        "bench_process_rss_mb": round(memory, 1),
+        "idle_bot_rss_mb": round(bot_rss, 1),
+        "idle_bare_aiogram_bot_rss_mb": round(bare_rss, 1),
         "target_rss_mb": 150,
     }
 

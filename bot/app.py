@@ -25,7 +25,6 @@ from .metrics import Metrics, MetricsMiddleware
 from .middlewares import (
     CustomerMiddleware,
     MemoryRate,
-    OutboxKickMiddleware,
     RedisRate,
     ThrottleMiddleware,
     UnitOfWorkMiddleware,
@@ -33,7 +32,7 @@ from .middlewares import (
 from .outbox import OutboxSender, SendLimits
 from .scheduler import Clock
 from .settings import Settings
-from .telegram_retry import RetryAfterMiddleware
+from .telegram_session import KeepResponseTypes, RetryAfterMiddleware
 
 CUSTOMER_COMMANDS = (
     "start",
@@ -55,6 +54,7 @@ CUSTOMER_COMMANDS = (
 def create_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
+    session.middleware(KeepResponseTypes())  # one response class per return type, not one per call
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -98,7 +98,6 @@ def create_dispatcher(
         else MemoryRate(*throttle)
     )
     dp.update.outer_middleware(ThrottleMiddleware(renderer, config, rate))
-    dp.update.outer_middleware(OutboxKickMiddleware())
     dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory))
     dp.update.outer_middleware(CustomerMiddleware(renderer, config))
     dp.include_routers(*routers())

@@ -182,7 +182,7 @@ async def _with_uow(settings, work):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
-BENCHMARKS = ("notify", "catalog", "checkout")
+BENCHMARKS = ("updates", "notify", "catalog", "checkout")
 
 
 @app.command()
@@ -191,7 +191,8 @@ def bench(
     size: Annotated[
         int | None,
         typer.Option(
-            help="how many: messages (notify, 1500), products (catalog, 100000), buyers (checkout, 200)"
+            help="how many: customers (updates, 200), messages (notify, 1500), products (catalog, 100000), "
+            "buyers (checkout, 200)"
         ),
     ] = None,
 ) -> None:

@@ -1,4 +1,5 @@
-"""Outer middlewares, in order: throttle → drop redelivered updates → unit of work → customer + language."""
+"""Outer middlewares, in order: throttle → drop redelivered updates, unit of work (then deliver what it
+queued) → customer, staff role and language."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.render import Renderer
 from shop.config import ShopConfig
 from shop.customers import TelegramUser, register_customer
+from shop.staff import role_of
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("orderbot")
@@ -92,22 +94,27 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self.session_factory = session_factory
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if isinstance(event, Update):
-            async with UnitOfWork(self.session_factory) as uow:
-                await uow.begin_write()
-                bot = data["bot"]
-                fresh = await uow.updates.mark_processed(bot.id, event.update_id)
-                await uow.commit()
-            if not fresh:
-                log.info("update %s was already processed; dropped", event.update_id)
-                return None
-        async with UnitOfWork(self.session_factory) as uow:
-            data["uow"] = uow
-            return await handler(event, data)
+        outbox = data.get("outbox")
+        uow = UnitOfWork(self.session_factory)
+        try:
+            async with uow:
+                if isinstance(event, Update):
+                    await uow.begin_write()
+                    fresh = await uow.updates.mark_processed(data["bot"].id, event.update_id)
+                    await uow.commit()
+                    if not fresh:
+                        log.info("update %s was already processed; dropped", event.update_id)
+                        return None
+                data["uow"] = uow
+                return await handler(event, data)
+        finally:
+            if outbox is not None and getattr(uow, "outbox", None) is not None and uow.outbox.queued:
+                outbox.kick()  # deliver what the update queued now, not at the next tick
 
 
 class CustomerMiddleware(BaseMiddleware):
-    """The customer behind the update (registered on first contact) and their language as ``t``."""
+    """The customer behind the update (registered on first contact), their language as ``t`` and their
+    staff ``role`` ("owner", "staff" or None) for the staff routers' filter."""
 
     def __init__(self, renderer: Renderer, config: ShopConfig) -> None:
         self.renderer, self.config = renderer, config
@@ -120,21 +127,10 @@ class CustomerMiddleware(BaseMiddleware):
             customer = await register_customer(
                 uow, TelegramUser(user.id, user.first_name, user.last_name, user.username, user.language_code)
             )
+            data["role"] = await role_of(uow, user.id, self.config)
             await uow.end_read()
             data["customer"] = customer
             language = self.config.language_for(customer.language, customer.telegram_language)
         data["lang"] = language
         data["t"] = self.renderer.texts(language)
         return await handler(event, data)
-
-
-class OutboxKickMiddleware(BaseMiddleware):
-    """After an update is handled (and committed), deliver what it queued without waiting for the loop."""
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        try:
-            return await handler(event, data)
-        finally:
-            outbox = data.get("outbox")
-            if outbox is not None:
-                outbox.kick()

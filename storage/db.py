@@ -7,6 +7,8 @@ timeout instead of deadlocking when a read lock would have to be upgraded.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from sqlalchemy import event
@@ -21,6 +23,9 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # Every unit of work ends its transaction itself (storage/uow.py); the pool's extra ROLLBACK on
+        # return would be one more trip to aiosqlite's thread for every unit of work.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -43,6 +48,27 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_WRITERS: weakref.WeakKeyDictionary[Any, dict[int, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+def writer_lock(bind: Any) -> asyncio.Lock | None:
+    """SQLite: the lock this process's writers queue on before ``BEGIN IMMEDIATE``; None elsewhere.
+
+    SQLite lets one writer in at a time. Without this, every waiting writer polls the file lock in its
+    own thread, sleeping longer and longer between tries (sqlite's busy handler): under load most of a
+    second passes with nobody writing. Queued here, the next writer starts the moment the last one ends,
+    in arrival order; other processes (the CLI) still meet the busy timeout as before.
+    """
+    engine = getattr(bind, "sync_engine", bind)
+    if engine is None or engine.dialect.name != "sqlite":
+        return None
+    locks = _WRITERS.setdefault(engine, {})
+    loop = id(asyncio.get_running_loop())
+    if loop not in locks:
+        locks[loop] = asyncio.Lock()
+    return locks[loop]
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

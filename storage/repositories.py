@@ -508,6 +508,10 @@ class PaymentRepository(Repository):
 
 
 class OutboxRepository(Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.queued = 0  # messages this unit of work queued (the bot delivers them right after)
+
     async def enqueue(self, message: OutboxMessage) -> bool:
         """Queue a message unless its dedupe key was queued before (then False, nothing changes)."""
         values = {
@@ -524,6 +528,7 @@ class OutboxRepository(Repository):
         result = await self.session.execute(
             self.insert(OutboxMessage).values(**values).on_conflict_do_nothing()
         )
+        self.queued += bool(result.rowcount)  # type: ignore[attr-defined]
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import IMMEDIATE
+from .db import IMMEDIATE, writer_lock
 from .repositories import (
     BroadcastRepository,
     CartRepository,
@@ -31,6 +32,7 @@ class UnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
         self._writing = False
+        self._lock: asyncio.Lock | None = None  # SQLite: this process's writers' queue, held while writing
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._factory()
@@ -57,7 +59,7 @@ class UnitOfWork:
             await self.session.rollback()
         finally:
             await self.session.close()
-            self._writing = False
+            self._done_writing()
 
     async def begin_write(self) -> None:
         """Make the current transaction a writer's (SQLite: ``BEGIN IMMEDIATE``).
@@ -69,16 +71,34 @@ class UnitOfWork:
             return
         if self.session.in_transaction():
             await self.session.commit()  # only reads so far; expire_on_commit=False keeps loaded objects
-        await self.session.connection(execution_options={IMMEDIATE: True})
+        lock = writer_lock(self._factory.kw.get("bind"))
+        if lock is not None and self._lock is None:
+            await lock.acquire()
+            self._lock = lock
         self._writing = True
+        try:
+            await self.session.connection(execution_options={IMMEDIATE: True})
+        except BaseException:
+            self._done_writing()
+            raise
+
+    def _done_writing(self) -> None:
+        self._writing = False
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     async def commit(self) -> None:
-        await self.session.commit()
-        self._writing = False
+        try:
+            await self.session.commit()
+        finally:
+            self._done_writing()
 
     async def rollback(self) -> None:
-        await self.session.rollback()
-        self._writing = False
+        try:
+            await self.session.rollback()
+        finally:
+            self._done_writing()
 
     async def end_read(self) -> None:
         """Close a read-only transaction early (before slow I/O such as sending to Telegram)."""

@@ -26,7 +26,8 @@ async def test_the_catalog_benchmark_reports_page_and_search_figures() -> None:
     from bench.catalog import bench as catalog_bench
 
     figures = await catalog_bench(products=600, customers=20, runs=5)
-    assert figures["products"] == 600 and figures["process_rss_mb"] > 0
+    assert figures["products"] == 600 and figures["idle_bot_rss_mb"] > 0
+    assert figures["idle_bare_aiogram_bot_rss_mb"] > 0
     for key in ("page", "search_one_word", "search_two_words"):
         assert set(figures[key]) == {"p50_ms", "p95_ms", "p99_ms"}
 
@@ -38,3 +39,17 @@ async def test_the_checkout_benchmark_sells_the_last_unit_once() -> None:
     assert figures["last_unit"]["placed"] == 1 and figures["last_unit"]["out_of_stock"] == 11
     assert figures["oversold"] == 0 and figures["concurrent_writers"]["placed"] == 5
     assert figures["last_unit"]["database_locked"] == figures["concurrent_writers"]["database_locked"] == 0
+
+
+async def test_the_updates_benchmark_serves_customers_of_both_bots() -> None:
+    from bench.updates import Load
+    from bench.updates import bench as updates_bench
+
+    load = Load(customers=4, saturated_seconds=3, paced_seconds=3, think=(0.05, 0.2))
+    figures = await updates_bench(load, postgres_url="")
+    bare, ours = figures["runs"]
+    for run in (bare, ours):
+        assert run["saturated"]["updates"] > 0 and run["saturated"]["errors"] == 0, run
+        assert run["paced"]["errors"] == 0 and run["bot_api_calls_refused"] == 0, run
+        assert {"p50_ms", "p95_ms", "p99_ms", "updates_per_second"} <= set(run["paced"])
+    assert figures["ratio"]["orderbot sqlite"] > 0

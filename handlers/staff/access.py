@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, Message
 
 from shop.config import ShopConfig
-from shop.staff import role_of
-from storage.uow import UnitOfWork
 
 STAFF_COMMANDS = (
     "queue",
@@ -39,22 +37,23 @@ STAFF_COMMANDS = (
 
 
 class IsStaff(Filter):
-    """Passes staff (and tells the handler their role); everyone else falls through to the refusal."""
+    """Passes staff (and tells the handler their role); everyone else falls through to the refusal.
+
+    The role comes from ``CustomerMiddleware`` (``role``), looked up once per update: every staff router
+    has this filter, so asking the database here cost a query per router for each customer's update.
+    """
 
     async def __call__(
         self,
         event: Message | CallbackQuery,
-        uow: UnitOfWork,
         config: ShopConfig,
-        event_from_user: User | None = None,
+        role: str | None = None,
         **_: Any,
     ) -> bool | dict[str, Any]:
-        if event_from_user is None:
+        if role is None:
             return False
         message = event if isinstance(event, Message) else event.message
         chat = message.chat if message is not None else None
         if chat is None or not (chat.type == "private" or chat.id == config.staff_chat_id):
             return False
-        role = await role_of(uow, event_from_user.id, config)
-        await uow.end_read()
-        return {"staff_role": role} if role else False
+        return {"staff_role": role}

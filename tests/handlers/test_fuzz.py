@@ -4,6 +4,8 @@ would accept (the fixture fails on any refused Bot API call), never the "somethi
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from handlers.staff.access import STAFF_COMMANDS
 from sandbox.client import SimUser
@@ -91,3 +93,32 @@ async def test_nasty_arguments_to_every_staff_command(shop: Shop) -> None:
                 await answered_kindly(owner, text)
             await owner.send("/cancel")
             await owner.wait_for(timeout=15)
+
+
+# Generated text on top of the corpus: markup characters, invisible and right-to-left marks, emoji and
+# any other printable character, short or up to the 4096 a Telegram message holds.
+MARKS = "<>&\"'/\\{}%#@*_`[]()~|\u200b\u200d\u202e\u202c\ufeff"
+GENERATED = st.one_of(
+    st.text(
+        st.one_of(st.sampled_from(MARKS), st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))),
+        min_size=1,
+        max_size=200,
+    ),
+    st.tuples(st.sampled_from(["&<", "🍰", "\u202e", "ع"]), st.integers(1000, 2000)).map(
+        lambda p: p[0] * p[1]
+    ),
+).filter(lambda text: text.strip() and len(text.encode("utf-16-le")) // 2 <= 4000)
+
+
+@pytest.mark.throttle(burst=5000, per_second=5000)
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(text=GENERATED)
+async def test_generated_text_in_search_notes_and_outside_conversations(shop: Shop, text: str) -> None:
+    """One shop for all examples (hypothesis runs them inside the one test)."""
+    await shop.client.set_limits(private_per_second=10_000, private_burst=10_000)
+    ann = await shop.started("Ann")
+    owner = shop.owner
+    assert owner is not None
+    await answered_kindly(ann, text)  # outside any conversation
+    await answered_kindly(ann, f"/search {text}")
+    await answered_kindly(owner, f"/note {ann.id} {text}")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shop import cart as carts
 from shop import checkout
@@ -23,6 +26,7 @@ from shop.errors import (
     PaymentMethodUnavailable,
     ProductUnavailable,
 )
+from shop.money import format_plain, parse_amount
 from storage.models import Customer
 from tests.factories import make_customer, make_product, stock_of
 
@@ -252,3 +256,42 @@ async def test_a_new_users_first_updates_register_them_once(uow: Any) -> None:
 
     ids = await asyncio.gather(*(register() for _ in range(10)))
     assert len(set(ids)) == 1
+
+
+# --- totals add up, whatever is in the cart (hypothesis, real SQLite) ---------------------------------
+LINES = st.lists(
+    st.tuples(st.integers(1, 5_000_000), st.integers(1, CONFIG.max_quantity)), min_size=1, max_size=6
+)
+_prop_skus = itertools.count(1)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(lines=LINES, fulfilment=st.sampled_from(["delivery", "pickup"]))
+async def test_cart_summary_and_order_totals_agree(
+    uow: Any, lines: list[tuple[int, int]], fulfilment: str
+) -> None:
+    ann = await make_customer(uow)
+    for price, quantity in lines:
+        product = await make_product(uow, sku=f"PROP-{next(_prop_skus)}", price_minor=price, stock=quantity)
+        async with uow() as u:
+            await carts.add_to_cart(u, ann.id, product.id, quantity, CONFIG)
+    expected = sum(price * quantity for price, quantity in lines)
+    async with uow() as u:
+        view = await carts.view_cart(u, ann.id)
+    assert view.total_minor == expected and view.count == sum(q for _, q in lines)
+    token = await ready_checkout(uow, ann, fulfilment)
+    async with uow() as u:
+        shown = await checkout.summary(u, ann.id, CONFIG)
+    fee = CONFIG.delivery_fee_minor if fulfilment == "delivery" else 0
+    assert shown.total_minor == expected + fee and shown.discount_minor == 0
+    async with uow() as u:
+        placed = await checkout.place_order(u, ann.id, token, CONFIG)
+    order = placed.order
+    assert (order.subtotal_minor, order.delivery_fee_minor, order.total_minor) == (
+        expected,
+        fee,
+        expected + fee,
+    )
+    assert (
+        parse_amount(format_plain(order.total_minor, CONFIG.currency), CONFIG.currency) == order.total_minor
+    )

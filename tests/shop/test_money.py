@@ -64,3 +64,16 @@ def test_sixteen_whole_digits_are_too_many() -> None:
     assert parse_amount("9" * 15, "JPY") == 10**15 - 1
     with pytest.raises(InvalidAmount):
         parse_amount("1" * 16, "JPY")
+
+
+@given(
+    st.integers(min_value=0, max_value=10**15 - 1),
+    st.sampled_from(["USD", "JPY", "KWD", "EUR", "NGN", "RUB", "GBP"]),
+    st.sampled_from(["en", "ru"]),
+)
+def test_what_customers_read_holds_exactly_the_amount(minor: int, currency: str, locale: str) -> None:
+    """Symbol, grouping and decimal mark vary by language; the digits are always the amount's."""
+    shown = format_money(minor, currency, locale)
+    digits = "".join(c for c in shown if c.isdigit())
+    assert int(digits) == minor
+    assert len(digits) >= exponent(currency) + 1  # 5 cents is $0.05, never $.5

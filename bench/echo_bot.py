@@ -1,0 +1,52 @@
+"""The ceiling for ``bench updates``: a bare aiogram bot that answers every update and does nothing else.
+
+A message is echoed with one inline button; a press is answered and the message edited, so each update
+costs the same Bot API calls as a simple handler of ours, without a database, templates or middlewares.
+Run as ``python -m bench.echo_bot`` with BOT_TOKEN and TELEGRAM_API_URL set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from aiogram import Bot, Dispatcher, F
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+dp = Dispatcher()
+
+
+def again(count: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="again", callback_data=f"again:{count}")]]
+    )
+
+
+@dp.message(F.text)
+async def echo(message: Message) -> None:
+    await message.answer(message.text or "", reply_markup=again(0))
+
+
+@dp.message()
+async def anything_else(message: Message) -> None:
+    await message.answer("got it", reply_markup=again(0))
+
+
+@dp.callback_query(F.data.startswith("again:"))
+async def pressed(callback: CallbackQuery) -> None:
+    count = int((callback.data or "again:0").split(":")[1]) + 1
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(f"pressed {count}", reply_markup=again(count))
+
+
+async def main() -> None:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
+    bot = Bot(os.environ["BOT_TOKEN"], session=session)
+    await dp.start_polling(bot, polling_timeout=20, handle_signals=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

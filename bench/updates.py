@@ -1,0 +1,451 @@
+"""Updates per second and response latency: simulated customers against one ``orderbot run`` process.
+
+Each simulated customer goes through a realistic visit again and again — /start, the catalog, a
+category, a product card (a photo), add to cart, the cart, the whole checkout (pickup, phone by the
+contact button, no notes, bank transfer, place order) and /orders — 13 updates, 6 messages and 7 button
+presses. The same run measures a bare aiogram echo bot (``bench.echo_bot``) doing the same sequence of
+messages and presses against the same sandbox: the ceiling for this machine, sandbox and aiogram.
+
+Two phases per bot, each with the same number of customers:
+- ``saturated``: nobody waits between steps, so the bot is always busy: updates/s is its capacity and
+  ``ratio = ours / bare``;
+- ``paced``: each customer waits between steps as people do (``think``, 2–8 s by default: reading a
+  card, typing an address): the latency a customer feels. The offered load is printed with it.
+
+Latency is measured where a customer sees it: from sending the update to the sandbox until the bot's
+expected reply is there (for a press: the callback answered and the message shown). It includes the
+polling round trip, so it is an upper bound on handler time. The bot runs as its own process; the
+sandbox and the customers share this one. CPU seconds of the bot process are read from /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.demo import demo_csv, draw_photos
+from sandbox import SandboxServer
+from sandbox.actions import ActionError, Actions
+from sandbox.server import ACTIONS
+from sandbox.state import BotState, ChatLog, UserRec
+from shop.catalog import import_products_csv
+from storage.db import create_engine, create_session_factory
+from storage.migrations import upgrade
+from storage.uow import UnitOfWork
+
+TOKEN = "434343:BENCH"
+STEP_TIMEOUT = 15.0
+CATEGORIES = ("Coffee", "Tea", "Bakery", "Breakfast", "Drinks")
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # send | contact | press
+    what: str  # the text to send, or (part of) the label of the button to press
+    expect: str | None  # text that shows the reply arrived; None: a press answered with a toast only
+
+
+def visit(category: str) -> list[Step]:
+    """One customer's visit to the shop, from /start to the order placed."""
+    return [
+        Step("send", "/start", "Welcome"),
+        Step("send", "🛍 Catalog", "Pick a category"),
+        Step("press", f"{category} (", "products"),
+        Step("press", " · $", "Add 1 to cart"),
+        Step("press", "🛒 Add 1 to cart", None),
+        Step("send", "🛒 Cart", "Your cart"),
+        Step("press", "✅ Checkout", "How would you like"),
+        Step("press", "🏪 Pickup", "What phone number"),
+        Step("contact", "", "Anything we should know"),
+        Step("press", "No notes →", "How will you pay"),
+        Step("press", "🏦 Bank transfer", "Is everything right"),
+        Step("press", "✅ Place order", "is placed"),
+        Step("send", "/orders", "Your orders"),
+    ]
+
+
+def echo_visit(category: str) -> list[Step]:
+    """The same messages and presses, as the echo bot answers them."""
+    steps = []
+    for step in visit(category):
+        if step.kind == "send":
+            steps.append(Step("send", step.what, step.what))
+        elif step.kind == "contact":
+            steps.append(Step("contact", "", "got it"))
+        else:
+            steps.append(Step("press", "again", "pressed" if step.expect else None))
+    return steps
+
+
+def _shown(message: dict[str, Any]) -> str:
+    labels = [
+        b.get("text", "")
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for b in row
+    ]
+    return "\n".join([str(message.get("text") or message.get("caption") or ""), *labels])
+
+
+class Customer:
+    """A simulated customer driving the sandbox in-process (no HTTP on this side, to stay cheap)."""
+
+    def __init__(self, actions: Actions, bot: BotState, user: UserRec) -> None:
+        self.actions, self.bot, self.user = actions, bot, user
+        log = actions.world.chat_log(bot, user.id)
+        assert log is not None
+        self.log: ChatLog = log
+
+    def _snapshot(self) -> tuple[int, dict[int, str]]:
+        recent = list(self.log.messages.values())[-3:]
+        return self.log.next_message_id, {m["message_id"]: _shown(m) for m in recent}
+
+    def _arrived(self, snapshot: tuple[int, dict[int, str]], expect: str) -> bool:
+        first_new, before = snapshot
+        for message in list(self.log.messages.values())[-4:]:
+            if not message.get("from", {}).get("is_bot"):
+                continue
+            mid = message["message_id"]
+            shown = _shown(message)
+            if (mid >= first_new or before.get(mid, shown) != shown) and expect in shown:
+                return True
+        return False
+
+    async def _wait(self, snapshot: tuple[int, dict[int, str]], expect: str) -> None:
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while True:
+            version = self.log.changes.version
+            if self._arrived(snapshot, expect):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {expect!r} within {STEP_TIMEOUT}s")
+            await self.log.changes.wait_newer(version, remaining)
+
+    def _button(self, label: str) -> tuple[int, str]:
+        for message in reversed(list(self.log.messages.values())):
+            for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+                for button in row:
+                    if label in button.get("text", "") and "callback_data" in button:
+                        return message["message_id"], button["callback_data"]
+        raise ActionError(404, f"no button {label!r}")
+
+    async def do(self, step: Step) -> float:
+        """Take one step and wait for its reply; the seconds it took."""
+        started = time.monotonic()
+        snapshot = self._snapshot()
+        if step.kind == "press":
+            message_id, data = self._button(step.what)
+            answer = self.actions.press(self.bot, self.user, {"message_id": message_id, "data": data})
+            waits: list[Any] = [answer]
+            if step.expect is not None:
+                waits.append(self._wait(snapshot, step.expect))
+            results = await asyncio.gather(*waits)
+            if not results[0].get("answered"):
+                raise TimeoutError(f"press {step.what!r} was not answered")
+        else:
+            body: dict[str, Any] = {"text": step.what}
+            if step.kind == "contact":
+                contact = {"phone_number": self.user.phone_number, "user_id": self.user.id, "first_name": "B"}
+                body = {"contact": contact}
+            self.actions.send(self.bot, self.user, body)
+            assert step.expect is not None
+            await self._wait(snapshot, step.expect)
+        return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class Load:
+    customers: int = 200
+    saturated_seconds: float = 15.0
+    paced_seconds: float = 40.0
+    think: tuple[float, float] = (2.0, 8.0)  # seconds a customer takes between two steps (paced phase)
+
+    def phases(self) -> list[tuple[str, float, tuple[float, float]]]:
+        return [("saturated", self.saturated_seconds, (0.0, 0.0)), ("paced", self.paced_seconds, self.think)]
+
+
+@dataclass
+class Phase:
+    name: str
+    started: float
+    ends: float
+    warmup: float = 1.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def record(self, began: float, seconds: float) -> None:
+        if began >= self.started + self.warmup and began + seconds <= self.ends:
+            self.latencies.append(seconds)
+
+    def figures(self, cpu_seconds: float) -> dict[str, Any]:
+        window = self.ends - self.started - self.warmup
+        done = len(self.latencies)
+        ordered = sorted(self.latencies) or [0.0]
+
+        def pct(share: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
+
+        return {
+            "updates": done,
+            "updates_per_second": round(done / window, 1),
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "max_ms": round(ordered[-1] * 1000, 1),
+            "errors": len(self.errors),
+            "first_errors": self.errors[:3],
+            "bot_cpu_ms_per_update": round(cpu_seconds * 1000 / done, 2) if done else None,
+        }
+
+
+async def customer_loop(
+    customer: Customer, script: Any, phase: Phase, think: tuple[float, float], rng: random.Random
+) -> None:
+    visits = 0
+    while time.monotonic() < phase.ends:
+        for step in script(CATEGORIES[(customer.user.id + visits) % len(CATEGORIES)]):
+            if time.monotonic() >= phase.ends:
+                return
+            if think[1]:
+                await asyncio.sleep(rng.uniform(*think))
+            began = time.monotonic()
+            try:
+                phase.record(began, await customer.do(step))
+            except (ActionError, TimeoutError) as error:
+                phase.errors.append(f"{step.what or step.kind}: {error}")
+                break  # start the visit again from /start
+        visits += 1
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@contextlib.asynccontextmanager
+async def bot_process(args: list[str], env: dict[str, str], folder: Path) -> AsyncIterator[int]:
+    log_path = folder / f"bot-{len(list(folder.glob('bot-*.log')))}.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *args, env={**os.environ, **env}, cwd=folder, stdout=log, stderr=log
+        )
+        try:
+            yield process.pid
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)  # as Ctrl-C: the bot stops cleanly, a profiler writes
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 3)  # a long poll may hold it; no need to wait
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    text = log_path.read_text(errors="replace")
+    if "Traceback" in text:
+        print(
+            f"bench updates: the bot wrote a traceback; see the end of its log:\n{text[-3000:]}",
+            file=sys.stderr,
+        )
+
+
+async def measure(
+    name: str, args: list[str], env: dict[str, str], script: Any, load: Load, folder: Path
+) -> dict[str, Any]:
+    """Start the bot, let every customer say /start, then run the two phases."""
+    sandbox = SandboxServer(port=0, tokens=[TOKEN])
+    await sandbox.start()
+    bot = sandbox.world.bot(TOKEN)
+    try:
+        actions = sandbox.app[ACTIONS]
+        sandbox.world.limits.enabled = False  # the bot's own speed, not Telegram's flood limits, is measured
+        env = {**env, "TELEGRAM_API_URL": sandbox.url, "BOT_TOKEN": TOKEN}
+        async with bot_process(args, env, folder) as pid:
+            deadline = time.monotonic() + 60
+            while bot.poller is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}: the bot did not start polling within a minute")
+                await asyncio.sleep(0.05)
+            people = [
+                Customer(actions, bot, sandbox.world.add_user(f"C{i}", language_code="en"))
+                for i in range(load.customers)
+            ]
+            await asyncio.gather(*(c.do(script(CATEGORIES[0])[0]) for c in people))
+            figures: dict[str, Any] = {"bot": name, "idle_rss_mb": round(rss_mb(pid), 1)}
+            for phase_name, seconds, think in load.phases():
+                profile = os.environ.get(
+                    "BENCH_PROFILE"
+                )  # py-spy's collapsed stacks of our bot, to this file
+                spy = None
+                if profile and phase_name == "saturated" and name.startswith("orderbot"):
+                    spy = await asyncio.create_subprocess_exec(
+                        *(
+                            "py-spy",
+                            "record",
+                            "-f",
+                            "raw",
+                            "-o",
+                            profile,
+                            "-p",
+                            str(pid),
+                            "-d",
+                            str(int(seconds)),
+                        ),
+                        stdout=asyncio.subprocess.DEVNULL,
+                        stderr=asyncio.subprocess.DEVNULL,
+                    )
+                now = time.monotonic()
+                phase = Phase(phase_name, now, now + seconds, warmup=min(3.0, seconds / 4))
+                cpu_before = cpu_seconds(pid)
+                rng = random.Random(7)
+                await asyncio.gather(*(customer_loop(c, script, phase, think, rng) for c in people))
+                figures[phase_name] = phase.figures(cpu_seconds(pid) - cpu_before)
+                if spy is not None:
+                    await spy.wait()
+            figures["paced"]["think_seconds"] = list(load.think)
+            figures["paced"]["offered_per_second"] = round(load.customers / (sum(load.think) / 2), 1)
+            figures["rss_after_mb"] = round(rss_mb(pid), 1)
+        figures["bot_api_calls_refused"] = sandbox.world.stats.as_dict()["errors"]
+        return figures
+    finally:
+        bot.poller = None  # end the stopped bot's pending long poll now, not at its timeout
+        bot.update_changes.bump()
+        await sandbox.stop()
+
+
+async def idle_rss(args: list[str], env: dict[str, str], folder: Path, settle: float = 5.0) -> float:
+    """Resident memory of a bot process that has started, polled and run its first jobs, then waits."""
+    async with SandboxServer(port=0, tokens=[TOKEN]) as sandbox:
+        bot = sandbox.world.bot(TOKEN)
+        try:
+            async with bot_process(
+                args, {**env, "TELEGRAM_API_URL": sandbox.url, "BOT_TOKEN": TOKEN}, folder
+            ) as pid:
+                deadline = time.monotonic() + 60
+                while bot.poller is None and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(settle)  # the scheduler's first round of jobs runs ~3 s after start
+                return rss_mb(pid)
+        finally:
+            bot.poller = None
+            bot.update_changes.bump()
+
+
+async def seed(url: str, media: Path) -> None:
+    """The demo catalog with stock enough for every order the run places."""
+    rows = list(csv.DictReader(io.StringIO(demo_csv())))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "stock": 1_000_000})
+    draw_photos(media)
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        async with UnitOfWork(create_session_factory(engine)) as uow:
+            await uow.begin_write()
+            result = await import_products_csv(uow, out.getvalue(), "USD")
+            assert not result.errors, result.errors
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def postgres_database(server_url: str) -> AsyncIterator[str]:
+    """A fresh database on the given PostgreSQL server, dropped afterwards (nothing of yours is touched)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    name = f"orderbot_bench_{os.getpid()}"
+    admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def shop_env(url: str, media: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "MEDIA_DIR": str(media),
+        "CURRENCY": "USD",
+        "SHOP_NAME": "Bench Café",
+        "BANK_DETAILS": "IBAN XX00 BENCH",
+        "THROTTLE_PER_SECOND": "1000",  # simulated customers tap faster than the anti-flood allows people
+        "THROTTLE_BURST": "1000",
+        "REDIS_URL": "",
+        "WEBHOOK_URL": "",
+    }
+
+
+async def bench(load: Load | int | None = None, postgres_url: str | None = None) -> dict[str, Any]:
+    """Both bots under the same load (a number: that many customers); ours on SQLite, and on PostgreSQL
+    too when BENCH_DATABASE_URL names a server (a scratch database is created there and dropped)."""
+    load = Load(load) if isinstance(load, int) else load or Load()
+    postgres_url = postgres_url if postgres_url is not None else os.environ.get("BENCH_DATABASE_URL")
+    python = sys.executable
+    figures: dict[str, Any] = {"benchmark": "updates", **asdict(load)}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        bare = await measure(
+            "bare aiogram echo", [python, "-m", "bench.echo_bot"], {}, echo_visit, load, folder
+        )
+        runs = [bare]
+        ours = [python, "-m", "bot.cli", "run"]
+        sqlite_url = f"sqlite+aiosqlite:///{folder / 'shop.db'}"
+        await seed(sqlite_url, folder / "media")
+        env = shop_env(sqlite_url, folder / "media")
+        runs.append(await measure("orderbot sqlite", ours, env, visit, load, folder))
+        if postgres_url:
+            async with postgres_database(postgres_url) as pg_url:
+                await seed(pg_url, folder / "media")
+                env = shop_env(pg_url, folder / "media")
+                runs.append(await measure("orderbot postgresql", ours, env, visit, load, folder))
+    figures["runs"] = runs
+    ceiling = bare["saturated"]["updates_per_second"] or 1.0
+    figures["ratio"] = {
+        run["bot"]: round(run["saturated"]["updates_per_second"] / ceiling, 2) for run in runs[1:]
+    }
+    figures["targets"] = {"ratio": 0.40, "paced_p99_ms": 50, "idle_rss_mb": 150}
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argv if argv is not None else sys.argv[1:]
+    load = Load(int(args[0])) if args else Load()
+    print(json.dumps(asyncio.run(bench(load))))
+
+
+if __name__ == "__main__":
+    main()
