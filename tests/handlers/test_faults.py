@@ -101,7 +101,7 @@ async def test_the_database_away_for_a_few_seconds_gets_an_apology_then_service(
     proxy.cut = False
     await ann.send("/catalog")
     await ann.wait_for(text="Pick a category", timeout=20)
-    await ann.press("Tea (6)")
+    await ann.press("Tea (7)")
     await ann.wait_for(text="products")
     await ann.press("Green tea · $4.50")
     await ann.wait_for(lambda m: "🛒 Add 1 to cart" in button_labels(m))
