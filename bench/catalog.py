@@ -29,7 +29,7 @@ from storage.migrations import upgrade
 from storage.models import Category, Customer, Product
 from storage.uow import UnitOfWork
 
-from .updates import idle_rss, rss_mb, shop_env
+from .updates import idle_rss, percentile, rss_mb, shop_env
 
 WORDS = [
     "green",
@@ -64,11 +64,6 @@ WORDS = [
     "rose",
 ]
 KINDS = ["tea", "coffee", "cake", "scone", "muffin", "tart", "cookie", "bread", "juice", "syrup"]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def fill(factory: Any, products: int, customers: int, categories: int) -> None:

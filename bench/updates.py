@@ -185,10 +185,12 @@ class Phase:
     warmup: float = 1.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)
 
-    def record(self, began: float, seconds: float) -> None:
+    def record(self, step: Step, began: float, seconds: float) -> None:
         if began >= self.started + self.warmup and began + seconds <= self.ends:
             self.latencies.append(seconds)
+            self.by_step.setdefault(step.expect or step.what, []).append(seconds)
 
     def figures(self, cpu_seconds: float) -> dict[str, Any]:
         window = self.ends - self.started - self.warmup
@@ -196,7 +198,7 @@ class Phase:
         ordered = sorted(self.latencies) or [0.0]
 
         def pct(share: float) -> float:
-            return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
+            return round(percentile(ordered, share) * 1000, 1)
 
         return {
             "updates": done,
@@ -208,6 +210,10 @@ class Phase:
             "errors": len(self.errors),
             "first_errors": self.errors[:3],
             "bot_cpu_ms_per_update": round(cpu_seconds * 1000 / done, 2) if done else None,
+            "slowest_steps_p95_ms": {
+                step: round(percentile(times, 0.95) * 1000, 1)
+                for step, times in sorted(self.by_step.items(), key=lambda kv: -percentile(kv[1], 0.95))[:4]
+            },
         }
 
 
@@ -223,11 +229,16 @@ async def customer_loop(
                 await asyncio.sleep(rng.uniform(*think))
             began = time.monotonic()
             try:
-                phase.record(began, await customer.do(step))
+                phase.record(step, began, await customer.do(step))
             except (ActionError, TimeoutError) as error:
                 phase.errors.append(f"{step.what or step.kind}: {error}")
                 break  # start the visit again from /start
         visits += 1
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def cpu_seconds(pid: int) -> float:

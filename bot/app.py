@@ -11,7 +11,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -76,6 +75,8 @@ def create_dispatcher(
     storage: BaseStorage = MemoryStorage()
     isolation: BaseEventIsolation = SimpleEventIsolation()  # one update of a user at a time
     if redis is not None:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage  # 6 MB: only with Redis
+
         keys = DefaultKeyBuilder(prefix="orderbot:fsm", with_bot_id=True, with_destiny=True)
         storage = RedisStorage(redis, key_builder=keys)
         isolation = RedisEventIsolation(redis, key_builder=keys)
