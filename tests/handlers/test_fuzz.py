@@ -3,6 +3,8 @@ would accept (the fixture fails on any refused Bot API call), never the "somethi
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,11 +29,16 @@ NASTY = [
 APOLOGY = "something went wrong"
 
 
-async def answered_kindly(user: SimUser, text: str, chat_id: int | None = None) -> None:
+async def answered_kindly(user: SimUser, text: str, chat_id: int | None = None) -> dict[str, Any]:
     await user.send(text, chat_id=chat_id)
     reply = await user.wait_for(timeout=15, chat_id=chat_id)
     body = reply.get("text") or reply.get("caption") or ""
     assert APOLOGY not in body, (text[:60], body)
+    return reply
+
+
+# Entities Telegram finds in plain text by itself; anything else in a reply would be markup.
+DETECTED = {"bot_command", "mention", "hashtag", "cashtag", "url", "email", "phone_number"}
 
 
 @pytest.mark.throttle(burst=500, per_second=500)
@@ -121,4 +128,10 @@ async def test_generated_text_in_search_notes_and_outside_conversations(shop: Sh
     assert owner is not None
     await answered_kindly(ann, text)  # outside any conversation
     await answered_kindly(ann, f"/search {text}")
-    await answered_kindly(owner, f"/note {ann.id} {text}")
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+    assert customer is not None
+    saved = await answered_kindly(owner, f"/note {customer.id} {text}")
+    if len(text) <= 150 and " ".join(text.split()) == text:  # echoed whole: it must read as typed
+        assert text in saved["text"], (text, saved["text"])
+        assert {e["type"] for e in saved.get("entities", [])} <= DETECTED, saved
