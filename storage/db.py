@@ -50,7 +50,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-_WRITERS: weakref.WeakKeyDictionary[Any, dict[int, asyncio.Lock]] = weakref.WeakKeyDictionary()
+_WRITERS: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def writer_lock(bind: Any) -> asyncio.Lock | None:
@@ -64,8 +66,8 @@ def writer_lock(bind: Any) -> asyncio.Lock | None:
     engine = getattr(bind, "sync_engine", bind)
     if engine is None or engine.dialect.name != "sqlite":
         return None
-    locks = _WRITERS.setdefault(engine, {})
-    loop = id(asyncio.get_running_loop())
+    locks = _WRITERS.setdefault(engine, weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()  # an asyncio lock belongs to one loop (tests run many)
     if loop not in locks:
         locks[loop] = asyncio.Lock()
     return locks[loop]
