@@ -285,86 +285,78 @@ async def bot_process(args: list[str], env: dict[str, str], folder: Path) -> Asy
         )
 
 
+@contextlib.asynccontextmanager
+async def running_bot(
+    args: list[str], env: dict[str, str], folder: Path
+) -> AsyncIterator[tuple[SandboxServer, BotState, int]]:
+    """A fresh sandbox and the bot process polling it: (sandbox, the bot as the sandbox sees it, pid)."""
+    async with SandboxServer(port=0, tokens=[TOKEN]) as sandbox:
+        bot = sandbox.world.bot(TOKEN)
+        env = {**env, "TELEGRAM_API_URL": sandbox.url, "BOT_TOKEN": TOKEN}
+        try:
+            async with bot_process(args, env, folder) as pid:
+                deadline = time.monotonic() + 60
+                while bot.poller is None:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{' '.join(args)}: the bot did not start polling within a minute")
+                    await asyncio.sleep(0.05)
+                yield sandbox, bot, pid
+        finally:
+            bot.poller = None  # end the stopped bot's pending long poll now, not at its timeout
+            bot.update_changes.bump()
+
+
+def profiler(pid: int, seconds: float) -> list[str]:
+    """py-spy recording the bot's collapsed stacks to $BENCH_PROFILE, or nothing when it is unset."""
+    path = os.environ.get("BENCH_PROFILE")
+    return (
+        ["py-spy", "record", "-f", "raw", "-o", path, "-p", str(pid), "-d", str(int(seconds))] if path else []
+    )
+
+
 async def measure(
     name: str, args: list[str], env: dict[str, str], script: Any, load: Load, folder: Path
 ) -> dict[str, Any]:
     """Start the bot, let every customer say /start, then run the two phases."""
-    sandbox = SandboxServer(port=0, tokens=[TOKEN])
-    await sandbox.start()
-    bot = sandbox.world.bot(TOKEN)
-    try:
-        actions = sandbox.app[ACTIONS]
+    async with running_bot(args, env, folder) as (sandbox, bot, pid):
         sandbox.world.limits.enabled = False  # the bot's own speed, not Telegram's flood limits, is measured
-        env = {**env, "TELEGRAM_API_URL": sandbox.url, "BOT_TOKEN": TOKEN}
-        async with bot_process(args, env, folder) as pid:
-            deadline = time.monotonic() + 60
-            while bot.poller is None:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name}: the bot did not start polling within a minute")
-                await asyncio.sleep(0.05)
-            people = [
-                Customer(actions, bot, sandbox.world.add_user(f"C{i}", language_code="en"))
-                for i in range(load.customers)
-            ]
-            await asyncio.gather(*(c.do(script(CATEGORIES[0])[0]) for c in people))
-            figures: dict[str, Any] = {"bot": name, "idle_rss_mb": round(rss_mb(pid), 1)}
-            for phase_name, seconds, think in load.phases():
-                profile = os.environ.get(
-                    "BENCH_PROFILE"
-                )  # py-spy's collapsed stacks of our bot, to this file
-                spy = None
-                if profile and phase_name == "saturated" and name.startswith("orderbot"):
-                    spy = await asyncio.create_subprocess_exec(
-                        *(
-                            "py-spy",
-                            "record",
-                            "-f",
-                            "raw",
-                            "-o",
-                            profile,
-                            "-p",
-                            str(pid),
-                            "-d",
-                            str(int(seconds)),
-                        ),
-                        stdout=asyncio.subprocess.DEVNULL,
-                        stderr=asyncio.subprocess.DEVNULL,
-                    )
-                now = time.monotonic()
-                phase = Phase(phase_name, now, now + seconds, warmup=min(3.0, seconds / 4))
-                cpu_before = cpu_seconds(pid)
-                rng = random.Random(7)
-                await asyncio.gather(*(customer_loop(c, script, phase, think, rng) for c in people))
-                figures[phase_name] = phase.figures(cpu_seconds(pid) - cpu_before)
-                if spy is not None:
-                    await spy.wait()
-            figures["paced"]["think_seconds"] = list(load.think)
-            figures["paced"]["offered_per_second"] = round(load.customers / (sum(load.think) / 2), 1)
-            figures["rss_after_mb"] = round(rss_mb(pid), 1)
+        actions = sandbox.app[ACTIONS]
+        people = [
+            Customer(actions, bot, sandbox.world.add_user(f"C{i}", language_code="en"))
+            for i in range(load.customers)
+        ]
+        await asyncio.gather(*(c.do(script(CATEGORIES[0])[0]) for c in people))
+        figures: dict[str, Any] = {"bot": name, "idle_rss_mb": round(rss_mb(pid), 1)}
+        for phase_name, seconds, think in load.phases():
+            spy = None
+            command = (
+                profiler(pid, seconds) if phase_name == "saturated" and name.startswith("orderbot") else []
+            )
+            if command:
+                spy = await asyncio.create_subprocess_exec(
+                    *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+                )
+            now = time.monotonic()
+            phase = Phase(phase_name, now, now + seconds, warmup=min(3.0, seconds / 4))
+            cpu_before = cpu_seconds(pid)
+            rng = random.Random(7)
+            await asyncio.gather(*(customer_loop(c, script, phase, think, rng) for c in people))
+            figures[phase_name] = phase.figures(cpu_seconds(pid) - cpu_before)
+            if spy is not None:
+                await spy.wait()
+        figures["paced"]["think_seconds"] = list(load.think)
+        figures["paced"]["offered_per_second"] = round(load.customers / (sum(load.think) / 2), 1)
+        figures["rss_after_mb"] = round(rss_mb(pid), 1)
+        # read before the sandbox ends the stopped bot's long poll (that answer is a refusal of its own)
         figures["bot_api_calls_refused"] = sandbox.world.stats.as_dict()["errors"]
-        return figures
-    finally:
-        bot.poller = None  # end the stopped bot's pending long poll now, not at its timeout
-        bot.update_changes.bump()
-        await sandbox.stop()
+    return figures
 
 
 async def idle_rss(args: list[str], env: dict[str, str], folder: Path, settle: float = 5.0) -> float:
     """Resident memory of a bot process that has started, polled and run its first jobs, then waits."""
-    async with SandboxServer(port=0, tokens=[TOKEN]) as sandbox:
-        bot = sandbox.world.bot(TOKEN)
-        try:
-            async with bot_process(
-                args, {**env, "TELEGRAM_API_URL": sandbox.url, "BOT_TOKEN": TOKEN}, folder
-            ) as pid:
-                deadline = time.monotonic() + 60
-                while bot.poller is None and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(settle)  # the scheduler's first round of jobs runs ~3 s after start
-                return rss_mb(pid)
-        finally:
-            bot.poller = None
-            bot.update_changes.bump()
+    async with running_bot(args, env, folder) as (_, _, pid):
+        await asyncio.sleep(settle)  # the scheduler's first round of jobs runs ~3 s after start
+        return rss_mb(pid)
 
 
 async def seed(url: str, media: Path) -> None:

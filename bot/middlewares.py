@@ -94,22 +94,21 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self.session_factory = session_factory
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        outbox = data.get("outbox")
-        uow = UnitOfWork(self.session_factory)
-        try:
-            async with uow:
-                if isinstance(event, Update):
-                    await uow.begin_write()
-                    fresh = await uow.updates.mark_processed(data["bot"].id, event.update_id)
-                    await uow.commit()
-                    if not fresh:
-                        log.info("update %s was already processed; dropped", event.update_id)
-                        return None
-                data["uow"] = uow
+        async with UnitOfWork(self.session_factory) as uow:
+            if isinstance(event, Update):
+                await uow.begin_write()
+                fresh = await uow.updates.mark_processed(data["bot"].id, event.update_id)
+                await uow.commit()
+                if not fresh:
+                    log.info("update %s was already processed; dropped", event.update_id)
+                    return None
+            data["uow"] = uow
+            try:
                 return await handler(event, data)
-        finally:
-            if outbox is not None and getattr(uow, "outbox", None) is not None and uow.outbox.queued:
-                outbox.kick()  # deliver what the update queued now, not at the next tick
+            finally:
+                outbox = data.get("outbox")
+                if outbox is not None and uow.outbox.queued:
+                    outbox.kick()  # deliver what the update committed to the outbox now, not at the next tick
 
 
 class CustomerMiddleware(BaseMiddleware):

@@ -55,7 +55,7 @@ _WRITERS: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.
 )
 
 
-def writer_lock(bind: Any) -> asyncio.Lock | None:
+def writer_lock(bind: AsyncEngine | None) -> asyncio.Lock | None:
     """SQLite: the lock this process's writers queue on before ``BEGIN IMMEDIATE``; None elsewhere.
 
     SQLite lets one writer in at a time. Without this, every waiting writer polls the file lock in its
@@ -63,10 +63,9 @@ def writer_lock(bind: Any) -> asyncio.Lock | None:
     second passes with nobody writing. Queued here, the next writer starts the moment the last one ends,
     in arrival order; other processes (the CLI) still meet the busy timeout as before.
     """
-    engine = getattr(bind, "sync_engine", bind)
-    if engine is None or engine.dialect.name != "sqlite":
+    if bind is None or not is_sqlite(bind):
         return None
-    locks = _WRITERS.setdefault(engine, weakref.WeakKeyDictionary())
+    locks = _WRITERS.setdefault(bind.sync_engine, weakref.WeakKeyDictionary())
     loop = asyncio.get_running_loop()  # an asyncio lock belongs to one loop (tests run many)
     if loop not in locks:
         locks[loop] = asyncio.Lock()

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import fresh_database_url
 from tests.handlers.conftest import Shop, button_labels
+from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
 
 
 class Proxy:
@@ -116,19 +117,8 @@ async def test_telegram_failing_while_an_order_is_placed_stores_it_once(shop: Sh
     """The confirmation cannot be delivered (5xx, then a timeout); the order exists once and /orders
     shows it; pressing "Place order" again does not make a second one."""
     ann = await shop.started()
-    await ann.send("/start p_1")
-    await ann.wait_for(lambda m: "🛒 Add 1 to cart" in button_labels(m))
-    await ann.press("🛒 Add 1 to cart")
-    await ann.send("/checkout")
-    await ann.wait_for(text="How would you like")
-    await ann.press("🏪 Pickup")
-    await ann.wait_for(text="What phone number")
-    await ann.press_reply("📱 Share my phone number")
-    await ann.wait_for(text="Anything we should know")
-    await ann.press("No notes →")
-    await ann.wait_for(text="How will you pay")
-    await ann.press("💵 Cash")
-    await ann.wait_for(text="Is everything right")
+    await fill_cart(ann, 1, 1)
+    await checkout_to_summary(ann, delivery=False, notes=None)
 
     await shop.client.add_fault("500", method="editMessageText", chat_id=ann.id, times=20)
     await shop.client.add_fault("timeout", method="sendMessage", chat_id=ann.id, times=20, delay=0.2)
