@@ -192,7 +192,8 @@ class Phase:
             self.latencies.append(seconds)
             self.by_step.setdefault(step.expect or step.what, []).append(seconds)
 
-    def figures(self, cpu_seconds: float) -> dict[str, Any]:
+    def figures(self, cpu_seconds: float, api_calls: int) -> dict[str, Any]:
+        """What was measured after the warm-up; ``cpu_seconds`` and ``api_calls`` cover the same span."""
         window = self.ends - self.started - self.warmup
         done = len(self.latencies)
         ordered = sorted(self.latencies) or [0.0]
@@ -210,6 +211,7 @@ class Phase:
             "errors": len(self.errors),
             "first_errors": self.errors[:3],
             "bot_cpu_ms_per_update": round(cpu_seconds * 1000 / done, 2) if done else None,
+            "bot_api_calls_per_update": round(api_calls / done, 2) if done else None,
             "slowest_steps_p95_ms": {
                 step: round(percentile(times, 0.95) * 1000, 1)
                 for step, times in sorted(self.by_step.items(), key=lambda kv: -percentile(kv[1], 0.95))[:4]
@@ -234,6 +236,12 @@ async def customer_loop(
                 phase.errors.append(f"{step.what or step.kind}: {error}")
                 break  # start the visit again from /start
         visits += 1
+
+
+async def counters_after(seconds: float, pid: int, stats: Any) -> tuple[float, int]:
+    """The bot's CPU seconds and Bot API calls so far, read when the warm-up ends (what is counted)."""
+    await asyncio.sleep(seconds)
+    return cpu_seconds(pid), sum(stats.methods.values())
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -338,10 +346,13 @@ async def measure(
                 )
             now = time.monotonic()
             phase = Phase(phase_name, now, now + seconds, warmup=min(3.0, seconds / 4))
-            cpu_before = cpu_seconds(pid)
             rng = random.Random(7)
+            counted = asyncio.create_task(counters_after(phase.warmup, pid, sandbox.world.stats))
             await asyncio.gather(*(customer_loop(c, script, phase, think, rng) for c in people))
-            figures[phase_name] = phase.figures(cpu_seconds(pid) - cpu_before)
+            cpu, calls = await counted
+            figures[phase_name] = phase.figures(
+                cpu_seconds(pid) - cpu, sum(sandbox.world.stats.methods.values()) - calls
+            )
             if spy is not None:
                 await spy.wait()
         figures["paced"]["think_seconds"] = list(load.think)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from functools import partial
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from . import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMMEDIATE
@@ -22,7 +25,14 @@ IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMM
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        if url.database and url.database != ":memory:" and not url.query:
+            # statements that cannot wait run without a trip to aiosqlite's thread (storage/sqlite_driver.py)
+            kwargs.setdefault(
+                "async_creator",
+                partial(sqlite_driver.connect, url.database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000),
+            )
+        else:
+            kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         # Every unit of work ends its transaction itself (storage/uow.py); the pool's extra ROLLBACK on
         # return would be one more trip to aiosqlite's thread for every unit of work.
         kwargs.setdefault("pool_reset_on_return", None)

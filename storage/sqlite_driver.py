@@ -1,0 +1,86 @@
+"""aiosqlite, with the statements that can never wait run where they are asked for.
+
+aiosqlite runs every call on its own thread and wakes the event loop with the answer: a thread switch,
+a future and a loop wake-up for every statement, every fetch and every commit. Most of our statements
+take microseconds, so that round trip was most of their cost (a quarter of the bot's CPU in
+``bench updates``). Under WAL, though, only a few calls can wait for another connection:
+
+- ``BEGIN IMMEDIATE`` waits for the writer's lock (another process may hold it for a while);
+- a write outside a writer's transaction would have to take that lock;
+- a writer's ``COMMIT`` may checkpoint the WAL into the database file (disk writes and an fsync);
+- a full-text search (``MATCH``) over a large catalog does real work for milliseconds.
+
+Those still go to aiosqlite's thread, so the event loop never stalls on a lock or the disk. Everything
+else — reads, ``BEGIN``, the statements of a writer that already holds the lock, a reader's commit,
+rollbacks — runs at once in the caller's thread. Calls never overlap (SQLAlchemy awaits each), so the
+sqlite3 connection is opened with ``check_same_thread=False`` and used from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import aiosqlite
+
+_DEEP = re.compile(r"\bMATCH\b")  # keeps working in fetches after the first row: off the loop
+
+
+class InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection that runs a call in the caller's thread when it cannot wait."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int = 64) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._writing = False  # this connection holds the writer's lock (after BEGIN IMMEDIATE)
+        self._deep: sqlite3.Cursor | None = None  # a cursor whose statement runs on the thread
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        name = getattr(fn, "__name__", "")
+        if name in ("execute", "executemany"):
+            return await self._statement(fn, args, kwargs)
+        if name == "commit":
+            inline = not self._writing
+            self._writing = False
+        elif name == "rollback":
+            inline, self._writing = True, False
+        elif name in ("fetchone", "fetchmany", "fetchall"):
+            inline = getattr(fn, "__self__", None) is not self._deep
+        else:  # a new cursor, or closing one; closing the connection may checkpoint
+            inline = name == "cursor" or (
+                name == "close" and isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
+            )
+        if inline:
+            return self._here(fn, args, kwargs)
+        return await super()._execute(fn, *args, **kwargs)
+
+    async def _statement(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        sql: str = args[0] if args else kwargs.get("sql", "")
+        head = sql.lstrip()[:15].upper()
+        cursor = getattr(fn, "__self__", None)
+        if head == "BEGIN IMMEDIATE":
+            result = await super()._execute(fn, *args, **kwargs)
+            self._writing = True
+            return result
+        if _DEEP.search(sql):
+            self._deep = cursor
+            return await super()._execute(fn, *args, **kwargs)
+        if cursor is self._deep:
+            self._deep = None
+        if self._writing or head.startswith(("SELECT", "BEGIN")):
+            return self._here(fn, args, kwargs)
+        return await super()._execute(fn, *args, **kwargs)  # a write that may have to take the lock
+
+    def _here(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def connect(database: str, **kwargs: Any) -> InlineConnection:
+    """Like ``aiosqlite.connect``; SQLAlchemy's ``async_creator``."""
+    connection = InlineConnection(partial(sqlite3.connect, database, check_same_thread=False, **kwargs))
+    connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite: never hold up interpreter exit
+    return connection
