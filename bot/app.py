@@ -22,7 +22,6 @@ from .broadcasts import BroadcastReporter
 from .logs import LogContextMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .middlewares import (
-    CustomerMiddleware,
     MemoryRate,
     RedisRate,
     ThrottleMiddleware,
@@ -99,8 +98,7 @@ def create_dispatcher(
         else MemoryRate(*throttle)
     )
     dp.update.outer_middleware(ThrottleMiddleware(renderer, config, rate))
-    dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory))
-    dp.update.outer_middleware(CustomerMiddleware(renderer, config))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(session_factory, renderer, config))
     dp.include_routers(*routers())
 
     async def start_outbox(bot: Bot, dispatcher: Dispatcher) -> None:

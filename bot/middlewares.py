@@ -1,5 +1,5 @@
-"""Outer middlewares, in order: throttle → drop redelivered updates, unit of work (then deliver what it
-queued) → customer, staff role and language."""
+"""Outer middlewares, in order: throttle → unit of work (drop a redelivered update; the customer, staff
+role and language; then deliver what the update queued)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.render import Renderer
 from shop.config import ShopConfig
-from shop.customers import TelegramUser, register_customer
-from shop.staff import role_of
+from shop.customers import TelegramUser, identify
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("orderbot")
@@ -88,48 +87,37 @@ class ThrottleMiddleware(BaseMiddleware):
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
-    """One unit of work per update; a redelivered update (same update_id) is dropped before any work."""
+    """One unit of work per update. Before any handler, in one transaction: the update id is recorded (a
+    redelivered update is dropped here) and the customer behind it is read (registered on first contact)
+    with their staff ``role`` ("owner", "staff" or None, for the staff routers' filter). Their language
+    comes as ``lang`` and ``t``. What the update queued in the outbox is delivered when it is done."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self.session_factory = session_factory
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], renderer: Renderer, config: ShopConfig
+    ) -> None:
+        self.session_factory, self.renderer, self.config = session_factory, renderer, config
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with UnitOfWork(self.session_factory) as uow:
             if isinstance(event, Update):
                 await uow.begin_write()
-                fresh = await uow.updates.mark_processed(data["bot"].id, event.update_id)
-                await uow.commit()
-                if not fresh:
+                if not await uow.updates.mark_processed(data["bot"].id, event.update_id):
                     log.info("update %s was already processed; dropped", event.update_id)
                     return None
-            data["uow"] = uow
+            user: User | None = data.get("event_from_user")
+            language = self.config.default_language
+            if user is not None and not user.is_bot:
+                telegram_user = TelegramUser(
+                    user.id, user.first_name, user.last_name, user.username, user.language_code
+                )
+                customer, data["role"] = await identify(uow, telegram_user, self.config)
+                language = self.config.language_for(customer.language, customer.telegram_language)
+                data["customer"] = customer
+            await uow.commit()  # the update counts as handled from here, whatever the handler does
+            data["uow"], data["lang"], data["t"] = uow, language, self.renderer.texts(language)
             try:
                 return await handler(event, data)
             finally:
                 outbox = data.get("outbox")
                 if outbox is not None and uow.outbox.queued:
                     outbox.kick()  # deliver what the update committed to the outbox now, not at the next tick
-
-
-class CustomerMiddleware(BaseMiddleware):
-    """The customer behind the update (registered on first contact), their language as ``t`` and their
-    staff ``role`` ("owner", "staff" or None) for the staff routers' filter."""
-
-    def __init__(self, renderer: Renderer, config: ShopConfig) -> None:
-        self.renderer, self.config = renderer, config
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        user: User | None = data.get("event_from_user")
-        language = self.config.default_language
-        if user is not None and not user.is_bot:
-            uow: UnitOfWork = data["uow"]
-            customer = await register_customer(
-                uow, TelegramUser(user.id, user.first_name, user.last_name, user.username, user.language_code)
-            )
-            data["role"] = await role_of(uow, user.id, self.config)
-            await uow.end_read()
-            data["customer"] = customer
-            language = self.config.language_for(customer.language, customer.telegram_language)
-        data["lang"] = language
-        data["t"] = self.renderer.texts(language)
-        return await handler(event, data)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.models import Address, Customer, utcnow
 from storage.uow import UnitOfWork
 
-from .config import LANGUAGES
+from .config import LANGUAGES, ShopConfig
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,21 @@ class TelegramUser:
 
 async def register_customer(uow: UnitOfWork, user: TelegramUser) -> Customer:
     """The customer for a Telegram user: created on first contact, names kept current."""
-    customer = await uow.customers.by_telegram_id(user.id)
+    return await _kept_current(uow, user, await uow.customers.by_telegram_id(user.id))
+
+
+async def identify(uow: UnitOfWork, user: TelegramUser, config: ShopConfig) -> tuple[Customer, str | None]:
+    """The customer behind an update (registered on first contact) and their staff role: "owner", "staff"
+    or None. One query for a customer we know whose names have not changed."""
+    customer, role = await uow.customers.with_staff_role(user.id)
+    if customer is None:
+        member = await uow.staff.by_telegram_id(user.id)  # staff may write before they ever shopped
+        role = member.role if member else None
+    customer = await _kept_current(uow, user, customer)
+    return customer, "owner" if user.id in config.admin_ids else role
+
+
+async def _kept_current(uow: UnitOfWork, user: TelegramUser, customer: Customer | None) -> Customer:
     fields = {
         "first_name": user.first_name[:128],
         "last_name": (user.last_name or None) and user.last_name[:128],
@@ -37,20 +51,20 @@ async def register_customer(uow: UnitOfWork, user: TelegramUser) -> Customer:
     customer = await uow.customers.by_telegram_id(user.id)
     if customer is None:
         customer = Customer(telegram_id=user.id, **fields)
-        uow.customers.add(customer)
+        try:
+            async with uow.session.begin_nested():  # a savepoint: what the unit of work wrote before stays
+                uow.customers.add(customer)
+        except IntegrityError:
+            # A new user's first updates arrive together; on PostgreSQL another one registered them first.
+            existing = await uow.customers.by_telegram_id(user.id)
+            if existing is None:
+                raise
+            customer = existing
     else:
         for key, value in fields.items():
             setattr(customer, key, value)
         customer.deleted_at = None  # someone who asked to be forgotten and came back is a new start
-    try:
-        await uow.commit()
-    except IntegrityError:
-        # A new user's first updates arrive together; on PostgreSQL another one registered them first.
-        await uow.rollback()
-        existing = await uow.customers.by_telegram_id(user.id)
-        if existing is None:
-            raise
-        return existing
+    await uow.commit()
     return customer
 
 

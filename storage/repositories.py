@@ -73,6 +73,17 @@ class CustomerRepository(Repository):
     async def by_telegram_id(self, telegram_id: int) -> Customer | None:
         return await self.session.scalar(select(Customer).where(Customer.telegram_id == telegram_id))
 
+    async def with_staff_role(self, telegram_id: int) -> tuple[Customer | None, str | None]:
+        """The customer and, when they are staff, their role (one query: every update asks)."""
+        row = (
+            await self.session.execute(
+                select(Customer, Staff.role)
+                .outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
+                .where(Customer.telegram_id == telegram_id)
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None else (None, None)
+
     async def get(self, customer_id: int) -> Customer | None:
         return await self.session.get(Customer, customer_id)
 

@@ -39,7 +39,7 @@ STAFF_COMMANDS = (
 class IsStaff(Filter):
     """Passes staff (and tells the handler their role); everyone else falls through to the refusal.
 
-    The role comes from ``CustomerMiddleware`` (``role``), looked up once per update: every staff router
+    The role comes from ``UnitOfWorkMiddleware`` (``role``), looked up once per update: every staff router
     has this filter, so asking the database here cost a query per router for each customer's update.
     """
 

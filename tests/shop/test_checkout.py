@@ -247,15 +247,23 @@ async def test_addresses_are_saved_and_reused(uow: Any) -> None:
 
 
 async def test_a_new_users_first_updates_register_them_once(uow: Any) -> None:
-    """On PostgreSQL these race to INSERT the same Telegram id; every one must get the customer."""
+    """On PostgreSQL these race to INSERT the same Telegram id; every one must get the customer, and what
+    each unit of work wrote before (its update recorded, as the middleware does) must stay."""
     from shop.customers import TelegramUser, register_customer
 
-    async def register() -> int:
+    async def register(update_id: int) -> int:
         async with uow() as u:
-            return (await register_customer(u, TelegramUser(id=777_000_111, first_name="Burst"))).id
+            await u.begin_write()
+            assert await u.updates.mark_processed(1, update_id)
+            customer = await register_customer(u, TelegramUser(id=777_000_111, first_name="Burst"))
+            await u.commit()
+            return customer.id
 
-    ids = await asyncio.gather(*(register() for _ in range(10)))
+    ids = await asyncio.gather(*(register(update_id) for update_id in range(10)))
     assert len(set(ids)) == 1
+    async with uow() as u:
+        await u.begin_write()
+        assert not any([await u.updates.mark_processed(1, update_id) for update_id in range(10)])
 
 
 # --- totals add up, whatever is in the cart (hypothesis, real SQLite) ---------------------------------
