@@ -360,6 +360,7 @@ async def measure(
         figures["rss_after_mb"] = round(rss_mb(pid), 1)
         # read before the sandbox ends the stopped bot's long poll (that answer is a refusal of its own)
         figures["bot_api_calls_refused"] = sandbox.world.stats.as_dict()["errors"]
+        figures["bot_api_calls"] = sandbox.world.stats.as_dict()["methods"]
     return figures
 
 

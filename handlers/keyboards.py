@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.utils.keyboard import InlineKeyboardBuilder as _Builder
 
 from shop.cart import CartView
 from shop.catalog import CategoryCount, Page
@@ -30,6 +30,14 @@ from .callbacks import (
 from .render import Texts
 
 MENU_KEYS = ("catalog", "cart", "orders", "help")
+
+
+class InlineKeyboardBuilder(_Builder):
+    """aiogram's builder without the deep copy of every button on export: ours are built for one
+    message and never reused (the copy was a tenth of a catalog update's CPU)."""
+
+    def export(self) -> list[list[InlineKeyboardButton]]:
+        return [list(row) for row in self._markup]
 
 
 def main_menu(t: Texts) -> ReplyKeyboardMarkup:

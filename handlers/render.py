@@ -46,6 +46,7 @@ class Renderer:
         self.config = config
         self.zone = ZoneInfo(config.timezone)
         self._envs: dict[str, Environment] = {}
+        self._fixed_labels: dict[tuple[str, str], str] = {}
         for language in LANGUAGES:
             env = Environment(
                 loader=FileSystemLoader(templates),
@@ -80,7 +81,14 @@ class Renderer:
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
     def label(self, key: str, language: str, /, **context: Any) -> str:
-        return str(Markup(self.render(f"labels.{key}", language, **context)).unescape())
+        if context:
+            return str(Markup(self.render(f"labels.{key}", language, **context)).unescape())
+        fixed = self._fixed_labels.get((key, language))
+        if fixed is None:  # "Cart", "Back", ...: the same for every customer, so rendered once
+            fixed = self._fixed_labels[key, language] = str(
+                Markup(self.render(f"labels.{key}", language)).unescape()
+            )
+        return fixed
 
     def texts(self, language: str) -> Texts:
         return Texts(self, language)

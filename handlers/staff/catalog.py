@@ -7,7 +7,6 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message, User
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from shop import catalog, crm
 from shop.config import ShopConfig
@@ -15,6 +14,7 @@ from shop.errors import DomainError
 from storage.uow import UnitOfWork
 
 from ..answers import explain, show, whole_number
+from ..keyboards import InlineKeyboardBuilder
 from ..render import Texts
 from .access import IsStaff
 from .callbacks import CustomerTypeCb, NoteTypeCb

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from shop.orders import OrderStatus
 from storage.models import Order
 
+from ..keyboards import InlineKeyboardBuilder
 from ..render import Texts
 from .callbacks import BroadcastCb, StaffAction, StaffCb
 
