@@ -1,0 +1,93 @@
+"""The SQLite driver runs statements that cannot wait in the event loop's thread, and only those."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from shop import catalog
+from shop.catalog import ProductQuery
+from storage.db import create_engine, create_session_factory
+from storage.migrations import upgrade
+from storage.sqlite_driver import InlineConnection
+from storage.uow import UnitOfWork
+from tests.factories import make_product
+
+
+async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object]) -> list[float]:
+    """The longest gaps between ticks of a 10 ms timer while ``work`` runs (a stalled loop shows here)."""
+    gaps: list[float] = []
+    last = time.monotonic()
+    while not work.done():
+        await asyncio.sleep(0.01)
+        now = time.monotonic()
+        gaps.append(now - last)
+        last = now
+    return sorted(gaps)[-3:]
+
+
+async def test_a_writer_waiting_for_another_process_never_stalls_the_event_loop(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    factory = create_session_factory(engine)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_process_writes() -> None:  # another program (the CLI, say) holding the writer's lock
+        connection = sqlite3.connect(tmp_path / "shop.db", isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(5)
+        connection.execute("COMMIT")
+        connection.close()
+
+    holder = threading.Thread(target=other_process_writes)
+    holder.start()
+    locked.wait(5)
+
+    async def write() -> object:
+        async with UnitOfWork(factory) as uow:
+            await uow.begin_write()  # waits for the other writer: on aiosqlite's thread, not here
+            fresh = await uow.updates.mark_processed(1, 1)
+            await uow.commit()
+            return fresh
+
+    async def read_meanwhile() -> int:
+        async with UnitOfWork(factory) as uow:  # WAL: a reader is never blocked by the writer
+            return int(await uow.session.scalar(text("SELECT count(*) FROM processed_updates")) or 0)
+
+    writing = asyncio.ensure_future(write())
+    asyncio.get_running_loop().call_later(0.4, release.set)
+    assert await read_meanwhile() == 0
+    gaps = await _ticks_while(writing)
+    holder.join()
+    assert await writing is True
+    assert max(gaps) < 0.2, gaps  # the 0.4 s wait happened off the loop
+    await engine.dispose()
+
+
+async def test_reads_writes_and_full_text_search_through_the_driver(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    await upgrade(engine)
+    factory = create_session_factory(engine)
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, InlineConnection)
+    await make_product(lambda: UnitOfWork(factory), sku="TEA-1", name="Jasmine tea & <honey>", stock=3)
+    await make_product(lambda: UnitOfWork(factory), sku="COF-1", name="Espresso", stock=2)
+    async with UnitOfWork(factory) as uow:
+        found = await catalog.browse(uow, ProductQuery(text="jasmine"), 0, 10)
+        page = await catalog.browse(uow, ProductQuery(), 0, 10)
+    assert [p.sku for p in found.products] == ["TEA-1"]
+    assert {p.sku for p in page.products} == {"TEA-1", "COF-1"}
+    async with UnitOfWork(factory) as uow:  # a write outside a writer's transaction still works
+        await uow.session.execute(text("UPDATE products SET stock = 0 WHERE sku = 'COF-1'"))
+        await uow.session.commit()
+    async with UnitOfWork(factory) as uow:
+        assert await uow.session.scalar(text("SELECT stock FROM products WHERE sku = 'COF-1'")) == 0
+    await engine.dispose()
