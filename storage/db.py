@@ -29,7 +29,7 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             # statements that cannot wait run without a trip to aiosqlite's thread (storage/sqlite_driver.py)
             kwargs.setdefault(
                 "async_creator",
-                partial(sqlite_driver.connect, url.database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000),
+                partial(sqlite_driver.connect, url.database, SQLITE_BUSY_TIMEOUT_MS),
             )
         else:
             kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
