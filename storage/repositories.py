@@ -281,7 +281,7 @@ class CartRepository(Repository):
         statement = (
             select(Cart)
             .where(Cart.customer_id == customer_id)
-            .options(selectinload(Cart.items).selectinload(CartItem.product))
+            .options(selectinload(Cart.items).joinedload(CartItem.product))
         )
         return await self.session.scalar(statement)
 
@@ -320,7 +320,7 @@ class CartRepository(Repository):
                 Customer.blocked_at.is_(None),
                 Customer.deleted_at.is_(None),
             )
-            .options(selectinload(Cart.items).selectinload(CartItem.product))
+            .options(selectinload(Cart.items).joinedload(CartItem.product))
             .order_by(Cart.id)
         )
         return [(cart, customer) for cart, customer in (await self.session.execute(statement)).all()]

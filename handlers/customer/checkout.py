@@ -53,11 +53,12 @@ async def ask(
     customer: Customer,
     config: ShopConfig,
     state: FSMContext,
+    cart: carts.CartView | None = None,
 ) -> None:
-    """Ask the question of ``step`` (and remember it as the current step)."""
+    """Ask the question of ``step`` (and remember it as the current step); ``cart``: as just read."""
     await state.set_state(step)  # type: ignore[arg-type]
     if step == Checkout.fulfilment:
-        cart = await carts.view_cart(uow, customer.id)
+        cart = cart if cart is not None else await carts.view_cart(uow, customer.id)
         await target.answer(t("checkout.ask_fulfilment", cart=cart), reply_markup=keyboards.fulfilment(t))
     elif step == Checkout.address:
         saved = await uow.customers.addresses(customer.id)
@@ -129,7 +130,7 @@ async def _start(
         return
     if cart.changes:
         await message.answer(t("cart.view", cart=cart))
-    await ask(message, Checkout.fulfilment, t, uow, customer, config, state)
+    await ask(message, Checkout.fulfilment, t, uow, customer, config, state, cart)
 
 
 @router.callback_query(CheckoutCb.filter())
