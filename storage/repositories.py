@@ -6,7 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, column, delete, func, or_, select, table, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,22 +58,33 @@ def contains(text: str) -> str:
 
 
 class Repository:
+    """Statements that run for most updates are built once, with bind parameters (the ``_``-prefixed
+    constants): building a statement and computing its cache key cost as much as running it."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @property
+    def dialect(self) -> str:
+        return self.session.bind.dialect.name if self.session.bind else "sqlite"
+
     def insert(self, table: Any) -> Any:
         """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both PostgreSQL and SQLite."""
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+
+
+PROCESSED_UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
+_RECORD_UPDATE = {  # on the table, not the entity: a plain INSERT, without the ORM's bulk-insert path
+    "postgresql": pg_insert(PROCESSED_UPDATES).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(PROCESSED_UPDATES).on_conflict_do_nothing(),
+}
 
 
 class UpdateRepository(Repository):
     async def mark_processed(self, bot_id: int, update_id: int) -> bool:
         """Record a bot's update id; False if it was there already (a redelivery)."""
-        statement = (
-            self.insert(ProcessedUpdate).values(bot_id=bot_id, update_id=update_id).on_conflict_do_nothing()
-        )
-        result = await self.session.execute(statement)
+        statement = _RECORD_UPDATE.get(self.dialect, _RECORD_UPDATE["sqlite"])
+        result = await self.session.execute(statement, {"bot_id": bot_id, "update_id": update_id})
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def forget_before(self, moment: datetime) -> int:
@@ -69,19 +94,21 @@ class UpdateRepository(Repository):
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+_CUSTOMER = select(Customer).where(Customer.telegram_id == bindparam("telegram_id"))
+_CUSTOMER_AND_ROLE = (
+    select(Customer, Staff.role)
+    .outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
+    .where(Customer.telegram_id == bindparam("telegram_id"))
+)
+
+
 class CustomerRepository(Repository):
     async def by_telegram_id(self, telegram_id: int) -> Customer | None:
-        return await self.session.scalar(select(Customer).where(Customer.telegram_id == telegram_id))
+        return await self.session.scalar(_CUSTOMER, {"telegram_id": telegram_id})
 
     async def with_staff_role(self, telegram_id: int) -> tuple[Customer | None, str | None]:
         """The customer and, when they are staff, their role (one query: every update asks)."""
-        row = (
-            await self.session.execute(
-                select(Customer, Staff.role)
-                .outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
-                .where(Customer.telegram_id == telegram_id)
-            )
-        ).first()
+        row = (await self.session.execute(_CUSTOMER_AND_ROLE, {"telegram_id": telegram_id})).first()
         return (row[0], row[1]) if row is not None else (None, None)
 
     async def get(self, customer_id: int) -> Customer | None:
@@ -154,17 +181,18 @@ class ProductQuery:
     text: str | None = None
 
 
+_CATEGORIES = (
+    select(Category, func.count(Product.id))
+    .join(Product, (Product.category_id == Category.id) & Product.active, isouter=True)
+    .where(Category.active)
+    .group_by(Category.id)
+    .order_by(Category.position, Category.name)
+)
+
+
 class CatalogRepository(Repository):
     async def categories_with_counts(self) -> list[tuple[Category, int]]:
-        count = func.count(Product.id)
-        statement = (
-            select(Category, count)
-            .join(Product, (Product.category_id == Category.id) & Product.active, isouter=True)
-            .where(Category.active)
-            .group_by(Category.id)
-            .order_by(Category.position, Category.name)
-        )
-        return [(category, int(n)) for category, n in (await self.session.execute(statement)).all()]
+        return [(category, int(n)) for category, n in (await self.session.execute(_CATEGORIES)).all()]
 
     async def category(self, category_id: int) -> Category | None:
         return await self.session.get(Category, category_id)
@@ -187,8 +215,7 @@ class CatalogRepository(Repository):
         if query.featured:
             statement = statement.where(Product.featured)
         words = (query.text or "").lower().split()[:8]
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        if dialect == "sqlite":
+        if self.dialect == "sqlite":
             # SQLite's FTS5 trigram table finds words of three characters or more, all in one MATCH;
             # shorter ones scan. (PostgreSQL's pg_trgm index serves the LIKE itself.)
             indexed = [w for w in words if len(w) >= 3]
@@ -276,14 +303,19 @@ class CatalogRepository(Repository):
         )
 
 
+_CART = (
+    select(Cart)
+    .where(Cart.customer_id == bindparam("customer_id"))
+    .options(selectinload(Cart.items).joinedload(CartItem.product))
+)
+_DRAFT = select(CheckoutDraft).where(CheckoutDraft.customer_id == bindparam("customer_id"))
+_DRAFT_LOCKED = _DRAFT.with_for_update()
+_DELETE_DRAFT = delete(CheckoutDraft).where(CheckoutDraft.customer_id == bindparam("customer_id"))
+
+
 class CartRepository(Repository):
     async def cart(self, customer_id: int) -> Cart | None:
-        statement = (
-            select(Cart)
-            .where(Cart.customer_id == customer_id)
-            .options(selectinload(Cart.items).joinedload(CartItem.product))
-        )
-        return await self.session.scalar(statement)
+        return await self.session.scalar(_CART, {"customer_id": customer_id})
 
     async def get_or_create(self, customer_id: int) -> Cart:
         cart = await self.cart(customer_id)
@@ -295,14 +327,13 @@ class CartRepository(Repository):
 
     async def draft(self, customer_id: int, *, lock: bool = False) -> CheckoutDraft | None:
         """The checkout draft; ``lock`` holds it (FOR UPDATE) so concurrent "Place order" calls take turns."""
-        statement = select(CheckoutDraft).where(CheckoutDraft.customer_id == customer_id)
-        return await self.session.scalar(statement.with_for_update() if lock else statement)
+        return await self.session.scalar(_DRAFT_LOCKED if lock else _DRAFT, {"customer_id": customer_id})
 
     def add_draft(self, draft: CheckoutDraft) -> None:
         self.session.add(draft)
 
     async def delete_draft(self, customer_id: int) -> None:
-        await self.session.execute(delete(CheckoutDraft).where(CheckoutDraft.customer_id == customer_id))
+        await self.session.execute(_DELETE_DRAFT, {"customer_id": customer_id})
 
     async def delete_cart(self, customer_id: int) -> None:
         await self.session.execute(delete(Cart).where(Cart.customer_id == customer_id))
@@ -326,30 +357,34 @@ class CartRepository(Repository):
         return [(cart, customer) for cart, customer in (await self.session.execute(statement)).all()]
 
 
+_ORDER_WITH_DETAILS = select(Order).options(selectinload(Order.items), selectinload(Order.events))
+_ORDER_BY_TOKEN = _ORDER_WITH_DETAILS.where(Order.checkout_token == bindparam("token"))
+_ORDER_COUNT = select(func.count(Order.id)).where(Order.customer_id == bindparam("customer_id"))
+_CUSTOMER_ORDERS = (
+    _ORDER_WITH_DETAILS.where(Order.customer_id == bindparam("customer_id"))
+    .order_by(Order.created_at.desc(), Order.id.desc())
+    .offset(bindparam("offset", type_=Integer))
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 class OrderRepository(Repository):
     def _with_details(self) -> Select[Order]:
-        return select(Order).options(selectinload(Order.items), selectinload(Order.events))
+        return _ORDER_WITH_DETAILS
 
     async def get(self, order_id: int) -> Order | None:
         return await self.session.scalar(self._with_details().where(Order.id == order_id))
 
     async def by_token(self, token: str) -> Order | None:
-        return await self.session.scalar(self._with_details().where(Order.checkout_token == token))
+        return await self.session.scalar(_ORDER_BY_TOKEN, {"token": token})
 
     def add(self, order: Order) -> None:
         self.session.add(order)
 
     async def for_customer(self, customer_id: int, offset: int, limit: int) -> tuple[list[Order], int]:
-        where = Order.customer_id == customer_id
-        total = await self.session.scalar(select(func.count(Order.id)).where(where))
-        statement = (
-            self._with_details()
-            .where(where)
-            .order_by(Order.created_at.desc(), Order.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        return list(await self.session.scalars(statement)), int(total or 0)
+        total = await self.session.scalar(_ORDER_COUNT, {"customer_id": customer_id})
+        values = {"customer_id": customer_id, "offset": offset, "limit": limit}
+        return list(await self.session.scalars(_CUSTOMER_ORDERS, values)), int(total or 0)
 
     async def unpaid_before(self, moment: datetime) -> list[Order]:
         statement = (
@@ -593,6 +628,9 @@ class NoteRepository(Repository):
         )
 
 
+_BALANCE = select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == bindparam("customer_id"))
+
+
 class LoyaltyRepository(Repository):
     async def account(self, customer_id: int, *, lock: bool = False) -> LoyaltyAccount:
         """The customer's account. Writers ``lock`` it: created at zero if new, then held FOR UPDATE so
@@ -613,8 +651,7 @@ class LoyaltyRepository(Repository):
         return held
 
     async def balance(self, customer_id: int) -> int:
-        statement = select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == customer_id)
-        return int(await self.session.scalar(statement) or 0)
+        return int(await self.session.scalar(_BALANCE, {"customer_id": customer_id}) or 0)
 
     async def lifetime(self, customer_ids: list[int]) -> dict[int, int]:
         """Lifetime points per customer (the tier's basis); customers without an account are left out."""
