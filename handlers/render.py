@@ -82,13 +82,14 @@ class Renderer:
 
     def label(self, key: str, language: str, /, **context: Any) -> str:
         if context:
-            return str(Markup(self.render(f"labels.{key}", language, **context)).unescape())
+            return self._label(key, language, context)
         fixed = self._fixed_labels.get((key, language))
         if fixed is None:  # "Cart", "Back", ...: the same for every customer, so rendered once
-            fixed = self._fixed_labels[key, language] = str(
-                Markup(self.render(f"labels.{key}", language)).unescape()
-            )
+            fixed = self._fixed_labels[key, language] = self._label(key, language, context)
         return fixed
+
+    def _label(self, key: str, language: str, context: dict[str, Any]) -> str:
+        return str(Markup(self.render(f"labels.{key}", language, **context)).unescape())
 
     def texts(self, language: str) -> Texts:
         return Texts(self, language)

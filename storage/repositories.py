@@ -70,13 +70,13 @@ class Repository:
 
     def insert(self, table: Any) -> Any:
         """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both PostgreSQL and SQLite."""
-        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+        return _INSERTS.get(self.dialect, sqlite_insert)(table)
 
 
-PROCESSED_UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
+_INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}  # both have ON CONFLICT
+_PROCESSED_UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
 _RECORD_UPDATE = {  # on the table, not the entity: a plain INSERT, without the ORM's bulk-insert path
-    "postgresql": pg_insert(PROCESSED_UPDATES).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(PROCESSED_UPDATES).on_conflict_do_nothing(),
+    dialect: insert(_PROCESSED_UPDATES).on_conflict_do_nothing() for dialect, insert in _INSERTS.items()
 }
 
 
@@ -369,11 +369,8 @@ _CUSTOMER_ORDERS = (
 
 
 class OrderRepository(Repository):
-    def _with_details(self) -> Select[Order]:
-        return _ORDER_WITH_DETAILS
-
     async def get(self, order_id: int) -> Order | None:
-        return await self.session.scalar(self._with_details().where(Order.id == order_id))
+        return await self.session.scalar(_ORDER_WITH_DETAILS.where(Order.id == order_id))
 
     async def by_token(self, token: str) -> Order | None:
         return await self.session.scalar(_ORDER_BY_TOKEN, {"token": token})
@@ -388,15 +385,14 @@ class OrderRepository(Repository):
 
     async def unpaid_before(self, moment: datetime) -> list[Order]:
         statement = (
-            self._with_details()
-            .options(selectinload(Order.customer))
+            _ORDER_WITH_DETAILS.options(selectinload(Order.customer))
             .where(Order.status == "pending_payment", Order.created_at <= moment)
             .order_by(Order.id)
         )
         return list(await self.session.scalars(statement))
 
     async def placed_since(self, since: datetime) -> list[Order]:
-        return list(await self.session.scalars(self._with_details().where(Order.created_at >= since)))
+        return list(await self.session.scalars(_ORDER_WITH_DETAILS.where(Order.created_at >= since)))
 
     async def customers_who_bought_before(self, moment: datetime, statuses: list[str]) -> set[int]:
         statement = (
@@ -405,17 +401,16 @@ class OrderRepository(Repository):
         return set(await self.session.scalars(statement))
 
     async def all_orders(self) -> list[Order]:
-        return list(await self.session.scalars(self._with_details().order_by(Order.id)))
+        return list(await self.session.scalars(_ORDER_WITH_DETAILS.order_by(Order.id)))
 
     async def all_for_customer(self, customer_id: int) -> list[Order]:
-        statement = self._with_details().where(Order.customer_id == customer_id).order_by(Order.id)
+        statement = _ORDER_WITH_DETAILS.where(Order.customer_id == customer_id).order_by(Order.id)
         return list(await self.session.scalars(statement))
 
     async def needing_action(self, limit: int) -> list[Order]:
         """Unpaid with a receipt to check, paid, in preparation, ready, or on the way."""
         statement = (
-            self._with_details()
-            .options(selectinload(Order.customer))
+            _ORDER_WITH_DETAILS.options(selectinload(Order.customer))
             .where(
                 ((Order.status == "pending_payment") & Order.receipt_file_id.is_not(None))
                 | Order.status.in_(["paid", "preparing", "ready", "out_for_delivery"])
@@ -427,20 +422,17 @@ class OrderRepository(Repository):
 
     async def with_customer(self, order_id: int) -> Order | None:
         return await self.session.scalar(
-            self._with_details().options(selectinload(Order.customer)).where(Order.id == order_id)
+            _ORDER_WITH_DETAILS.options(selectinload(Order.customer)).where(Order.id == order_id)
         )
 
     async def by_pickup_code(self, code: str) -> Order | None:
         return await self.session.scalar(
-            self._with_details()
-            .options(selectinload(Order.customer))
-            .where(Order.pickup_code == code.upper())
+            _ORDER_WITH_DETAILS.options(selectinload(Order.customer)).where(Order.pickup_code == code.upper())
         )
 
     async def latest_awaiting_payment(self, customer_id: int) -> Order | None:
         statement = (
-            self._with_details()
-            .where(Order.customer_id == customer_id, Order.status == "pending_payment")
+            _ORDER_WITH_DETAILS.where(Order.customer_id == customer_id, Order.status == "pending_payment")
             .order_by(Order.id.desc())
             .limit(1)
         )
