@@ -63,10 +63,16 @@ class Clock:
         self.scheduler.start()
 
     async def stop(self, timeout: float = 15.0) -> None:
-        """No new ticks; the ones under way finish (a send half done would only be sent again)."""
-        self.scheduler.shutdown(wait=False)
+        """No new ticks; the ones under way finish (a send half done would only be sent again).
+
+        APScheduler's asyncio executor cancels the jobs still running when it shuts down, so the clock
+        pauses first, waits for its ticks, and shuts down after (cancelling only what outlived
+        ``timeout``)."""
+        self.scheduler.pause()
+        await asyncio.sleep(0)  # a tick the scheduler has just started registers itself in ``running``
         if self.running:
-            await asyncio.wait(self.running, timeout=timeout)
+            await asyncio.wait(set(self.running), timeout=timeout)
+        self.scheduler.shutdown(wait=False)
 
     def _every(
         self, seconds: int, name: str, work: Callable[[], Awaitable[None]], on_every_worker: bool = False

@@ -35,6 +35,23 @@ async def test_each_tick_of_a_job_runs_on_one_worker(session_factory: Any) -> No
         assert await uow.session.scalar(select(func.count()).select_from(JobTick)) == 1
 
 
+async def test_stopping_the_clock_lets_a_tick_under_way_finish(session_factory: Any) -> None:
+    """A tick in the middle of its work when the bot stops is finished, not cancelled (a cancelled flush
+    logged a traceback at shutdown, and work half done)."""
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow_flush() -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.set()
+
+    clock = Clock(SimpleNamespace(flush_logged=slow_flush), session_factory, ShopConfig())  # type: ignore[arg-type]
+    clock.start()
+    await asyncio.wait_for(started.wait(), 10)
+    await clock.stop()
+    assert finished.is_set() and not clock.running
+
+
 async def test_two_senders_never_send_a_row_twice(
     sandbox: SandboxServer, client: SandboxClient, session_factory: Any
 ) -> None:
