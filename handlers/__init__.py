@@ -1,6 +1,10 @@
 """aiogram routers, callback data, keyboards and the template renderer (floor 3)."""
 
-from aiogram import Router
+from .lean_types import import_aiogram
+
+import_aiogram()  # before anything else imports aiogram: its types are built when first used
+
+from aiogram import Router  # noqa: E402
 
 
 def routers() -> list[Router]:
