@@ -46,13 +46,27 @@ def import_aiogram() -> str:
         BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
     if not handed:
         return EAGER
-    namespace = handed[0]
-    for module in (aiogram.types, aiogram.methods):
-        for name in module.__all__:
-            model = getattr(module, name)
-            if isinstance(model, type) and issubclass(model, BaseModel):
-                # what a model's first build resolves its forward references in (nested types included;
-                # a generic's parametrisations, ``Response[Message]``, inherit it)
-                model.__pydantic_parent_namespace__ = namespace
+    models = [
+        model
+        for module in (aiogram.types, aiogram.methods)
+        for model in (getattr(module, name) for name in module.__all__)
+        if isinstance(model, type) and issubclass(model, BaseModel)
+    ]
+    if not _resolve_on_first_use(models, handed[0]):
+        for model in models:  # what aiogram itself does at import: build them all
+            model.model_rebuild(_types_namespace=handed[0])
+        return EAGER
     aiogram._orderbot_import = DEFERRED  # type: ignore[attr-defined]
     return DEFERRED
+
+
+def _resolve_on_first_use(models: list[Any], namespace: dict[str, Any]) -> bool:
+    """Give every model the namespace its first build resolves names in (nested types included; a
+    generic's parametrisations, ``Response[Message]``, inherit it); False if that does not work here."""
+    from aiogram.methods import SendMessage
+    from aiogram.types import Update
+
+    for model in models:
+        model.__pydantic_parent_namespace__ = namespace
+    # every bot reads updates and sends messages: built now, they prove the namespace is used
+    return all(model.model_rebuild(raise_errors=False) is not False for model in (Update, SendMessage))

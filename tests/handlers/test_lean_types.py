@@ -6,6 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHECK = textwrap.dedent(
     """
@@ -16,7 +19,7 @@ CHECK = textwrap.dedent(
     from pydantic import BaseModel
 
     assert aiogram._orderbot_import == "deferred"
-    assert not types.Update.__pydantic_complete__, "Update was built at import"
+    assert not types.Sticker.__pydantic_complete__, "the types were built at import"
 
     update = types.Update.model_validate(
         {"update_id": 1, "callback_query": {"id": "1", "from": {"id": 7, "is_bot": False, "first_name": "A"},
@@ -53,3 +56,25 @@ def test_every_type_method_and_answer_builds_after_a_lean_import() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.strip()) > 300  # types and methods: the whole of aiogram's API was built
+
+
+FALLBACK = textwrap.dedent(
+    """
+    import importlib.util, sys
+    spec = importlib.util.spec_from_file_location("lean_copy", "handlers/lean_types.py")
+    lean = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lean)
+    lean._resolve_on_first_use = lambda models, namespace: False  # as if pydantic ignored the namespace
+    assert lean.import_aiogram() == lean.EAGER
+    from aiogram import types
+    assert types.Sticker.__pydantic_complete__
+    types.Update.model_validate({"update_id": 1})
+    """
+)
+
+
+def test_the_plain_import_runs_when_the_namespace_is_not_used() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FALLBACK], check=False, capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
