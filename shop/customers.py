@@ -47,8 +47,8 @@ async def _kept_current(uow: UnitOfWork, user: TelegramUser, customer: Customer 
     }
     if customer is not None and all(getattr(customer, k) == v for k, v in fields.items()):
         return customer
-    await uow.begin_write()
-    customer = await uow.customers.by_telegram_id(user.id)
+    if await uow.begin_write():  # read before this writer's transaction: read again
+        customer = await uow.customers.by_telegram_id(user.id)
     if customer is None:
         customer = Customer(telegram_id=user.id, **fields)
         try:

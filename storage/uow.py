@@ -61,14 +61,15 @@ class UnitOfWork:
             await self.session.close()
             self._done_writing()
 
-    async def begin_write(self) -> None:
-        """Make the current transaction a writer's (SQLite: ``BEGIN IMMEDIATE``).
+    async def begin_write(self) -> bool:
+        """Make the current transaction a writer's (SQLite: ``BEGIN IMMEDIATE``); True when this call
+        began it, so what was read before it may have changed since.
 
         A read snapshot already open is ended first: upgrading it could fail at once with "database is
         locked" if another writer committed meanwhile, while a fresh immediate transaction waits its turn.
         """
         if self._writing and self.session.in_transaction():
-            return
+            return False
         if self.session.in_transaction():
             await self.session.commit()  # only reads so far; expire_on_commit=False keeps loaded objects
         lock = writer_lock(self._factory.kw.get("bind"))
@@ -81,6 +82,7 @@ class UnitOfWork:
         except BaseException:
             self._done_writing()
             raise
+        return True
 
     def _done_writing(self) -> None:
         self._writing = False
