@@ -1,5 +1,3 @@
 """Composition root: settings, bot and dispatcher factories, CLI."""
 
-from handlers.lean_types import import_aiogram
-
-import_aiogram()  # first: aiogram's types are then built when first used (handlers/lean_types.py)
+import handlers  # noqa: F401  first: it imports aiogram with its types built on first use (lean_types.py)

@@ -2,10 +2,10 @@
 
 aiogram declares its models ``defer_build=True``, then calls ``model_rebuild()`` on all ~300 of them at
 import to resolve their forward references (aiogram/aiogram#1513). That builds every pydantic validator
-at once, each inlining the types it nests: importing aiogram took 150 MB and 4.5 s here before the bot had
+at once, each inlining the types it nests: importing aiogram took 170 MB and 4.5 s here before the bot had
 done anything. ``import_aiogram`` lets those calls only hand over the namespace they carry; every type
 and method is then built the first time it is used — the few dozen a shop bot touches. Measured on this
-project: idle RSS 225 → ~135 MB, import 4.5 → 0.9 s (BENCHMARKS.md).
+project: idle RSS 225 → 123–131 MB, import 4.5 → 0.8 s (BENCHMARKS.md).
 
 If pydantic or aiogram change shape, the normal import runs: a bigger process, never a broken one.
 """

@@ -13,14 +13,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from handlers.lean_types import import_aiogram
+import handlers  # noqa: F401  before any test module: aiogram imported as the bot does (lean_types.py)
 from sandbox import SandboxServer
 from sandbox.client import SandboxClient
 from storage.db import create_engine, create_session_factory
 from storage.migrations import upgrade
 from storage.uow import UnitOfWork
-
-import_aiogram()  # as the bot imports it (handlers/lean_types.py), before any test module does
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
