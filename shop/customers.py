@@ -11,6 +11,7 @@ from storage.models import Address, Customer, utcnow
 from storage.uow import UnitOfWork
 
 from .config import LANGUAGES, ShopConfig
+from .staff import role_of
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,9 @@ async def identify(uow: UnitOfWork, user: TelegramUser, config: ShopConfig) -> t
     """The customer behind an update (registered on first contact) and their staff role: "owner", "staff"
     or None. One query for a customer we know whose names have not changed."""
     customer, role = await uow.customers.with_staff_role(user.id)
-    if customer is None:
-        member = await uow.staff.by_telegram_id(user.id)  # staff may write before they ever shopped
-        role = member.role if member else None
-    customer = await _kept_current(uow, user, customer)
-    return customer, "owner" if user.id in config.admin_ids else role
+    if customer is None or user.id in config.admin_ids:
+        role = await role_of(uow, user.id, config)  # owners by setting; staff may write before they shop
+    return await _kept_current(uow, user, customer), role
 
 
 async def _kept_current(uow: UnitOfWork, user: TelegramUser, customer: Customer | None) -> Customer:
