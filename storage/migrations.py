@@ -21,11 +21,13 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (name or "").startswith(OUTSIDE_MODELS)
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    """Alembic's configuration for our scripts, on a database ``url`` or an open ``connection``."""
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     if url:
         config.set_main_option("sqlalchemy.url", url)
+    config.attributes["connection"] = connection
     return config
 
 
@@ -33,9 +35,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (creates the SQLite file on first start)."""
 
     def run(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        command.upgrade(alembic_config(connection=connection), revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +49,12 @@ from .models import (
     utcnow,
 )
 
-FTS = table("products_fts", column("rowid"), column("products_fts"))  # SQLite only (migration 0005)
+# SQLite only: active products' search text (migrations 0005, 0007)
+FTS = table("products_fts", column("rowid"), column("products_fts"))
+
+
+def fts_match(match: str) -> ColumnElement[bool]:
+    return FTS.c.products_fts.op("MATCH")(match)
 
 
 def contains(text: str) -> str:
@@ -200,6 +205,17 @@ class CatalogRepository(Repository):
     async def category_by_name(self, name: str) -> Category | None:
         return await self.session.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
 
+    def _match(self, query: ProductQuery) -> tuple[str | None, list[str]]:
+        """The query's words as one FTS5 MATCH (SQLite, words of three characters or more) and the rest,
+        which a LIKE scan finds. PostgreSQL's pg_trgm index serves the LIKE itself: every word scans."""
+        words = (query.text or "").lower().split()[:8]
+        if self.dialect != "sqlite":
+            return None, words
+        indexed = [w for w in words if len(w) >= 3]
+        # Each word a quoted phrase: a substring, its quotes and operators taken literally.
+        match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
+        return match or None, [w for w in words if len(w) < 3]
+
     def _filtered(self, query: ProductQuery) -> Select[Product]:
         statement = select(Product).where(Product.active)
         if query.category_id is not None:
@@ -214,25 +230,24 @@ class CatalogRepository(Repository):
             statement = statement.where(Product.stock > 0)
         if query.featured:
             statement = statement.where(Product.featured)
-        words = (query.text or "").lower().split()[:8]
-        if self.dialect == "sqlite":
-            # SQLite's FTS5 trigram table finds words of three characters or more, all in one MATCH;
-            # shorter ones scan. (PostgreSQL's pg_trgm index serves the LIKE itself.)
-            indexed = [w for w in words if len(w) >= 3]
-            words = [w for w in words if len(w) < 3]
-            if indexed:
-                # Each word a quoted phrase: a substring, its quotes and operators taken literally.
-                match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
-                statement = statement.where(
-                    Product.id.in_(select(FTS.c.rowid).where(FTS.c.products_fts.op("MATCH")(match)))
-                )
-        for word in words:
+        match, scanned = self._match(query)
+        if match:
+            statement = statement.where(Product.id.in_(select(FTS.c.rowid).where(fts_match(match))))
+        for word in scanned:
             statement = statement.where(Product.search_text.like(contains(word), escape="\\"))
         return statement
 
+    def _count(self, query: ProductQuery, statement: Select[Product]) -> Select[int]:
+        match, scanned = self._match(query)
+        if match and not scanned and replace(query, text=None) == ProductQuery():
+            # Text alone, every word indexed: the FTS index holds active products only (migration 0007),
+            # so it counts without reading a product.
+            return select(func.count()).select_from(FTS).where(fts_match(match))
+        return select(func.count()).select_from(statement.subquery())
+
     async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
         statement = self._filtered(query)
-        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        total = await self.session.scalar(self._count(query, statement))
         ordered = (
             statement.order_by(Product.featured.desc(), Product.name, Product.id).offset(offset).limit(limit)
         )

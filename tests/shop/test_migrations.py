@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
+from alembic.command import downgrade
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.migrations import current_revision, include_name
-from storage.models import Base
+from storage.db import create_engine
+from storage.migrations import alembic_config, current_revision, include_name, upgrade
+from storage.models import Base, Product
 
 
 async def test_autogenerate_finds_no_difference(engine: AsyncEngine) -> None:
@@ -22,4 +26,48 @@ async def test_autogenerate_finds_no_difference(engine: AsyncEngine) -> None:
 
     async with engine.connect() as connection:
         assert await connection.run_sync(differences) == []
-    assert await current_revision(engine) == "0006"
+    assert await current_revision(engine) == "0007"
+
+
+async def test_search_index_keeps_only_active_products_from_an_older_database(tmp_path: Path) -> None:
+    """0007 empties the SQLite search index of hidden products an older database had indexed, and
+    downgrading indexes every product again."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    matches = text("SELECT rowid FROM products_fts WHERE products_fts MATCH '\"tea\"' ORDER BY rowid")
+    try:
+        await upgrade(engine, "0006")
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(Product),
+                [
+                    {
+                        "sku": "A",
+                        "name": "Green tea",
+                        "price_minor": 1,
+                        "stock": 1,
+                        "active": True,
+                        "search_text": "green tea a",
+                    },
+                    {
+                        "sku": "B",
+                        "name": "Old tea",
+                        "price_minor": 1,
+                        "stock": 1,
+                        "active": False,
+                        "search_text": "old tea b",
+                    },
+                ],
+            )
+            assert list(await connection.scalars(matches)) == [1, 2]
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            assert list(await connection.scalars(matches)) == [1]
+            await connection.execute(
+                text("INSERT INTO products_fts(products_fts) VALUES ('integrity-check')")
+            )
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: downgrade(alembic_config(connection=sync), "0006"))
+        async with engine.begin() as connection:
+            assert list(await connection.scalars(matches)) == [1, 2]
+    finally:
+        await engine.dispose()

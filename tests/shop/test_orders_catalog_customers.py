@@ -258,3 +258,47 @@ async def test_search_uses_the_engines_index_and_follows_edits(uow: Any) -> None
         found = [p.name for p in (await catalog.browse(u, ProductQuery(text="jasmine"), 0, 10)).products]
         gone = [p.name for p in (await catalog.browse(u, ProductQuery(text="green"), 0, 10)).products]
     assert (found, gone) == (["Jasmine tea"], [])
+
+
+async def test_search_finds_and_counts_active_products_only(uow: Any) -> None:
+    """Hiding, showing again and deleting a product keep search and its count right (the SQLite index
+    holds active products only and counts text searches by itself)."""
+    from sqlalchemy import delete
+
+    from storage.models import Product
+
+    teas = [await make_product(uow, f"T{i}", f"Green tea {i}", 450, 5) for i in range(3)]
+    hidden = await make_product(uow, "T9", "Green tea hidden", 450, 5, active=False)
+
+    async def found(query: ProductQuery) -> tuple[list[str], int]:
+        async with uow() as u:
+            page = await catalog.browse(u, query, 0, 2)
+        return [p.name for p in page.products], page.total
+
+    async def edit(product_id: int, **values: Any) -> None:
+        async with uow() as u:
+            await u.begin_write()
+            product = await u.catalog.product(product_id)
+            for name, value in values.items():
+                setattr(product, name, value)
+            product.search_text = catalog.search_text(product)
+            await u.commit()
+
+    assert await found(ProductQuery(text="green")) == (["Green tea 0", "Green tea 1"], 3)
+    await edit(teas[0].id, active=False)
+    await edit(hidden.id, active=True)
+    assert await found(ProductQuery(text="green tea")) == (["Green tea 1", "Green tea 2"], 3)
+    assert (await found(ProductQuery(text="hidden")))[1] == 1
+    await edit(hidden.id, active=False, name="Green tea gone")  # hidden and renamed in one change
+    assert await found(ProductQuery(text="hidden")) == ([], 0)
+    assert await found(ProductQuery(text="gone")) == ([], 0)
+    await edit(teas[0].id, active=True, name="Green tea back")
+    assert await found(ProductQuery(text="back")) == (["Green tea back"], 1)
+    # Other filters, or a word too short for the index, are counted over the products themselves.
+    assert (await found(ProductQuery(text="green", in_stock=True)))[1] == 3
+    assert (await found(ProductQuery(text="green 1")))[1] == 1
+    async with uow() as u:
+        await u.begin_write()
+        await u.session.execute(delete(Product).where(Product.id == teas[1].id))
+        await u.commit()
+    assert await found(ProductQuery(text="green")) == (["Green tea 2", "Green tea back"], 2)
