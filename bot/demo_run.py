@@ -33,6 +33,8 @@ async def run_demo(settings: Settings, host: str, port: int) -> None:
                 "  Create a customer, say /start and shop. Ctrl+C stops it.\n",
                 flush=True,
             )
-            await dp.start_polling(bot, polling_timeout=10, handle_signals=True)
+            await dp.start_polling(
+                bot, polling_timeout=10, handle_signals=True, tasks_concurrency_limit=settings.updates_at_once
+            )
         finally:
             await parts.close()

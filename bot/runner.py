@@ -66,7 +66,9 @@ async def run_polling(settings: Settings) -> None:
         log.info("orderbot is @%s (id %s), polling %s", me.username, me.id, settings.telegram_api_url)
         await set_commands(bot, dp["renderer"])
         await bot.delete_webhook(drop_pending_updates=False)
-        await dp.start_polling(bot, polling_timeout=20, handle_signals=True)
+        await dp.start_polling(
+            bot, polling_timeout=20, handle_signals=True, tasks_concurrency_limit=settings.updates_at_once
+        )
     finally:
         await parts.close()
 

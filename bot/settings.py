@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     cancel_window_minutes: int = Field(30, ge=0)
     media_dir: str = "./media"
     throttle_per_second: float = Field(3.0, gt=0)
+    updates_at_once: int = Field(64, ge=1)  # polling: updates handled at the same time; the rest wait
     unpaid_reminder_after_minutes: int = Field(120, ge=1)
     unpaid_expire_after_minutes: int = Field(1440, ge=1)
     quiet_hours: str = ""  # "22-08": hold reminders and news between these shop hours

@@ -38,6 +38,7 @@ def test_owner_friendly_values(tmp_path: Path) -> None:
         ({"delivery_fee": "1.234", "currency": "USD"}, "DELIVERY_FEE"),
         ({"default_language": "de"}, "DEFAULT_LANGUAGE"),
         ({"cancel_window_minutes": "-1"}, "CANCEL_WINDOW_MINUTES"),
+        ({"updates_at_once": "0"}, "UPDATES_AT_ONCE"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, str], named: str) -> None:
