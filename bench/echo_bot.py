@@ -49,4 +49,11 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # The loop ``orderbot run`` uses (bot.cli.serve), so the ceiling and our bot differ only in our code;
+    # bot.cli is not imported here, as it would bring the shop's modules into the bare bot.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
