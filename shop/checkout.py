@@ -103,10 +103,16 @@ async def _update(uow: UnitOfWork, customer_id: int, **values: object) -> Checko
 
 
 async def set_fulfilment(uow: UnitOfWork, customer_id: int, fulfilment: str) -> CheckoutDraft:
+    """Pickup or delivery; pickup forgets an address given before."""
     if fulfilment not in FULFILMENTS:
         raise CheckoutIncomplete(step="fulfilment")
-    address = None if fulfilment == "pickup" else (await current_draft(uow, customer_id)).address_text
-    return await _update(uow, customer_id, fulfilment=fulfilment, address_text=address)
+    await uow.begin_write()
+    draft = await current_draft(uow, customer_id)
+    draft.fulfilment = fulfilment
+    if fulfilment == "pickup":
+        draft.address_text = None
+    await uow.commit()
+    return draft
 
 
 def clean_address(text: str, config: ShopConfig) -> str:
@@ -135,11 +141,11 @@ async def set_address(uow: UnitOfWork, customer_id: int, text: str, config: Shop
 
 async def use_saved_address(uow: UnitOfWork, customer_id: int, address_id: int) -> CheckoutDraft:
     await uow.begin_write()
+    draft = await current_draft(uow, customer_id)
     saved = await uow.customers.address(customer_id, address_id)
     if saved is None:
         raise InvalidAddress(reason="unknown")
     saved.last_used_at = utcnow()
-    draft = await current_draft(uow, customer_id)
     draft.address_text = saved.text
     await uow.commit()
     return draft

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from .models import (
@@ -321,7 +321,9 @@ class CatalogRepository(Repository):
 _CART = (
     select(Cart)
     .where(Cart.customer_id == bindparam("customer_id"))
-    .options(selectinload(Cart.items).joinedload(CartItem.product))
+    .options(
+        joinedload(Cart.items).joinedload(CartItem.product)
+    )  # the cart, its lines, their products: one query
 )
 _DRAFT = select(CheckoutDraft).where(CheckoutDraft.customer_id == bindparam("customer_id"))
 _DRAFT_LOCKED = _DRAFT.with_for_update()
@@ -330,7 +332,7 @@ _DELETE_DRAFT = delete(CheckoutDraft).where(CheckoutDraft.customer_id == bindpar
 
 class CartRepository(Repository):
     async def cart(self, customer_id: int) -> Cart | None:
-        return await self.session.scalar(_CART, {"customer_id": customer_id})
+        return (await self.session.execute(_CART, {"customer_id": customer_id})).unique().scalar_one_or_none()
 
     async def get_or_create(self, customer_id: int) -> Cart:
         cart = await self.cart(customer_id)

@@ -155,7 +155,7 @@ async def checkout_button(
         if action == CheckoutAction.place:
             await _place(callback, message, value, t, customer, uow, config, state)
             return
-        draft = await checkout.current_draft(uow, customer.id)  # CheckoutExpired for a stale button
+        # A stale button (the checkout was placed or cancelled): the service says CheckoutExpired.
         if action == CheckoutAction.points:
             await checkout.use_points(uow, customer.id, bool(value))
             await callback.answer()
@@ -163,6 +163,7 @@ async def checkout_button(
             await show(callback, text, markup)
             return
         if action == CheckoutAction.back:
+            draft = await checkout.current_draft(uow, customer.id)
             step = await _step_before(await state.get_state(), draft.fulfilment)
         elif action == CheckoutAction.fulfilment:
             draft = await checkout.set_fulfilment(uow, customer.id, value)

@@ -132,6 +132,16 @@ async def test_back_and_cancel_at_every_step(shop: Shop) -> None:
     # A button from the cancelled checkout, still on screen: a polite answer, nothing changes.
     answer = await ann.press("No notes →")
     assert answer["show_alert"] and "no longer open" in answer["text"]
+    # Every other step's button from that checkout, as an old message on another device would carry it.
+    stale = ["o:f:pickup:0", "o:f:delivery:0", "o:a::1", "o:p:cash:0", "o:t:1:0", "o:b::0"]
+    await shop.bot.send_message(
+        ann.id,
+        "old checkout",
+        reply_markup={"inline_keyboard": [[{"text": data, "callback_data": data}] for data in stale]},
+    )
+    for data in stale:
+        answer = await ann.press(data)
+        assert answer["show_alert"] and "no longer open" in answer["text"], data
     async with shop.uow() as u:
         customer = await u.customers.by_telegram_id(ann.id)
         assert await u.carts.draft(customer.id) is None
