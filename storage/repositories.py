@@ -318,12 +318,11 @@ class CatalogRepository(Repository):
         )
 
 
+# The cart, its lines and their products in one query.
 _CART = (
     select(Cart)
     .where(Cart.customer_id == bindparam("customer_id"))
-    .options(
-        joinedload(Cart.items).joinedload(CartItem.product)
-    )  # the cart, its lines, their products: one query
+    .options(joinedload(Cart.items).joinedload(CartItem.product))
 )
 _DRAFT = select(CheckoutDraft).where(CheckoutDraft.customer_id == bindparam("customer_id"))
 _DRAFT_LOCKED = _DRAFT.with_for_update()
