@@ -216,7 +216,8 @@ class CatalogRepository(Repository):
         match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
         return match or None, [w for w in words if len(w) < 3]
 
-    def _filtered(self, query: ProductQuery) -> Select[Product]:
+    def _filtered(self, query: ProductQuery, match: str | None, scanned: list[str]) -> Select[Product]:
+        """Active products passing the filters; the text as ``_match`` split it."""
         statement = select(Product).where(Product.active)
         if query.category_id is not None:
             statement = statement.where(Product.category_id == query.category_id)
@@ -230,24 +231,22 @@ class CatalogRepository(Repository):
             statement = statement.where(Product.stock > 0)
         if query.featured:
             statement = statement.where(Product.featured)
-        match, scanned = self._match(query)
         if match:
             statement = statement.where(Product.id.in_(select(FTS.c.rowid).where(fts_match(match))))
         for word in scanned:
             statement = statement.where(Product.search_text.like(contains(word), escape="\\"))
         return statement
 
-    def _count(self, query: ProductQuery, statement: Select[Product]) -> Select[int]:
+    async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
         match, scanned = self._match(query)
+        statement = self._filtered(query, match, scanned)
         if match and not scanned and replace(query, text=None) == ProductQuery():
             # Text alone, every word indexed: the FTS index holds active products only (migration 0007),
             # so it counts without reading a product.
-            return select(func.count()).select_from(FTS).where(fts_match(match))
-        return select(func.count()).select_from(statement.subquery())
-
-    async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
-        statement = self._filtered(query)
-        total = await self.session.scalar(self._count(query, statement))
+            counting = select(func.count()).select_from(FTS).where(fts_match(match))
+        else:
+            counting = select(func.count()).select_from(statement.subquery())
+        total = await self.session.scalar(counting)
         ordered = (
             statement.order_by(Product.featured.desc(), Product.name, Product.id).offset(offset).limit(limit)
         )
@@ -255,7 +254,7 @@ class CatalogRepository(Repository):
 
     async def price_range(self, query: ProductQuery) -> tuple[int, int] | None:
         """The lowest and highest price among the products a query matches (None when there are none)."""
-        subquery = self._filtered(query).subquery()
+        subquery = self._filtered(query, *self._match(query)).subquery()
         low, high = (
             await self.session.execute(
                 select(func.min(subquery.c.price_minor), func.max(subquery.c.price_minor))
