@@ -106,13 +106,8 @@ async def set_fulfilment(uow: UnitOfWork, customer_id: int, fulfilment: str) -> 
     """Pickup or delivery; pickup forgets an address given before."""
     if fulfilment not in FULFILMENTS:
         raise CheckoutIncomplete(step="fulfilment")
-    await uow.begin_write()
-    draft = await current_draft(uow, customer_id)
-    draft.fulfilment = fulfilment
-    if fulfilment == "pickup":
-        draft.address_text = None
-    await uow.commit()
-    return draft
+    forget = {"address_text": None} if fulfilment == "pickup" else {}
+    return await _update(uow, customer_id, fulfilment=fulfilment, **forget)
 
 
 def clean_address(text: str, config: ShopConfig) -> str:
