@@ -11,7 +11,7 @@ from storage.uow import UnitOfWork
 
 from .app import set_commands
 from .demo import load_demo_catalog
-from .runner import prepare
+from .runner import poll, prepare
 from .settings import Settings
 
 log = logging.getLogger("orderbot")
@@ -33,8 +33,6 @@ async def run_demo(settings: Settings, host: str, port: int) -> None:
                 "  Create a customer, say /start and shop. Ctrl+C stops it.\n",
                 flush=True,
             )
-            await dp.start_polling(
-                bot, polling_timeout=10, handle_signals=True, tasks_concurrency_limit=settings.updates_at_once
-            )
+            await poll(bot, dp, settings, timeout=10)
         finally:
             await parts.close()

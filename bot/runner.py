@@ -58,6 +58,13 @@ async def prepare(settings: Settings) -> Parts:
     return Parts(bot, dp, engine, redis)
 
 
+async def poll(bot: Bot, dp: Dispatcher, settings: Settings, timeout: int) -> None:
+    """Long-poll until stopped (Ctrl+C, SIGTERM), handling at most ``UPDATES_AT_ONCE`` updates at a time."""
+    await dp.start_polling(
+        bot, polling_timeout=timeout, handle_signals=True, tasks_concurrency_limit=settings.updates_at_once
+    )
+
+
 async def run_polling(settings: Settings) -> None:
     parts = await prepare(settings)
     bot, dp = parts.bot, parts.dp
@@ -66,9 +73,7 @@ async def run_polling(settings: Settings) -> None:
         log.info("orderbot is @%s (id %s), polling %s", me.username, me.id, settings.telegram_api_url)
         await set_commands(bot, dp["renderer"])
         await bot.delete_webhook(drop_pending_updates=False)
-        await dp.start_polling(
-            bot, polling_timeout=20, handle_signals=True, tasks_concurrency_limit=settings.updates_at_once
-        )
+        await poll(bot, dp, settings, timeout=20)
     finally:
         await parts.close()
 
