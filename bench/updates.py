@@ -6,6 +6,11 @@ contact button, no notes, bank transfer, place order) and /orders — 13 updates
 presses. The same run measures a bare aiogram echo bot (``bench.echo_bot``) doing the same sequence of
 messages and presses against the same sandbox: the ceiling for this machine, sandbox and aiogram.
 
+Before the phases, each customer takes an untimed share of a visit (customer i its first i mod 13
+steps), so the phases measure every step of the visit about equally often; a phase that ended
+everyone's visit at /start would measure mostly browsing (in 15 s each customer takes only a few steps).
+Each customer goes on where the last phase left them.
+
 Two phases per bot, each with the same number of customers:
 - ``saturated``: nobody waits between steps, so the bot is always busy: updates/s is its capacity and
   ``ratio = ours / bare``;
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import gc
 import io
 import json
 import os
@@ -31,7 +37,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +110,8 @@ class Customer:
 
     def __init__(self, actions: Actions, bot: BotState, user: UserRec) -> None:
         self.actions, self.bot, self.user = actions, bot, user
+        self.visits = 0  # visits finished; each visit browses the next category
+        self.position = 0  # the next step of the current visit
         log = actions.world.chat_log(bot, user.id)
         assert log is not None
         self.log: ChatLog = log
@@ -186,16 +194,19 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     by_step: dict[str, list[float]] = field(default_factory=dict)
+    per_position: dict[int, int] = field(default_factory=dict)  # updates measured at each step of the visit
 
-    def record(self, step: Step, began: float, seconds: float) -> None:
+    def record(self, step: Step, began: float, seconds: float, position: int = 0) -> None:
         if began >= self.started + self.warmup and began + seconds <= self.ends:
             self.latencies.append(seconds)
+            self.per_position[position] = self.per_position.get(position, 0) + 1
             self.by_step.setdefault(step.expect or step.what, []).append(seconds)
 
     def figures(self, cpu_seconds: float, api_calls: int) -> dict[str, Any]:
         """What was measured after the warm-up; ``cpu_seconds`` and ``api_calls`` cover the same span."""
         window = self.ends - self.started - self.warmup
         done = len(self.latencies)
+        counts = list(self.per_position.values())
         ordered = sorted(self.latencies) or [0.0]
 
         def pct(share: float) -> float:
@@ -212,6 +223,8 @@ class Phase:
             "first_errors": self.errors[:3],
             "bot_cpu_ms_per_update": round(cpu_seconds * 1000 / done, 2) if done else None,
             "bot_api_calls_per_update": round(api_calls / done, 2) if done else None,
+            # how evenly the visit's steps were measured: the fewest and the most updates of one step
+            "updates_per_step_min_max": [min(counts, default=0), max(counts, default=0)],
             "slowest_steps_p95_ms": {
                 step: round(percentile(times, 0.95) * 1000, 1)
                 for step, times in sorted(self.by_step.items(), key=lambda kv: -percentile(kv[1], 0.95))[:4]
@@ -219,23 +232,56 @@ class Phase:
         }
 
 
+def script_for(customer: Customer, script: Any) -> list[Step]:
+    return script(CATEGORIES[(customer.user.id + customer.visits) % len(CATEGORIES)])
+
+
+async def spread(customer: Customer, script: Any, steps: int) -> None:
+    """Untimed: take the first ``steps`` steps of a visit, so that the measured phases begin with the
+    customers spread over the whole visit (every step as often as the others), not all at /start."""
+    for step in script_for(customer, script)[customer.position : steps]:
+        await customer.do(step)
+    customer.position = steps
+
+
 async def customer_loop(
     customer: Customer, script: Any, phase: Phase, think: tuple[float, float], rng: random.Random
 ) -> None:
-    visits = 0
+    """Visits, one step after another, until the phase ends; the next phase goes on where this one ended."""
     while time.monotonic() < phase.ends:
-        for step in script(CATEGORIES[(customer.user.id + visits) % len(CATEGORIES)]):
+        steps = script_for(customer, script)
+        while customer.position < len(steps):
             if time.monotonic() >= phase.ends:
                 return
+            step = steps[customer.position]
             if think[1]:
                 await asyncio.sleep(rng.uniform(*think))
             began = time.monotonic()
             try:
-                phase.record(step, began, await customer.do(step))
+                phase.record(step, began, await customer.do(step), customer.position)
             except (ActionError, TimeoutError) as error:
                 phase.errors.append(f"{step.what or step.kind}: {error}")
                 break  # start the visit again from /start
-        visits += 1
+            customer.position += 1
+        customer.visits += 1
+        customer.position = 0
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection in this process (the sandbox and the customers) during a phase.
+
+    Its chat logs hold every message of the run, and a full collection over them stopped the sandbox
+    for 100-250 ms at a time: every bot's replies waited, and the paced p99 measured this process, not
+    the bot. What exists is frozen first, so the collection after the phase looks only at the new.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def counters_after(seconds: float, pid: int, stats: Any) -> tuple[float, int]:
@@ -333,7 +379,11 @@ async def measure(
             Customer(actions, bot, sandbox.world.add_user(f"C{i}", language_code="en"))
             for i in range(load.customers)
         ]
-        await asyncio.gather(*(c.do(script(CATEGORIES[0])[0]) for c in people))
+        await asyncio.gather(*(c.do(script_for(c, script)[0]) for c in people))
+        for c in people:
+            c.position = 1
+        visit_length = len(script(CATEGORIES[0]))
+        await asyncio.gather(*(spread(c, script, i % visit_length) for i, c in enumerate(people)))
         figures: dict[str, Any] = {"bot": name, "idle_rss_mb": round(rss_mb(pid), 1)}
         for phase_name, seconds, think in load.phases():
             spy = None
@@ -348,7 +398,8 @@ async def measure(
             phase = Phase(phase_name, now, now + seconds, warmup=min(3.0, seconds / 4))
             rng = random.Random(7)
             counted = asyncio.create_task(counters_after(phase.warmup, pid, sandbox.world.stats))
-            await asyncio.gather(*(customer_loop(c, script, phase, think, rng) for c in people))
+            with collector_paused():
+                await asyncio.gather(*(customer_loop(c, script, phase, think, rng) for c in people))
             cpu, calls = await counted
             figures[phase_name] = phase.figures(
                 cpu_seconds(pid) - cpu, sum(sandbox.world.stats.methods.values()) - calls

@@ -52,4 +52,5 @@ async def test_the_updates_benchmark_serves_customers_of_both_bots() -> None:
         assert run["saturated"]["updates"] > 0 and run["saturated"]["errors"] == 0, run
         assert run["paced"]["errors"] == 0 and run["bot_api_calls_refused"] == 0, run
         assert {"p50_ms", "p95_ms", "p99_ms", "updates_per_second"} <= set(run["paced"])
+        assert run["saturated"]["updates_per_step_min_max"][1] > 0, run
     assert figures["ratio"]["orderbot sqlite"] > 0
