@@ -13,7 +13,9 @@ Each customer goes on where the last phase left them.
 
 Two phases per bot, each with the same number of customers:
 - ``saturated``: nobody waits between steps, so the bot is always busy: updates/s is its capacity and
-  ``ratio = ours / bare``;
+  ``ratio = ours / bare``. Every bot is started first and all run side by side; they take ``rounds``
+  saturated rounds in turn (bare, ours, bare, ours...), so a slow spell of a shared machine falls on
+  both, and ``ratio`` is the median of the rounds' own ratios (``ratio_by_round``);
 - ``paced``: each customer waits between steps as people do (``think``, 2–8 s by default: reading a
   card, typing an address): the latency a customer feels. The offered load is printed with it.
 
@@ -34,6 +36,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -177,24 +180,40 @@ class Customer:
 @dataclass(frozen=True)
 class Load:
     customers: int = 200
-    saturated_seconds: float = 15.0
+    saturated_seconds: float = 12.0  # each round
+    rounds: int = 3  # saturated rounds, taken by every bot in turn
     paced_seconds: float = 40.0
     think: tuple[float, float] = (2.0, 8.0)  # seconds a customer takes between two steps (paced phase)
-
-    def phases(self) -> list[tuple[str, float, tuple[float, float]]]:
-        return [("saturated", self.saturated_seconds, (0.0, 0.0)), ("paced", self.paced_seconds, self.think)]
 
 
 @dataclass
 class Phase:
+    """One phase of one bot, measured in one or more rounds; the figures cover every round."""
+
     name: str
-    started: float
-    ends: float
+    started: float = 0.0
+    ends: float = 0.0
     warmup: float = 1.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     by_step: dict[str, list[float]] = field(default_factory=dict)
     per_position: dict[int, int] = field(default_factory=dict)  # updates measured at each step of the visit
+    window: float = 0.0  # seconds measured, after each round's warm-up
+    cpu_seconds: float = 0.0  # the bot's, over the same seconds
+    api_calls: int = 0
+    rounds: list[float] = field(default_factory=list)  # updates/s of each round
+
+    def begin(self, seconds: float) -> None:
+        self.started = time.monotonic()
+        self.ends = self.started + seconds
+        self.warmup = min(3.0, seconds / 4)
+
+    def end(self, done_before: int, cpu_seconds: float, api_calls: int) -> None:
+        window = self.ends - self.started - self.warmup
+        self.window += window
+        self.cpu_seconds += cpu_seconds
+        self.api_calls += api_calls
+        self.rounds.append(round((len(self.latencies) - done_before) / window, 1))
 
     def record(self, step: Step, began: float, seconds: float, position: int = 0) -> None:
         if began >= self.started + self.warmup and began + seconds <= self.ends:
@@ -202,9 +221,7 @@ class Phase:
             self.per_position[position] = self.per_position.get(position, 0) + 1
             self.by_step.setdefault(step.expect or step.what, []).append(seconds)
 
-    def figures(self, cpu_seconds: float, api_calls: int) -> dict[str, Any]:
-        """What was measured after the warm-up; ``cpu_seconds`` and ``api_calls`` cover the same span."""
-        window = self.ends - self.started - self.warmup
+    def figures(self) -> dict[str, Any]:
         done = len(self.latencies)
         counts = list(self.per_position.values())
         ordered = sorted(self.latencies) or [0.0]
@@ -214,15 +231,16 @@ class Phase:
 
         return {
             "updates": done,
-            "updates_per_second": round(done / window, 1),
+            "updates_per_second": round(done / self.window, 1) if self.window else 0.0,
+            "updates_per_second_by_round": self.rounds,
             "p50_ms": pct(0.50),
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
             "max_ms": round(ordered[-1] * 1000, 1),
             "errors": len(self.errors),
             "first_errors": self.errors[:3],
-            "bot_cpu_ms_per_update": round(cpu_seconds * 1000 / done, 2) if done else None,
-            "bot_api_calls_per_update": round(api_calls / done, 2) if done else None,
+            "bot_cpu_ms_per_update": round(self.cpu_seconds * 1000 / done, 2) if done else None,
+            "bot_api_calls_per_update": round(self.api_calls / done, 2) if done else None,
             # how evenly the visit's steps were measured: the fewest and the most updates of one step
             "updates_per_step_min_max": [min(counts, default=0), max(counts, default=0)],
             "slowest_steps_p95_ms": {
@@ -364,14 +382,75 @@ def profiler(pid: int, seconds: float) -> list[str]:
     """py-spy recording the bot's collapsed stacks to $BENCH_PROFILE, or nothing when it is unset."""
     path = os.environ.get("BENCH_PROFILE")
     return (
-        ["py-spy", "record", "-f", "raw", "-o", path, "-p", str(pid), "-d", str(int(seconds))] if path else []
+        [
+            "py-spy",
+            "record",
+            "--nonblocking",
+            "-f",
+            "raw",
+            "-o",
+            path,
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+        ]
+        if path
+        else []
     )
 
 
-async def measure(
+@dataclass
+class Run:
+    """One bot under test, started, with its customers spread over their visits."""
+
+    name: str
+    script: Any
+    sandbox: SandboxServer
+    pid: int
+    people: list[Customer]
+    phases: dict[str, Phase] = field(default_factory=dict)
+    idle_rss_mb: float = 0.0
+
+    async def phase(self, name: str, seconds: float, think: tuple[float, float], profile: bool) -> None:
+        """One round of a phase: every customer goes on with their visits for ``seconds``."""
+        phase = self.phases.setdefault(name, Phase(name))
+        done_before = len(phase.latencies)
+        command = profiler(self.pid, seconds) if profile else []
+        spy = None
+        if command:
+            spy = await asyncio.create_subprocess_exec(
+                *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            )
+        phase.begin(seconds)
+        stats = self.sandbox.world.stats
+        counted = asyncio.create_task(counters_after(phase.warmup, self.pid, stats))
+        rng = random.Random(7)
+        with collector_paused():
+            await asyncio.gather(*(customer_loop(c, self.script, phase, think, rng) for c in self.people))
+        cpu, calls = await counted
+        phase.end(done_before, cpu_seconds(self.pid) - cpu, sum(stats.methods.values()) - calls)
+        if spy is not None:
+            await spy.wait()
+
+    def figures(self, load: Load) -> dict[str, Any]:
+        figures: dict[str, Any] = {"bot": self.name, "idle_rss_mb": self.idle_rss_mb}
+        figures.update({name: phase.figures() for name, phase in self.phases.items()})
+        if "paced" in figures:
+            figures["paced"]["think_seconds"] = list(load.think)
+            figures["paced"]["offered_per_second"] = round(load.customers / (sum(load.think) / 2), 1)
+        figures["rss_after_mb"] = round(rss_mb(self.pid), 1)
+        # read before the sandbox ends the stopped bot's long poll (that answer is a refusal of its own)
+        figures["bot_api_calls_refused"] = self.sandbox.world.stats.as_dict()["errors"]
+        figures["bot_api_calls"] = self.sandbox.world.stats.as_dict()["methods"]
+        return figures
+
+
+@contextlib.asynccontextmanager
+async def started(
     name: str, args: list[str], env: dict[str, str], script: Any, load: Load, folder: Path
-) -> dict[str, Any]:
-    """Start the bot, let every customer say /start, then run the two phases."""
+) -> AsyncIterator[Run]:
+    """Start the bot, let every customer say /start, then spread them over the visit (untimed)."""
     async with running_bot(args, env, folder) as (sandbox, bot, pid):
         sandbox.world.limits.enabled = False  # the bot's own speed, not Telegram's flood limits, is measured
         actions = sandbox.app[ACTIONS]
@@ -384,35 +463,7 @@ async def measure(
             c.position = 1
         visit_length = len(script(CATEGORIES[0]))
         await asyncio.gather(*(spread(c, script, i % visit_length) for i, c in enumerate(people)))
-        figures: dict[str, Any] = {"bot": name, "idle_rss_mb": round(rss_mb(pid), 1)}
-        for phase_name, seconds, think in load.phases():
-            spy = None
-            command = (
-                profiler(pid, seconds) if phase_name == "saturated" and name.startswith("orderbot") else []
-            )
-            if command:
-                spy = await asyncio.create_subprocess_exec(
-                    *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-                )
-            now = time.monotonic()
-            phase = Phase(phase_name, now, now + seconds, warmup=min(3.0, seconds / 4))
-            rng = random.Random(7)
-            counted = asyncio.create_task(counters_after(phase.warmup, pid, sandbox.world.stats))
-            with collector_paused():
-                await asyncio.gather(*(customer_loop(c, script, phase, think, rng) for c in people))
-            cpu, calls = await counted
-            figures[phase_name] = phase.figures(
-                cpu_seconds(pid) - cpu, sum(sandbox.world.stats.methods.values()) - calls
-            )
-            if spy is not None:
-                await spy.wait()
-        figures["paced"]["think_seconds"] = list(load.think)
-        figures["paced"]["offered_per_second"] = round(load.customers / (sum(load.think) / 2), 1)
-        figures["rss_after_mb"] = round(rss_mb(pid), 1)
-        # read before the sandbox ends the stopped bot's long poll (that answer is a refusal of its own)
-        figures["bot_api_calls_refused"] = sandbox.world.stats.as_dict()["errors"]
-        figures["bot_api_calls"] = sandbox.world.stats.as_dict()["methods"]
-    return figures
+        yield Run(name, script, sandbox, pid, people, idle_rss_mb=round(rss_mb(pid), 1))
 
 
 async def idle_rss(args: list[str], env: dict[str, str], folder: Path, settle: float = 5.0) -> float:
@@ -475,6 +526,12 @@ def shop_env(url: str, media: Path) -> dict[str, str]:
     }
 
 
+def round_ratios(run: Run, bare: Run) -> list[float]:
+    """Ours / bare in each saturated round (the bots took them in turn)."""
+    pairs = zip(run.phases["saturated"].rounds, bare.phases["saturated"].rounds, strict=True)
+    return [ours / (ceiling or 1.0) for ours, ceiling in pairs]
+
+
 async def bench(load: Load | int | None = None, postgres_url: str | None = None) -> dict[str, Any]:
     """Both bots under the same load (a number: that many customers); ours on SQLite, and on PostgreSQL
     too when BENCH_DATABASE_URL names a server (a scratch database is created there and dropped)."""
@@ -484,25 +541,36 @@ async def bench(load: Load | int | None = None, postgres_url: str | None = None)
     figures: dict[str, Any] = {"benchmark": "updates", **asdict(load)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        bare = await measure(
-            "bare aiogram echo", [python, "-m", "bench.echo_bot"], {}, echo_visit, load, folder
-        )
-        runs = [bare]
-        ours = [python, "-m", "bot.cli", "run"]
-        sqlite_url = f"sqlite+aiosqlite:///{folder / 'shop.db'}"
-        await seed(sqlite_url, folder / "media")
-        env = shop_env(sqlite_url, folder / "media")
-        runs.append(await measure("orderbot sqlite", ours, env, visit, load, folder))
-        if postgres_url:
-            async with postgres_database(postgres_url) as pg_url:
-                await seed(pg_url, folder / "media")
-                env = shop_env(pg_url, folder / "media")
-                runs.append(await measure("orderbot postgresql", ours, env, visit, load, folder))
-    figures["runs"] = runs
-    ceiling = bare["saturated"]["updates_per_second"] or 1.0
-    figures["ratio"] = {
-        run["bot"]: round(run["saturated"]["updates_per_second"] / ceiling, 2) for run in runs[1:]
-    }
+        async with contextlib.AsyncExitStack() as stack:
+            bare = [python, "-m", "bench.echo_bot"]
+            runs = [
+                await stack.enter_async_context(
+                    started("bare aiogram echo", bare, {}, echo_visit, load, folder)
+                )
+            ]
+            ours = [python, "-m", "bot.cli", "run"]
+            urls = [("orderbot sqlite", f"sqlite+aiosqlite:///{folder / 'shop.db'}")]
+            if postgres_url:
+                urls.append(
+                    ("orderbot postgresql", await stack.enter_async_context(postgres_database(postgres_url)))
+                )
+            for name, url in urls:
+                await seed(url, folder / "media")
+                env = shop_env(url, folder / "media")
+                runs.append(await stack.enter_async_context(started(name, ours, env, visit, load, folder)))
+            # Every bot runs all along; they take the saturated rounds in turn, so a slow spell of a shared
+            # machine falls on all of them, and each round gives a ratio of its own.
+            for number in range(load.rounds):
+                for run in runs:
+                    profile = number == 0 and run.name == "orderbot sqlite"
+                    await run.phase("saturated", load.saturated_seconds, (0.0, 0.0), profile)
+            for run in runs:
+                await run.phase("paced", load.paced_seconds, load.think, False)
+            results = [run.figures(load) for run in runs]
+    figures["runs"] = results
+    by_round = {run.name: round_ratios(run, runs[0]) for run in runs[1:]}
+    figures["ratio"] = {name: round(statistics.median(ratios), 2) for name, ratios in by_round.items()}
+    figures["ratio_by_round"] = {name: [round(r, 2) for r in ratios] for name, ratios in by_round.items()}
     figures["targets"] = {"ratio": 0.40, "paced_p99_ms": 50, "idle_rss_mb": 150}
     return figures
 

@@ -45,7 +45,7 @@ async def test_the_updates_benchmark_serves_customers_of_both_bots() -> None:
     from bench.updates import Load
     from bench.updates import bench as updates_bench
 
-    load = Load(customers=4, saturated_seconds=3, paced_seconds=3, think=(0.05, 0.2))
+    load = Load(customers=4, saturated_seconds=3, rounds=2, paced_seconds=3, think=(0.05, 0.2))
     figures = await updates_bench(load, postgres_url="")
     bare, ours = figures["runs"]
     for run in (bare, ours):
@@ -54,3 +54,4 @@ async def test_the_updates_benchmark_serves_customers_of_both_bots() -> None:
         assert {"p50_ms", "p95_ms", "p99_ms", "updates_per_second"} <= set(run["paced"])
         assert run["saturated"]["updates_per_step_min_max"][1] > 0, run
     assert figures["ratio"]["orderbot sqlite"] > 0
+    assert len(figures["ratio_by_round"]["orderbot sqlite"]) == 2
