@@ -41,6 +41,20 @@ async def test_the_checkout_benchmark_sells_the_last_unit_once() -> None:
     assert figures["last_unit"]["database_locked"] == figures["concurrent_writers"]["database_locked"] == 0
 
 
+async def test_the_unit_of_work_benchmark_times_each_variant() -> None:
+    from bench.uow import bench as uow_bench
+
+    figures = await uow_bench(repetitions=5, rounds=2, postgres_url="")
+    assert set(figures["sqlite"]) == {
+        "empty_writer_unit_ms",
+        "update_record_and_customer_ms",
+        "read_customer_orm_ms",
+        "read_customer_core_in_session_ms",
+        "read_customer_core_without_session_ms",
+    }
+    assert all(ms > 0 for ms in figures["sqlite"].values()), figures
+
+
 async def test_the_updates_benchmark_serves_customers_of_both_bots() -> None:
     from bench.updates import Load
     from bench.updates import bench as updates_bench
