@@ -291,10 +291,9 @@ def collector_paused() -> Iterator[None]:
 
     Its chat logs hold every message of the run, and a full collection over them stopped the sandbox
     for 100-250 ms at a time: every bot's replies waited, and the paced p99 measured this process, not
-    the bot. What exists is frozen first, so the collection after the phase looks only at the new.
+    the bot. One collection runs before the phase instead, outside what is measured.
     """
     gc.collect()
-    gc.freeze()
     gc.disable()
     try:
         yield
@@ -422,11 +421,11 @@ class Run:
             spy = await asyncio.create_subprocess_exec(
                 *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
             )
-        phase.begin(seconds)
         stats = self.sandbox.world.stats
-        counted = asyncio.create_task(counters_after(phase.warmup, self.pid, stats))
         rng = random.Random(7)
         with collector_paused():
+            phase.begin(seconds)
+            counted = asyncio.create_task(counters_after(phase.warmup, self.pid, stats))
             await asyncio.gather(*(customer_loop(c, self.script, phase, think, rng) for c in self.people))
         cpu, calls = await counted
         phase.end(done_before, cpu_seconds(self.pid) - cpu, sum(stats.methods.values()) - calls)
