@@ -84,6 +84,11 @@ _RECORD_UPDATE = {  # on the table, not the entity: a plain INSERT, without the 
     dialect: insert(_PROCESSED_UPDATES).on_conflict_do_nothing() for dialect, insert in _INSERTS.items()
 }
 
+_RECORD_UPDATES = {  # many at once: SQLAlchemy sends them as one multi-row INSERT ("insertmanyvalues")
+    dialect: statement.returning(_PROCESSED_UPDATES.c.bot_id, _PROCESSED_UPDATES.c.update_id)
+    for dialect, statement in _RECORD_UPDATE.items()
+}
+
 
 class UpdateRepository(Repository):
     async def mark_processed(self, bot_id: int, update_id: int) -> bool:
@@ -91,6 +96,15 @@ class UpdateRepository(Repository):
         statement = _RECORD_UPDATE.get(self.dialect, _RECORD_UPDATE["sqlite"])
         result = await self.session.execute(statement, {"bot_id": bot_id, "update_id": update_id})
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def mark_new(self, updates: list[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Record many (bot id, update id) at once, in one statement; those that were not there before."""
+        statement = _RECORD_UPDATES.get(self.dialect, _RECORD_UPDATES["sqlite"])
+        now = utcnow()
+        rows = [
+            {"bot_id": bot_id, "update_id": update_id, "processed_at": now} for bot_id, update_id in updates
+        ]
+        return {(bot_id, update_id) for bot_id, update_id in await self.session.execute(statement, rows)}
 
     async def forget_before(self, moment: datetime) -> int:
         result = await self.session.execute(
@@ -105,6 +119,11 @@ _CUSTOMER_AND_ROLE = (
     .outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
     .where(Customer.telegram_id == bindparam("telegram_id"))
 )
+_CUSTOMERS_AND_ROLES = (
+    select(Customer, Staff.role)
+    .outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
+    .where(Customer.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
+)
 
 
 class CustomerRepository(Repository):
@@ -115,6 +134,11 @@ class CustomerRepository(Repository):
         """The customer and, when they are staff, their role (one query: every update asks)."""
         row = (await self.session.execute(_CUSTOMER_AND_ROLE, {"telegram_id": telegram_id})).first()
         return (row[0], row[1]) if row is not None else (None, None)
+
+    async def with_staff_roles(self, telegram_ids: list[int]) -> dict[int, tuple[Customer, str | None]]:
+        """``with_staff_role`` for many users in one query; those who are not customers are left out."""
+        rows = await self.session.execute(_CUSTOMERS_AND_ROLES, {"telegram_ids": telegram_ids})
+        return {customer.telegram_id: (customer, role) for customer, role in rows}
 
     async def get(self, customer_id: int) -> Customer | None:
         return await self.session.get(Customer, customer_id)

@@ -48,6 +48,7 @@ async def test_the_unit_of_work_benchmark_times_each_variant() -> None:
     assert set(figures["sqlite"]) == {
         "empty_writer_unit_ms",
         "update_record_and_customer_ms",
+        "update_record_and_customer_20_together_ms",
         "read_customer_orm_ms",
         "read_customer_core_in_session_ms",
         "read_customer_core_without_session_ms",
