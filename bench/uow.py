@@ -1,11 +1,12 @@
 """What one unit of work costs, at service level on SQLite (and PostgreSQL when configured).
 
 Before any handler, the middleware records the update and reads its sender as a customer
-(``HandledUpdates``: one writer's transaction for all the updates that arrive together). This measures, in CPU milliseconds of this process per update, a unit of work with nothing in it,
-the middleware's work for one update alone and for 20 arriving together, and one read done three ways
-— the ORM, SQLAlchemy Core on the session's connection, and Core on a bare connection without a
-session — so the choices for the per-update path can be weighed in one run. The variants take their
-turns in rounds and each figure is the median of its rounds.
+(``HandledUpdates``: one writer's transaction for all the updates that arrive together). This
+measures, in CPU milliseconds of this process per update, a unit of work with nothing in it, the
+middleware's work for one update alone and for 20 arriving together, and one read done three ways —
+the ORM, SQLAlchemy Core on the session's connection, and Core on a bare connection without a session
+— so the choices for the per-update path can be weighed in one run. The variants take their turns in
+rounds and each figure is the median of its rounds.
 """
 
 from __future__ import annotations
