@@ -133,14 +133,18 @@ class HandledUpdates:
                     users = sorted({user for user, _ in batch.values() if user is not None})
                     customers = await uow.customers.with_staff_roles(users) if users else {}
                     await uow.commit()
-            except BaseException as error:  # every update waiting fails with it (the database is down?)
-                for _, future in [*batch.values(), *self._waiting.values()]:
+            except Exception as error:  # the database is down? Those it was for fail with it
+                failed = batch or self._waiting  # the batch, or all waiting for the writer's turn
+                for _, future in failed.values():
                     if not future.done():
-                        future.set_exception(error) if isinstance(error, Exception) else future.cancel()
-                self._waiting.clear()
-                if not isinstance(error, Exception):
-                    raise
+                        future.set_exception(error)
+                failed.clear()  # those who came while the batch was written try on their own
                 continue
+            except BaseException:  # cancelled (the bot is stopping): so is every update waiting
+                for _, future in [*batch.values(), *self._waiting.values()]:
+                    future.cancel()
+                self._waiting.clear()
+                raise
             for key, (user, future) in batch.items():
                 if not future.done():  # its update may have been cancelled meanwhile
                     known = None if user is None else customers.get(user, (None, None))

@@ -80,23 +80,15 @@ class Repository:
 
 _INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}  # both have ON CONFLICT
 _PROCESSED_UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
-_RECORD_UPDATE = {  # on the table, not the entity: a plain INSERT, without the ORM's bulk-insert path
-    dialect: insert(_PROCESSED_UPDATES).on_conflict_do_nothing() for dialect, insert in _INSERTS.items()
-}
-
-_RECORD_UPDATES = {  # many at once: SQLAlchemy sends them as one multi-row INSERT ("insertmanyvalues")
-    dialect: statement.returning(_PROCESSED_UPDATES.c.bot_id, _PROCESSED_UPDATES.c.update_id)
-    for dialect, statement in _RECORD_UPDATE.items()
+_RECORD_UPDATES = {  # on the table, not the entity: one multi-row INSERT (SQLAlchemy's "insertmanyvalues")
+    dialect: insert(_PROCESSED_UPDATES)
+    .on_conflict_do_nothing()
+    .returning(_PROCESSED_UPDATES.c.bot_id, _PROCESSED_UPDATES.c.update_id)
+    for dialect, insert in _INSERTS.items()
 }
 
 
 class UpdateRepository(Repository):
-    async def mark_processed(self, bot_id: int, update_id: int) -> bool:
-        """Record a bot's update id; False if it was there already (a redelivery)."""
-        statement = _RECORD_UPDATE.get(self.dialect, _RECORD_UPDATE["sqlite"])
-        result = await self.session.execute(statement, {"bot_id": bot_id, "update_id": update_id})
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
     async def mark_new(self, updates: list[tuple[int, int]]) -> set[tuple[int, int]]:
         """Record many (bot id, update id) at once, in one statement; those that were not there before."""
         statement = _RECORD_UPDATES.get(self.dialect, _RECORD_UPDATES["sqlite"])

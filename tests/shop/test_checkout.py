@@ -248,13 +248,13 @@ async def test_addresses_are_saved_and_reused(uow: Any) -> None:
 
 async def test_a_new_users_first_updates_register_them_once(uow: Any) -> None:
     """On PostgreSQL these race to INSERT the same Telegram id; every one must get the customer, and what
-    each unit of work wrote before (its update recorded, as the middleware does) must stay."""
+    each unit of work wrote before (here an update's record) must stay."""
     from shop.customers import TelegramUser, register_customer
 
     async def register(update_id: int) -> int:
         async with uow() as u:
             await u.begin_write()
-            assert await u.updates.mark_processed(1, update_id)
+            assert await u.updates.mark_new([(1, update_id)]) == {(1, update_id)}
             customer = await register_customer(u, TelegramUser(id=777_000_111, first_name="Burst"))
             await u.commit()
             return customer.id
@@ -263,7 +263,7 @@ async def test_a_new_users_first_updates_register_them_once(uow: Any) -> None:
     assert len(set(ids)) == 1
     async with uow() as u:
         await u.begin_write()
-        assert not any([await u.updates.mark_processed(1, update_id) for update_id in range(10)])
+        assert await u.updates.mark_new([(1, update_id) for update_id in range(10)]) == set()
 
 
 # --- totals add up, whatever is in the cart (hypothesis, real SQLite) ---------------------------------

@@ -53,7 +53,7 @@ async def test_a_writer_waiting_for_another_process_never_stalls_the_event_loop(
     async def write() -> object:
         async with UnitOfWork(factory) as uow:
             await uow.begin_write()  # waits for the other writer: on aiosqlite's thread, not here
-            fresh = await uow.updates.mark_processed(1, 1)
+            fresh = await uow.updates.mark_new([(1, 1)]) == {(1, 1)}
             await uow.commit()
             return fresh
 
