@@ -4,6 +4,7 @@ from .lean_types import import_aiogram
 
 import_aiogram()  # before anything else imports aiogram: its types are built when first used
 
+from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 from aiogram import Router  # noqa: E402
@@ -58,11 +59,17 @@ def run_filters_inline(router: Router) -> None:
     filters never block, so they run where they are asked. Idempotent: a router is taken over by every
     new dispatcher.
     """
+    for check in filters_of(router):
+        if not check.awaitable:
+            _inline(check)
+
+
+def filters_of(router: Router) -> Iterator[FilterObject]:
+    """Every filter of the router: those on each observer (``router.message.filter(...)``, kept by
+    aiogram in the observer's private ``_handler``) and those of each handler."""
     for observer in router.observers.values():
         for handler in [observer._handler, *observer.handlers]:
-            for check in handler.filters or []:
-                if not check.awaitable:
-                    _inline(check)
+            yield from handler.filters or []
 
 
 def _inline(check: FilterObject) -> None:

@@ -9,16 +9,14 @@ import pytest
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 
-from handlers import routers, run_filters_inline
+from handlers import filters_of, routers, run_filters_inline
 
 
 def test_no_filter_of_the_bot_goes_through_a_thread() -> None:
     plain = [
-        f"{router.name}.{kind}: {check.callback!r}"
+        f"{router.name}: {check.callback!r}"
         for router in routers()
-        for kind, observer in router.observers.items()
-        for handler in [observer._handler, *observer.handlers]
-        for check in handler.filters or []
+        for check in filters_of(router)
         if not check.awaitable
     ]
     assert not plain, plain
