@@ -96,6 +96,10 @@ class Arrival:
     known: Known | None  # the sender as a customer (None in it: not one yet) with their staff role
 
 
+# (bot id, update id): (the sender's user id, the answer the update waits for)
+Waiting = dict[tuple[int, int], tuple[int | None, "asyncio.Future[Arrival]"]]
+
+
 class HandledUpdates:
     """The record of handled update ids, written for many updates in one transaction (a group commit),
     with their senders read as customers in the same transaction.
@@ -108,7 +112,7 @@ class HandledUpdates:
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
-        self._waiting: dict[tuple[int, int], tuple[int | None, asyncio.Future[Arrival]]] = {}
+        self._waiting: Waiting = {}
         self._writer: asyncio.Task[None] | None = None
 
     async def arrive(self, bot_id: int, update_id: int, user_id: int | None) -> Arrival:
@@ -124,7 +128,7 @@ class HandledUpdates:
 
     async def _write(self) -> None:
         while self._waiting:
-            batch: dict[tuple[int, int], tuple[int | None, asyncio.Future[Arrival]]] = {}
+            batch: Waiting = {}
             try:
                 async with UnitOfWork(self.session_factory) as uow:
                     await uow.begin_write()  # waiting for the writer's turn, more updates join the batch

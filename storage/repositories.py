@@ -106,16 +106,9 @@ class UpdateRepository(Repository):
 
 
 _CUSTOMER = select(Customer).where(Customer.telegram_id == bindparam("telegram_id"))
-_CUSTOMER_AND_ROLE = (
-    select(Customer, Staff.role)
-    .outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
-    .where(Customer.telegram_id == bindparam("telegram_id"))
-)
-_CUSTOMERS_AND_ROLES = (
-    select(Customer, Staff.role)
-    .outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
-    .where(Customer.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
-)
+_WITH_ROLE = select(Customer, Staff.role).outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
+_CUSTOMER_AND_ROLE = _WITH_ROLE.where(Customer.telegram_id == bindparam("telegram_id"))
+_CUSTOMERS_AND_ROLES = _WITH_ROLE.where(Customer.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
 
 
 class CustomerRepository(Repository):
