@@ -7,6 +7,7 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
@@ -29,7 +30,7 @@ from .middlewares import (
 from .outbox import OutboxSender, SendLimits
 from .scheduler import Clock
 from .settings import Settings
-from .telegram_session import JsonSession, KeepResponseTypes, RetryAfterMiddleware
+from .telegram_session import KeepResponseTypes, RetryAfterMiddleware
 
 CUSTOMER_COMMANDS = (
     "start",
@@ -49,7 +50,7 @@ CUSTOMER_COMMANDS = (
 
 
 def create_bot(settings: Settings) -> Bot:
-    session = JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
     session.middleware(KeepResponseTypes())  # one response class per return type, not one per call
     return Bot(
