@@ -10,9 +10,32 @@ import re
 from typing import Any
 
 from .botapi import BotApi, chat_instance, new_charge, new_pending, photo_sizes
+from .formatting import utf16_len
 from .state import BotState, ChatLog, UserRec, now
 from .validation import MAX_TEXT
 
+# What a person's app can mark in a message they write (Telegram's MessageEntity types).
+USER_ENTITIES = {
+    "bold",
+    "italic",
+    "underline",
+    "strikethrough",
+    "spoiler",
+    "code",
+    "pre",
+    "text_link",
+    "text_mention",
+    "blockquote",
+    "expandable_blockquote",
+    "custom_emoji",
+    "mention",
+    "hashtag",
+    "cashtag",
+    "bot_command",
+    "url",
+    "email",
+    "phone_number",
+}
 COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]{1,64})?")
 
 
@@ -73,6 +96,12 @@ class Actions:
             text = str(body["text"])
             if not text.strip():
                 raise ActionError(400, "a message needs some text")
+            if body.get("entities") is not None:  # formatting the person gave it (bold, a link...)
+                if len(text) > MAX_TEXT:
+                    raise ActionError(400, "a formatted message must fit in one message")
+                formatted = _text_content(text)
+                formatted["entities"] = [*formatted.get("entities", []), *_entities(text, body["entities"])]
+                return [formatted]
             return [_text_content(text[i : i + MAX_TEXT]) for i in range(0, len(text), MAX_TEXT)]
         if "contact" in body:
             contact = dict(body["contact"] or {})
@@ -96,6 +125,8 @@ class Actions:
             content: dict[str, Any] = {"photo": photo_sizes(record)}
             if caption:
                 content["caption"] = str(caption)[:1024]
+                if spec.get("caption_entities") is not None:
+                    content["caption_entities"] = _entities(content["caption"], spec["caption_entities"])
             return [content]
         if "document" in body:
             spec = body["document"] or {}
@@ -231,6 +262,25 @@ class Actions:
 
 def _member(status: str, user: dict[str, Any]) -> dict[str, Any]:
     return {"status": status, "user": user, **({"until_date": 0} if status == "kicked" else {})}
+
+
+def _entities(text: str, given: Any) -> list[dict[str, Any]]:
+    """Formatting as a Telegram app marks it: known types, each inside the text (UTF-16 offsets)."""
+    if not isinstance(given, list):
+        raise ActionError(400, "entities must be a list")
+    size, entities = utf16_len(text), []
+    for entity in given:
+        if not isinstance(entity, dict) or entity.get("type") not in USER_ENTITIES:
+            raise ActionError(400, f"unknown entity {entity!r}")
+        offset, length = entity.get("offset"), entity.get("length")
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 1:
+            raise ActionError(400, "an entity needs an offset and a length")
+        if offset + length > size:
+            raise ActionError(400, "an entity must lie inside the text")
+        if entity["type"] == "text_link" and not re.match(r"^(https?|tg)://\S+$", str(entity.get("url", ""))):
+            raise ActionError(400, "a text_link needs a url")
+        entities.append(dict(entity))
+    return entities
 
 
 def _text_content(text: str) -> dict[str, Any]:

@@ -187,9 +187,15 @@ class SimUser:
         await self._mark()
         return (await self.client.request("POST", self._path("send"), {"contact": contact}))["message"]
 
-    async def send_photo(self, caption: str | None = None, *, chat_id: int | None = None) -> Message:
+    async def send_photo(
+        self,
+        caption: str | None = None,
+        *,
+        chat_id: int | None = None,
+        caption_entities: list[dict[str, Any]] | None = None,
+    ) -> Message:
         await self._mark(chat_id)
-        body = {"photo": {"caption": caption}, "chat_id": chat_id}
+        body = {"photo": {"caption": caption, "caption_entities": caption_entities}, "chat_id": chat_id}
         return (await self.client.request("POST", self._path("send"), body))["message"]
 
     async def send_location(self, latitude: float, longitude: float) -> Message:

@@ -102,6 +102,7 @@ async def start(
     uow: UnitOfWork,
     *,
     text: str,
+    html: str | None = None,
     photo: str | None,
     audience: str,
     staff_id: int,
@@ -109,7 +110,9 @@ async def start(
     message_id: int | None,
     config: ShopConfig,
 ) -> Broadcast:
-    """Write the broadcast and one outbox row per recipient, in one transaction."""
+    """Write the broadcast and one outbox row per recipient, in one transaction. ``text`` is what the
+    customers will read (its length is checked); ``html``, when given, the same with its formatting as
+    Telegram HTML, escaped (sent as it is)."""
     text = check_message(text, photo)
     await uow.begin_write()
     members = await recipients(uow, audience, config, utcnow())
@@ -132,7 +135,7 @@ async def start(
                 kind="broadcast",
                 chat_id=customer.telegram_id,
                 template="notify.broadcast",
-                context={"text": text},
+                context={"text": text} if html is None else {"html": html},
                 language=config.language_for(customer.language, customer.telegram_language),
                 photo=photo,
                 broadcast_id=broadcast.id,

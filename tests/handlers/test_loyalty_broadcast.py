@@ -137,6 +137,66 @@ async def test_a_broadcast_with_a_photo_and_a_customer_cannot_start_one(shop: Sh
     await ann.wait_for(text="for the shop's staff only")
 
 
+def span(text: str, part: str) -> dict[str, int]:
+    """Where ``part`` is in ``text``, in Telegram's UTF-16 units."""
+    start = text.index(part)
+    return {
+        "offset": len(text[:start].encode("utf-16-le")) // 2,
+        "length": len(part.encode("utf-16-le")) // 2,
+    }
+
+
+def formatting(message: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(type, the text it covers, url) of each entity of a message."""
+    text = (message.get("text") or message.get("caption") or "").encode("utf-16-le")
+    return [
+        (e["type"], text[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le"), e.get("url"))
+        for e in message.get("entities") or message.get("caption_entities") or []
+    ]
+
+
+async def test_a_broadcast_keeps_the_formatting_staff_gave_it(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    await opt_in(ann)
+    owner = shop.owner
+    await staff_says(owner, "/broadcast", "Send the message")
+    text = "🍰 Weekend sale: 20% off <all> cakes & tea — see the menu ✨"
+    await owner.send(
+        text,
+        entities=[
+            {"type": "bold", **span(text, "Weekend sale")},
+            {"type": "italic", **span(text, "cakes & tea")},
+            {"type": "text_link", **span(text, "the menu"), "url": "https://example.com/menu?a=1&b=2"},
+            {"type": "custom_emoji", **span(text, "✨"), "custom_emoji_id": "5368324170671202286"},
+        ],
+    )
+    expected = [
+        ("bold", "Weekend sale", None),
+        ("italic", "cakes & tea", None),
+        ("text_link", "the menu", "https://example.com/menu?a=1&b=2"),
+    ]  # a custom emoji stays the plain emoji: only some bots may send those
+    preview = await owner.wait_for(text="Weekend sale")
+    assert preview["text"] == text and formatting(preview) == expected
+    await owner.wait_for(text="Who should get it?")
+    await owner.press("everyone opted in")
+    await owner.wait_for(text="Send it to 1 customers")
+    await owner.press("📣 Send")
+    await owner.wait_for(text="is done", timeout=20)
+    got = await ann.wait_for(text="Weekend sale")
+    assert got["text"] == text and formatting(got) == expected
+
+    await staff_says(owner, "/broadcast", "Send the message")  # and a photo's caption
+    await owner.send_photo(
+        "New <menu>", caption_entities=[{"type": "underline", **span("New <menu>", "<menu>")}]
+    )
+    await owner.wait_for(text="Who should get it?")
+    await owner.press("everyone opted in")
+    await owner.wait_for(text="Send it to 1 customers")
+    await owner.press("📣 Send")
+    photo = await ann.wait_for(lambda m: "photo" in m and "New" in m.get("caption", ""))
+    assert photo["caption"] == "New <menu>" and formatting(photo) == [("underline", "<menu>", None)]
+
+
 async def test_a_send_button_left_after_cancel_sends_nothing(shop: Shop) -> None:
     ann = await shop.started("Ann")
     await opt_in(ann)

@@ -346,6 +346,23 @@ async def test_press_needs_a_button_that_is_there(tg: BotApiCaller, client: Sand
     assert error.value.status == 404
 
 
+async def test_a_person_can_format_what_they_write(client: SandboxClient) -> None:
+    ann = await chatting_user(client)
+    sent = await ann.send("Hi 👋 there", entities=[{"type": "bold", "offset": 6, "length": 5}])
+    assert sent["entities"] == [{"type": "bold", "offset": 6, "length": 5}]  # 👋 is two UTF-16 units
+    for wrong in (
+        [{"type": "bold", "offset": 6, "length": 6}],  # past the end
+        [{"type": "glitter", "offset": 0, "length": 2}],
+        [{"type": "text_link", "offset": 0, "length": 2}],  # a link needs its url
+        {"type": "bold"},
+    ):
+        with pytest.raises(SandboxError) as error:
+            await ann.send("Hi 👋 there", entities=wrong)
+        assert error.value.status == 400
+    photo = await ann.send_photo("Look", caption_entities=[{"type": "italic", "offset": 0, "length": 4}])
+    assert photo["caption_entities"] == [{"type": "italic", "offset": 0, "length": 4}]
+
+
 # --- files ----------------------------------------------------------------------------------------
 async def test_user_photo_can_be_downloaded(sandbox, tg: BotApiCaller, client: SandboxClient) -> None:
     ann = await chatting_user(client)
