@@ -194,7 +194,7 @@ async def _with_uow(settings, work):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
-BENCHMARKS = ("updates", "notify", "catalog", "checkout", "uow")
+BENCHMARKS = ("updates", "steps", "notify", "catalog", "checkout", "uow")
 
 
 @app.command()
@@ -203,8 +203,8 @@ def bench(
     size: Annotated[
         int | None,
         typer.Option(
-            help="how many: customers (updates, 200), messages (notify, 1500), products (catalog, 100000), "
-            "buyers (checkout, 200), repetitions (uow, 1000)"
+            help="how many: customers (updates, 200; steps, 100), messages (notify, 1500), products "
+            "(catalog, 100000), buyers (checkout, 200), repetitions (uow, 1000)"
         ),
     ] = None,
 ) -> None:

@@ -70,3 +70,13 @@ async def test_the_updates_benchmark_serves_customers_of_both_bots() -> None:
         assert run["saturated"]["updates_per_step_min_max"][1] > 0, run
     assert figures["ratio"]["orderbot sqlite"] > 0
     assert len(figures["ratio_by_round"]["orderbot sqlite"]) == 2
+
+
+async def test_the_steps_benchmark_costs_every_step_of_a_visit_for_both_bots() -> None:
+    from bench.steps import bench as steps_bench
+
+    figures = await steps_bench(customers=5, visits=1)
+    rows = figures["cpu_ms_per_update_by_step"]
+    assert [row["step"] for row in rows][:2] == ["/start", "🛍 Catalog"] and len(rows) == 13
+    assert all(row["ours_ms"] >= 0 and row["bare_ms"] >= 0 for row in rows), rows  # CPU is read in ticks
+    assert figures["mean"]["ours_ms"] > 0 and figures["ratio_from_cpu"] is not None
