@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, raiseload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from .models import (
@@ -384,8 +384,10 @@ class CartRepository(Repository):
 _ORDER_WITH_DETAILS = select(Order).options(selectinload(Order.items), selectinload(Order.events))
 _ORDER_BY_TOKEN = _ORDER_WITH_DETAILS.where(Order.checkout_token == bindparam("token"))
 _ORDER_COUNT = select(func.count(Order.id)).where(Order.customer_id == bindparam("customer_id"))
-_CUSTOMER_ORDERS = (
-    _ORDER_WITH_DETAILS.where(Order.customer_id == bindparam("customer_id"))
+_CUSTOMER_ORDERS = (  # a page of the history shows each order's number, total and status: the orders alone
+    select(Order)
+    .options(raiseload(Order.items), raiseload(Order.events))
+    .where(Order.customer_id == bindparam("customer_id"))
     .order_by(Order.created_at.desc(), Order.id.desc())
     .offset(bindparam("offset", type_=Integer))
     .limit(bindparam("limit", type_=Integer))
@@ -403,6 +405,7 @@ class OrderRepository(Repository):
         self.session.add(order)
 
     async def for_customer(self, customer_id: int, offset: int, limit: int) -> tuple[list[Order], int]:
+        """A page of a customer's orders, newest first, without their items and history; and how many."""
         total = await self.session.scalar(_ORDER_COUNT, {"customer_id": customer_id})
         values = {"customer_id": customer_id, "offset": offset, "limit": limit}
         return list(await self.session.scalars(_CUSTOMER_ORDERS, values)), int(total or 0)
