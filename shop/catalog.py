@@ -43,8 +43,16 @@ class CategoryCount:
     products: int
 
 
-async def categories(uow: UnitOfWork) -> list[CategoryCount]:
-    return [CategoryCount(c.id, c.name, n) for c, n in await uow.catalog.categories_with_counts()]
+@dataclass
+class Categories:
+    items: list[CategoryCount]
+    any_featured: bool  # is any active product featured (a "Featured" shelf to show)
+
+
+async def categories(uow: UnitOfWork) -> Categories:
+    """The catalog's first page: active categories with their product counts, in one statement."""
+    rows, any_featured = await uow.catalog.categories_with_counts()
+    return Categories([CategoryCount(c.id, c.name, n) for c, n in rows], any_featured)
 
 
 async def category(uow: UnitOfWork, category_id: int) -> Category | None:

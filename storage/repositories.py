@@ -15,6 +15,7 @@ from sqlalchemy import (
     case,
     column,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -196,7 +197,12 @@ class ProductQuery:
 
 
 _CATEGORIES = (
-    select(Category, func.count(Product.id))
+    select(
+        Category,
+        func.count(Product.id),
+        # the same on every row: is any product featured (the "Featured" button), read in the same statement
+        exists().where(Product.active, Product.featured).label("any_featured"),
+    )
     .join(Product, (Product.category_id == Category.id) & Product.active, isouter=True)
     .where(Category.active)
     .group_by(Category.id)
@@ -205,8 +211,10 @@ _CATEGORIES = (
 
 
 class CatalogRepository(Repository):
-    async def categories_with_counts(self) -> list[tuple[Category, int]]:
-        return [(category, int(n)) for category, n in (await self.session.execute(_CATEGORIES)).all()]
+    async def categories_with_counts(self) -> tuple[list[tuple[Category, int]], bool]:
+        """Active categories with their active products' counts; and whether any product is featured."""
+        rows = (await self.session.execute(_CATEGORIES)).all()
+        return [(category, int(n)) for category, n, _ in rows], any(row.any_featured for row in rows)
 
     async def category(self, category_id: int) -> Category | None:
         return await self.session.get(Category, category_id)

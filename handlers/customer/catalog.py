@@ -53,10 +53,9 @@ async def catalog_pressed(callback: CallbackQuery, t: Texts, uow: UnitOfWork) ->
 
 
 async def _categories(t: Texts, uow: UnitOfWork) -> tuple[str, InlineKeyboardMarkup | None]:
-    items = await catalog.categories(uow)
-    featured = await catalog.browse(uow, ProductQuery(featured=True), 0, 1)
-    has_any = any(item.products for item in items)
-    markup = keyboards.categories(t, items, featured.total > 0) if has_any else None
+    shelves = await catalog.categories(uow)
+    has_any = any(item.products for item in shelves.items)
+    markup = keyboards.categories(t, shelves.items, shelves.any_featured) if has_any else None
     return t("catalog.categories", has_any=has_any), markup
 
 

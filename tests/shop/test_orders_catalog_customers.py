@@ -142,6 +142,18 @@ async def test_history_pages(uow: Any) -> None:
 
 
 # --- catalog ----------------------------------------------------------------------------------------
+async def test_the_featured_shelf_needs_an_active_featured_product(uow: Any) -> None:
+    drinks = await make_category(uow, "Drinks")
+    await make_product(uow, "T1", "Green tea", 450, 5, drinks)
+    await make_product(uow, "T2", "Old tea", 450, 5, drinks, featured=True, active=False)
+    async with uow() as u:
+        assert not (await catalog.categories(u)).any_featured  # only a hidden product is featured
+    await make_product(uow, "T3", "New tea", 450, 5, drinks, featured=True)
+    async with uow() as u:
+        shelves = await catalog.categories(u)
+    assert shelves.any_featured and [(c.name, c.products) for c in shelves.items] == [("Drinks", 2)]
+
+
 async def test_browse_filters_and_search(uow: Any) -> None:
     drinks = await make_category(uow, "Drinks")
     food = await make_category(uow, "Food", 1)
@@ -151,8 +163,9 @@ async def test_browse_filters_and_search(uow: Any) -> None:
     await make_product(uow, "F1", "Lemon cake", 300, 2, food)
     await make_product(uow, "F2", "Hidden cake", 300, 2, food, active=False)
     async with uow() as u:
-        counts = {c.name: c.products for c in await catalog.categories(u)}
-        assert counts == {"Drinks": 3, "Food": 1}
+        shelves = await catalog.categories(u)
+        assert {c.name: c.products for c in shelves.items} == {"Drinks": 3, "Food": 1}
+        assert shelves.any_featured  # the green tea
         page = await catalog.browse(u, ProductQuery(category_id=drinks.id), 0, 2)
         assert (page.pages, page.total, [p.name for p in page.products]) == (2, 3, ["Green tea", "Black tea"])
         last = await catalog.browse(u, ProductQuery(category_id=drinks.id), 99, 2)  # a stale page number
