@@ -21,9 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox.server import ACTIONS
-
-from .updates import Customer, cpu_seconds, echo_visit, running_bot, seed, shop_env, visit
+from .updates import cpu_seconds, echo_visit, running_bot, seed, shop_env, simulated_customers, visit
 
 SETTLE = 0.1  # seconds after a step's last answer: what the update queued (alerts, outbox) is sent
 
@@ -43,12 +41,7 @@ async def bench(customers: int = 100, visits: int = 3) -> dict[str, Any]:
             running = {}
             for name, (args, env, script) in bots.items():
                 sandbox, bot, pid = await stack.enter_async_context(running_bot(args, env, folder))
-                sandbox.world.limits.enabled = False  # the bot's own speed, not Telegram's flood limits
-                people = [
-                    Customer(sandbox.app[ACTIONS], bot, sandbox.world.add_user(f"C{i}", language_code="en"))
-                    for i in range(customers)
-                ]
-                running[name] = (pid, people, script("Tea"))
+                running[name] = (pid, simulated_customers(sandbox, bot, customers), script("Tea"))
             for number in range(visits + 1):  # the first visit warms up and is not counted
                 for name, (pid, people, steps) in running.items():
                     spent = []
@@ -60,12 +53,10 @@ async def bench(customers: int = 100, visits: int = 3) -> dict[str, Any]:
                     if number:
                         costs[name].append(spent)
     labels = [step.what.strip() or step.kind for step in visit("Tea")]
-    bare = [
-        statistics.mean(costs_of_visit[i] for costs_of_visit in costs["bare"]) for i in range(len(labels))
-    ]
-    ours = [
-        statistics.mean(costs_of_visit[i] for costs_of_visit in costs["ours"]) for i in range(len(labels))
-    ]
+    # each step's mean over the visits: a visit's costs are one row, a step's one column
+    bare, ours = (
+        [statistics.mean(step) for step in zip(*costs[name], strict=True)] for name in ("bare", "ours")
+    )
     rows = [
         {
             "step": label,

@@ -222,9 +222,10 @@ class Phase:
         leave out about one update per customer and round — for a bot at a few steps per customer in
         a round, a quarter or more of what it did (the bare bot, at dozens, lost a few per cent)."""
         window_opens = self.started + self.warmup
-        if window_opens <= began + seconds <= self.ends:
-            self.completed += 1
-        if began >= window_opens and began + seconds <= self.ends:
+        if not window_opens <= began + seconds <= self.ends:
+            return
+        self.completed += 1
+        if began >= window_opens:
             self.latencies.append(seconds)
             self.per_position[position] = self.per_position.get(position, 0) + 1
             self.by_step.setdefault(step.expect or step.what, []).append(seconds)
@@ -458,18 +459,21 @@ async def started(
 ) -> AsyncIterator[Run]:
     """Start the bot, let every customer say /start, then spread them over the visit (untimed)."""
     async with running_bot(args, env, folder) as (sandbox, bot, pid):
-        sandbox.world.limits.enabled = False  # the bot's own speed, not Telegram's flood limits, is measured
-        actions = sandbox.app[ACTIONS]
-        people = [
-            Customer(actions, bot, sandbox.world.add_user(f"C{i}", language_code="en"))
-            for i in range(load.customers)
-        ]
+        people = simulated_customers(sandbox, bot, load.customers)
         await asyncio.gather(*(c.do(script_for(c, script)[0]) for c in people))
         for c in people:
             c.position = 1
         visit_length = len(script(CATEGORIES[0]))
         await asyncio.gather(*(spread(c, script, i % visit_length) for i, c in enumerate(people)))
         yield Run(name, script, sandbox, pid, people, idle_rss_mb=round(rss_mb(pid), 1))
+
+
+def simulated_customers(sandbox: SandboxServer, bot: BotState, count: int) -> list[Customer]:
+    """``count`` new people in the sandbox, to talk to the bot; Telegram's flood limits are off, so the
+    bot's own speed is measured."""
+    sandbox.world.limits.enabled = False
+    actions = sandbox.app[ACTIONS]
+    return [Customer(actions, bot, sandbox.world.add_user(f"C{i}", language_code="en")) for i in range(count)]
 
 
 async def idle_rss(args: list[str], env: dict[str, str], folder: Path, settle: float = 5.0) -> float:
