@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from . import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_SIZE = 15  # PostgreSQL connections per process (docs/deploy.md: size max_connections for N workers)
 IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMMEDIATE
 
 
@@ -40,6 +41,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # At most POOL_SIZE connections, all kept open. SQLAlchemy's default (5 kept + 10 more) closed the 10
+    # after every burst and opened them again at the next: a new connection costs ~2.5 ms of the bot's
+    # CPU and a server process (bench steps: 632 connections opened for 5200 updates; now 15).
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", 0)
     return create_async_engine(url, **kwargs)
 
 
