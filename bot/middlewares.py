@@ -13,6 +13,9 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiolimiter import AsyncLimiter
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.render import Renderer
@@ -47,18 +50,23 @@ class MemoryRate:
 
 
 class RedisRate:
-    """The same allowance shared by every worker through Redis: ``burst`` updates per ``burst/per_second``
-    seconds per user (a fixed window: INCR and EXPIRE, one round trip)."""
+    """The same allowance shared by every worker through Redis: at most ``burst`` updates in any
+    ``burst/per_second`` seconds (whole seconds) per user — a moving window (limits, one Lua script, one
+    round trip on our Redis client's connections). A fixed window let twice the burst through across a
+    window's edge."""
 
     def __init__(self, redis: Any, bot_id: int, per_second: float, burst: int) -> None:
-        self.redis, self.bot_id, self.burst = redis, bot_id, burst
-        self.window = max(1, round(burst / per_second))
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            connection_pool=redis.connection_pool,
+            key_prefix=f"orderbot:throttle:{bot_id}",
+        )
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.allowance = RateLimitItemPerSecond(burst, max(1, round(burst / per_second)))
 
     async def allow(self, user_id: int) -> bool:
-        key = f"orderbot:throttle:{self.bot_id}:{user_id}:{int(time.time() // self.window)}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(key).expire(key, self.window * 2).execute()
-        return int(count) <= self.burst
+        return await self.limiter.hit(self.allowance, str(user_id))
 
 
 class ThrottleMiddleware(BaseMiddleware):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,3 +51,16 @@ async def test_the_throttle_is_shared_by_workers(redis: Any) -> None:
     allowed = [await workers[i % 2].allow(user_id=7) for i in range(6)]
     assert allowed == [True] * 4 + [False] * 2  # four in all, whichever worker took them
     assert await workers[0].allow(user_id=8)  # another customer is not affected
+
+
+async def test_the_shared_throttle_has_no_window_edge(redis: Any) -> None:
+    """Four a second means four in any second, across the turn of a clock second too (a fixed window
+    counted afresh there and let eight through)."""
+    worker = RedisRate(redis, bot_id=1, per_second=4, burst=4)
+    while time.time() % 1 < 0.8:  # just before a second turns
+        await asyncio.sleep(0.01)
+    assert [await worker.allow(user_id=9) for _ in range(4)] == [True] * 4
+    await asyncio.sleep(1 - time.time() % 1 + 0.05)  # just after it turned
+    assert not await worker.allow(user_id=9)
+    await asyncio.sleep(1)  # a second after the four
+    assert await worker.allow(user_id=9)
