@@ -13,9 +13,6 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from aiolimiter import AsyncLimiter
-from limits import RateLimitItemPerSecond
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.render import Renderer
@@ -56,6 +53,11 @@ class RedisRate:
     window's edge."""
 
     def __init__(self, redis: Any, bot_id: int, per_second: float, burst: int) -> None:
+        # 2 MB and 50 ms of imports: only with Redis
+        from limits import RateLimitItemPerSecond
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
+
         storage = RedisStorage(
             "async+redis://",
             implementation="redispy",
