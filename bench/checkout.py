@@ -24,20 +24,20 @@ from shop.customers import TelegramUser, register_customer
 from shop.errors import OutOfStock
 from storage.db import create_engine, create_session_factory
 from storage.migrations import upgrade
-from storage.models import Order, Product
+from storage.models import Customer, Order, Product
 from storage.uow import UnitOfWork
 
 CONFIG = ShopConfig(currency="USD")
 
 
-async def ready(factory: Any, telegram_id: int, product_id: int) -> tuple[int, str]:
+async def ready(factory: Any, telegram_id: int, product_id: int) -> tuple[Customer, str]:
     """A customer with the product in the cart and a checkout at its last step."""
     async with UnitOfWork(factory) as uow:
         customer = await register_customer(uow, TelegramUser(telegram_id, f"C{telegram_id}"))
     async with UnitOfWork(factory) as uow:
         await cart.add_to_cart(uow, customer.id, product_id, 1, CONFIG)
     async with UnitOfWork(factory) as uow:
-        draft, _ = await checkout.start_checkout(uow, customer.id)
+        draft, _ = await checkout.start_checkout(uow, customer)
     for step in (
         lambda u: checkout.set_fulfilment(u, customer.id, "pickup"),
         lambda u: checkout.set_phone(u, customer.id, "+15550000000"),
@@ -45,16 +45,16 @@ async def ready(factory: Any, telegram_id: int, product_id: int) -> tuple[int, s
     ):
         async with UnitOfWork(factory) as uow:
             await step(uow)
-    return customer.id, draft.token
+    return customer, draft.token
 
 
-async def storm(factory: Any, ready_customers: list[tuple[int, str]]) -> dict[str, Any]:
+async def storm(factory: Any, ready_customers: list[tuple[Customer, str]]) -> dict[str, Any]:
     outcomes: dict[str, int] = {"placed": 0, "out_of_stock": 0, "database_locked": 0}
 
-    async def place(customer_id: int, token: str) -> None:
+    async def place(customer: Customer, token: str) -> None:
         try:
             async with UnitOfWork(factory) as uow:
-                await checkout.place_order(uow, customer_id, token, CONFIG)
+                await checkout.place_order(uow, customer, token, CONFIG)
             outcomes["placed"] += 1
         except OutOfStock:
             outcomes["out_of_stock"] += 1

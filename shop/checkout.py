@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import Address, CheckoutDraft, Order, OrderEvent, OrderItem, utcnow
+from storage.models import Address, CheckoutDraft, Customer, Order, OrderEvent, OrderItem, utcnow
 from storage.uow import UnitOfWork
 
 from . import loyalty
@@ -61,17 +61,16 @@ class Placed:
     created: bool  # False when this checkout had already placed its order
 
 
-async def start_checkout(uow: UnitOfWork, customer_id: int) -> tuple[CheckoutDraft, CartView]:
-    """A fresh draft (any old one is replaced) for a cart that can be bought as it stands."""
-    cart = await view_cart(uow, customer_id)
+async def start_checkout(uow: UnitOfWork, customer: Customer) -> tuple[CheckoutDraft, CartView]:
+    """A fresh draft (any old one is replaced) for a cart that can be bought as it stands, with the
+    phone the customer gave last time. ``customer``: as this update read them."""
+    await uow.begin_write()  # the cart read in the writer's transaction: one transaction, not two
+    cart = await view_cart(uow, customer.id)
     if not cart.lines:
         raise EmptyCart()
-    await uow.begin_write()
-    await uow.carts.delete_draft(customer_id)
-    customer = await uow.customers.get(customer_id)
-    draft = CheckoutDraft(
-        customer_id=customer_id, token=str(uuid.uuid4()), phone=customer.phone if customer else None
-    )
+    await uow.begin_write()  # again if the cart had changes to apply: view_cart committed them
+    await uow.carts.delete_draft(customer.id)
+    draft = CheckoutDraft(customer_id=customer.id, token=str(uuid.uuid4()), phone=customer.phone)
     uow.carts.add_draft(draft)
     await uow.commit()
     return draft, cart
@@ -170,9 +169,7 @@ async def set_phone(
     await uow.begin_write()
     draft = await current_draft(uow, customer_id)
     draft.phone = phone
-    customer = await uow.customers.get(customer_id)
-    assert customer is not None
-    customer.phone = phone
+    await uow.customers.set_phone(customer_id, phone)  # offered again at the next checkout
     await uow.commit()
     return draft
 
@@ -211,8 +208,11 @@ def missing_step(draft: CheckoutDraft) -> str | None:
     return None
 
 
-async def summary(uow: UnitOfWork, customer_id: int, config: ShopConfig) -> Summary:
-    draft = await current_draft(uow, customer_id)
+async def summary(
+    uow: UnitOfWork, customer_id: int, config: ShopConfig, draft: CheckoutDraft | None = None
+) -> Summary:
+    """The checkout's last step; ``draft``: as this update has just written it (else it is read)."""
+    draft = draft or await current_draft(uow, customer_id)
     cart = await view_cart(uow, customer_id)
     if not cart.lines:
         raise EmptyCart()
@@ -223,16 +223,16 @@ async def summary(uow: UnitOfWork, customer_id: int, config: ShopConfig) -> Summ
     return Summary(draft, cart, fee, available, used, used * config.point_value_minor)
 
 
-async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: ShopConfig) -> Placed:
-    """Turn the draft into an order, reserving stock; idempotent per draft token."""
+async def place_order(uow: UnitOfWork, customer: Customer, token: str, config: ShopConfig) -> Placed:
+    """Turn the draft into an order, reserving stock; idempotent per draft token. ``customer``: as this
+    update read them (their names go into the staff's alert)."""
+    customer_id = customer.id
     await uow.begin_write()
-    existing = await uow.orders.by_token(token)
-    if existing is not None:
-        return _own(existing, customer_id)
     draft = await uow.carts.draft(customer_id, lock=True)  # a second device waits here for the first
     if draft is None or draft.token != token:
+        # The draft goes in the transaction that creates its order: placed already, or expired.
         if (existing := await uow.orders.by_token(token)) is not None:
-            return _own(existing, customer_id)  # the other device placed it while this one waited
+            return _own(existing, customer_id)  # pressed twice, or another device placed it first
         raise CheckoutExpired()
     step = missing_step(draft)
     if step:
@@ -301,7 +301,6 @@ async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: Sho
         about_order(order.id)
         if draft.use_points:
             await loyalty.redeem_for_order(uow, order, order.total_minor, config)
-        customer = await uow.customers.get(customer_id)
         await notify_staff(
             uow,
             config,
@@ -316,8 +315,8 @@ async def place_order(uow: UnitOfWork, customer_id: int, token: str, config: Sho
             phone=order.phone,
             notes=order.notes,
             payment_method=order.payment_method,
-            customer=customer.first_name if customer else "",
-            username=customer.username if customer else None,
+            customer=customer.first_name,
+            username=customer.username,
             items=[
                 {"name": i.name, "quantity": i.quantity, "line_total_minor": i.unit_price_minor * i.quantity}
                 for i in order.items

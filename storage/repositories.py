@@ -110,6 +110,11 @@ _CUSTOMER = select(Customer).where(Customer.telegram_id == bindparam("telegram_i
 _WITH_ROLE = select(Customer, Staff.role).outerjoin(Staff, Staff.telegram_id == Customer.telegram_id)
 _CUSTOMER_AND_ROLE = _WITH_ROLE.where(Customer.telegram_id == bindparam("telegram_id"))
 _CUSTOMERS_AND_ROLES = _WITH_ROLE.where(Customer.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
+_SET_PHONE = (  # the row is left alone when the phone is the one kept already
+    update(Customer)
+    .where(Customer.id == bindparam("customer_id"), Customer.phone.is_distinct_from(bindparam("phone")))
+    .values(phone=bindparam("phone"))
+)
 
 
 class CustomerRepository(Repository):
@@ -128,6 +133,10 @@ class CustomerRepository(Repository):
 
     async def get(self, customer_id: int) -> Customer | None:
         return await self.session.get(Customer, customer_id)
+
+    async def set_phone(self, customer_id: int, phone: str) -> None:
+        """The phone kept for the next checkout, written without reading the customer first."""
+        await self.session.execute(_SET_PHONE, {"customer_id": customer_id, "phone": phone})
 
     def add(self, customer: Customer) -> None:
         self.session.add(customer)

@@ -23,7 +23,7 @@ from shop import checkout
 from shop.config import ShopConfig
 from shop.errors import DomainError
 from shop.telegram_payments import TELEGRAM_METHODS
-from storage.models import Customer
+from storage.models import CheckoutDraft, Customer
 from storage.uow import UnitOfWork
 
 from .. import keyboards
@@ -54,8 +54,10 @@ async def ask(
     config: ShopConfig,
     state: FSMContext,
     cart: carts.CartView | None = None,
+    draft: CheckoutDraft | None = None,
 ) -> None:
-    """Ask the question of ``step`` (and remember it as the current step); ``cart``: as just read."""
+    """Ask the question of ``step`` (and remember it as the current step); ``cart``, ``draft``: as this
+    update has just read or written them."""
     await state.set_state(step)  # type: ignore[arg-type]
     if step == Checkout.fulfilment:
         cart = cart if cart is not None else await carts.view_cart(uow, customer.id)
@@ -83,7 +85,7 @@ async def ask(
         )
     else:
         try:
-            text, summary_markup = await _summary(uow, customer, config, t)
+            text, summary_markup = await _summary(uow, customer, config, t, draft)
         except DomainError as error:  # e.g. what was in the cart sold out while the customer answered
             await state.clear()
             await explain(target, t, error)
@@ -92,9 +94,9 @@ async def ask(
 
 
 async def _summary(
-    uow: UnitOfWork, customer: Customer, config: ShopConfig, t: Texts
+    uow: UnitOfWork, customer: Customer, config: ShopConfig, t: Texts, draft: CheckoutDraft | None = None
 ) -> tuple[str, InlineKeyboardMarkup]:
-    summary = await checkout.summary(uow, customer.id, config)
+    summary = await checkout.summary(uow, customer.id, config, draft)
     markup = keyboards.summary(t, summary.draft.token, summary.points_available, summary.draft.use_points)
     return t("checkout.summary", summary=summary), markup
 
@@ -124,7 +126,7 @@ async def _start(
     message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
 ) -> None:
     try:
-        _, cart = await checkout.start_checkout(uow, customer.id)
+        _, cart = await checkout.start_checkout(uow, customer)
     except DomainError as error:
         await explain(message, t, error)
         return
@@ -157,9 +159,9 @@ async def checkout_button(
             return
         # A stale button (the checkout was placed or cancelled): the service says CheckoutExpired.
         if action == CheckoutAction.points:
-            await checkout.use_points(uow, customer.id, bool(value))
+            draft = await checkout.use_points(uow, customer.id, bool(value))
             await callback.answer()
-            text, markup = await _summary(uow, customer, config, t)
+            text, markup = await _summary(uow, customer, config, t, draft)
             await show(callback, text, markup)
             return
         if action == CheckoutAction.back:
@@ -169,13 +171,13 @@ async def checkout_button(
             draft = await checkout.set_fulfilment(uow, customer.id, value)
             step = Checkout.address if draft.fulfilment == "delivery" else Checkout.phone
         elif action == CheckoutAction.saved_address:
-            await checkout.use_saved_address(uow, customer.id, callback_data.id)
+            draft = await checkout.use_saved_address(uow, customer.id, callback_data.id)
             step = Checkout.phone
         elif action == CheckoutAction.skip_notes:
-            await checkout.set_notes(uow, customer.id, None, config)
+            draft = await checkout.set_notes(uow, customer.id, None, config)
             step = Checkout.payment
         else:
-            await checkout.set_payment_method(uow, customer.id, value, config)
+            draft = await checkout.set_payment_method(uow, customer.id, value, config)
             step = Checkout.summary
     except DomainError as error:
         await explain(callback, t, error)
@@ -183,7 +185,7 @@ async def checkout_button(
     await callback.answer()
     if message.text is not None:
         await message.edit_reply_markup(reply_markup=None)  # the question is answered; its buttons go
-    await ask(message, step, t, uow, customer, config, state)
+    await ask(message, step, t, uow, customer, config, state, draft=draft)
 
 
 async def _step_before(current: str | None, fulfilment: str | None) -> object:
@@ -216,7 +218,7 @@ async def _place(
     config: ShopConfig,
     state: FSMContext,
 ) -> None:
-    placed = await checkout.place_order(uow, customer.id, token, config)
+    placed = await checkout.place_order(uow, customer, token, config)
     await callback.answer()
     if not placed.created:
         return  # a second press of the same button: the order exists and was announced once

@@ -36,7 +36,7 @@ CONFIG = ShopConfig(currency="USD", delivery_fee_minor=300, payment_methods=("tr
 async def ready_checkout(uow: Any, customer: Customer, fulfilment: str = "delivery") -> str:
     """Walk a checkout to its last step; returns the draft token."""
     async with uow() as u:
-        draft, _ = await checkout.start_checkout(u, customer.id)
+        draft, _ = await checkout.start_checkout(u, customer)
     async with uow() as u:
         await checkout.set_fulfilment(u, customer.id, fulfilment)
     if fulfilment == "delivery":
@@ -126,7 +126,7 @@ async def test_checkout_places_one_order_and_reserves_stock(uow: Any) -> None:
     async with uow() as u:
         await checkout.set_notes(u, ann.id, "Ring twice <please> & thanks 🙏", CONFIG)
     async with uow() as u:
-        placed = await checkout.place_order(u, ann.id, token, CONFIG)
+        placed = await checkout.place_order(u, ann, token, CONFIG)
     order = placed.order
     assert placed.created and order.status == "pending_payment" and len(order.reference) == 8
     assert (order.subtotal_minor, order.delivery_fee_minor, order.total_minor) == (900, 300, 1200)
@@ -135,7 +135,7 @@ async def test_checkout_places_one_order_and_reserves_stock(uow: Any) -> None:
     assert await stock_of(uow, tea.id) == 3
     async with uow() as u:
         assert (await carts.view_cart(u, ann.id)).lines == []
-        again = await checkout.place_order(u, ann.id, token, CONFIG)  # pressing Place order twice
+        again = await checkout.place_order(u, ann, token, CONFIG)  # pressing Place order twice
     assert not again.created and again.order.id == order.id
     assert await stock_of(uow, tea.id) == 3
 
@@ -149,7 +149,7 @@ async def test_two_devices_at_once_make_one_order(uow: Any) -> None:
 
     async def press() -> Any:
         async with uow() as u:
-            return await checkout.place_order(u, ann.id, token, CONFIG)
+            return await checkout.place_order(u, ann, token, CONFIG)
 
     results = await asyncio.gather(*(press() for _ in range(5)))
     assert len({r.order.id for r in results}) == 1 and sum(r.created for r in results) == 1
@@ -168,7 +168,7 @@ async def test_200_customers_race_for_the_last_unit(uow: Any) -> None:
     async def attempt(customer: Customer) -> str:
         async with uow() as u:
             try:
-                await checkout.place_order(u, customer.id, tokens[customer.id], CONFIG)
+                await checkout.place_order(u, customer, tokens[customer.id], CONFIG)
                 return "ordered"
             except OutOfStock:
                 return "out of stock"
@@ -191,7 +191,7 @@ async def test_out_of_stock_at_the_last_moment_keeps_the_cart(uow: Any) -> None:
         await u.commit()
     async with uow() as u:
         with pytest.raises(OutOfStock) as error:
-            await checkout.place_order(u, ann.id, token, CONFIG)
+            await checkout.place_order(u, ann, token, CONFIG)
     assert error.value.params["items"] == [{"name": "Cake", "wanted": 3, "available": 1}]
     assert await stock_of(uow, tea.id) == 5  # the tea reserved a moment before is given back
     async with uow() as u:
@@ -204,10 +204,10 @@ async def test_checkout_bad_input(uow: Any) -> None:
     tea = await make_product(uow)
     async with uow() as u:
         with pytest.raises(EmptyCart):
-            await checkout.start_checkout(u, ann.id)
+            await checkout.start_checkout(u, ann)
         await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
     async with uow() as u:
-        draft, _ = await checkout.start_checkout(u, ann.id)
+        draft, _ = await checkout.start_checkout(u, ann)
     async with uow() as u:
         with pytest.raises(InvalidAddress):
             await checkout.set_address(u, ann.id, "x" * 5000, CONFIG)
@@ -223,12 +223,49 @@ async def test_checkout_bad_input(uow: Any) -> None:
         with pytest.raises(PaymentMethodUnavailable):
             await checkout.set_payment_method(u, ann.id, "pos", CONFIG)
         with pytest.raises(CheckoutIncomplete):
-            await checkout.place_order(u, ann.id, draft.token, CONFIG)
+            await checkout.place_order(u, ann, draft.token, CONFIG)
         with pytest.raises(CheckoutExpired):
-            await checkout.place_order(u, ann.id, "stale-token", CONFIG)
+            await checkout.place_order(u, ann, "stale-token", CONFIG)
     async with uow() as u:
         unchanged = await u.carts.draft(ann.id)
         assert (unchanged.address_text, unchanged.notes, unchanged.payment_method) == (None, None, None)
+
+
+async def test_the_phone_given_is_offered_at_the_next_checkout(uow: Any) -> None:
+    ann = await make_customer(uow)
+    tea = await make_product(uow, stock=5)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    token = await ready_checkout(uow, ann)  # the phone given there: +44 20 7946 0958
+    async with uow() as u:
+        await checkout.place_order(u, ann, token, CONFIG)
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    async with uow() as u:
+        ann_now = await u.customers.by_telegram_id(ann.telegram_id)  # as the next update reads her
+    assert ann_now is not None and ann_now.phone == "+442079460958"
+    async with uow() as u:
+        draft, _ = await checkout.start_checkout(u, ann_now)
+    async with uow() as u:
+        assert (await checkout.current_draft(u, ann.id)).phone == draft.phone == "+442079460958"
+
+
+async def test_a_checkout_starts_with_the_cart_as_it_can_be_bought(uow: Any) -> None:
+    """The cart's changes are applied and told when the checkout starts, and the draft is still made."""
+    ann = await make_customer(uow)
+    tea = await make_product(uow, sku="TEA", name="Tea", price_minor=450, stock=5)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 4, CONFIG)
+    async with uow() as u:
+        (await u.catalog.product(tea.id)).stock = 2
+        await u.commit()
+    async with uow() as u:
+        draft, cart = await checkout.start_checkout(u, ann)
+    assert [(c.kind, c.new) for c in cart.changes] == [("reduced", 2)]
+    async with uow() as u:
+        assert (await checkout.current_draft(u, ann.id)).token == draft.token
+        assert [(line.name, line.quantity) for line in (await carts.view_cart(u, ann.id)).lines] == [
+            ("Tea", 2)
+        ]
 
 
 async def test_addresses_are_saved_and_reused(uow: Any) -> None:
@@ -293,7 +330,7 @@ async def test_cart_summary_and_order_totals_agree(
     fee = CONFIG.delivery_fee_minor if fulfilment == "delivery" else 0
     assert shown.total_minor == expected + fee and shown.discount_minor == 0
     async with uow() as u:
-        placed = await checkout.place_order(u, ann.id, token, CONFIG)
+        placed = await checkout.place_order(u, ann, token, CONFIG)
     order = placed.order
     assert (order.subtotal_minor, order.delivery_fee_minor, order.total_minor) == (
         expected,

@@ -34,7 +34,7 @@ async def a_shop(url: str) -> Any:
         await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
     token = await ready_checkout(uow, ann)
     async with uow() as u:
-        order = (await checkout.place_order(u, ann.id, token, CONFIG)).order
+        order = (await checkout.place_order(u, ann, token, CONFIG)).order
     async with uow() as u:
         await payments.record_payment(u, order.id, "250.00", "cash", None, OWNER, CONFIG)
     await engine.dispose()

@@ -48,7 +48,7 @@ async def order_for(uow: Any, customer: Any, price_minor: int, *, use_points: bo
         async with uow() as u:
             await checkout.use_points(u, customer.id, True)
     async with uow() as u:
-        return (await checkout.place_order(u, customer.id, token, CONFIG)).order
+        return (await checkout.place_order(u, customer, token, CONFIG)).order
 
 
 async def pay(uow: Any, order: Any) -> None:
@@ -217,7 +217,7 @@ async def test_concurrent_redemptions_never_overdraw(uow: Any) -> None:
 
     async def place() -> Any:
         async with uow() as u:
-            return (await checkout.place_order(u, ann.id, token, CONFIG)).order
+            return (await checkout.place_order(u, ann, token, CONFIG)).order
 
     placed = await asyncio.gather(place(), place())
     assert placed[0].id == placed[1].id

@@ -24,7 +24,7 @@ async def placed_order(uow: Any, fulfilment: str = "delivery", quantity: int = 2
         await carts.add_to_cart(u, ann.id, tea.id, quantity, CONFIG)
     token = await ready_checkout(uow, ann, fulfilment)
     async with uow() as u:
-        order = (await checkout.place_order(u, ann.id, token, CONFIG)).order
+        order = (await checkout.place_order(u, ann, token, CONFIG)).order
     return ann, tea, order
 
 
@@ -133,7 +133,7 @@ async def test_history_pages(uow: Any) -> None:
             await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
         token = await ready_checkout(uow, ann, "pickup")
         async with uow() as u:
-            await checkout.place_order(u, ann.id, token, CONFIG)
+            await checkout.place_order(u, ann, token, CONFIG)
     async with uow() as u:
         first = await orders.history(u, ann.id, 0, 5)
         second = await orders.history(u, ann.id, 1, 5)
@@ -219,7 +219,7 @@ async def test_register_export_and_forget(uow: Any) -> None:
         await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
     token = await ready_checkout(uow, ann)
     async with uow() as u:
-        order = (await checkout.place_order(u, ann.id, token, CONFIG)).order
+        order = (await checkout.place_order(u, ann, token, CONFIG)).order
     async with uow() as u:
         data = await customers.export_data(u, ann.id)
     assert data["customer"]["username"] == "ann" and data["orders"][0]["address"] == "12 Baker Street, flat 3"

@@ -33,7 +33,7 @@ async def unpaid_order(uow: Any) -> tuple[Any, int, int]:
         await carts.add_to_cart(u, ann.id, tea.id, 2, CONFIG)
     token = await ready_checkout(uow, ann, "pickup")
     async with uow() as u:
-        order = (await checkout.place_order(u, ann.id, token, CONFIG)).order
+        order = (await checkout.place_order(u, ann, token, CONFIG)).order
     return ann, order.id, tea.id
 
 
@@ -158,13 +158,13 @@ async def test_the_digest_goes_once_a_day_at_its_time_with_yesterdays_figures(uo
         await fill_cart(uow, ann, tea.id, 2)
         token = await ready_checkout(uow, ann, "pickup")
         async with uow() as u:
-            order = (await checkout.place_order(u, ann.id, token, DIGEST)).order
+            order = (await checkout.place_order(u, ann, token, DIGEST)).order
         async with uow() as u:
             await payments.record_payment(u, order.id, "9.00", "cash", None, 1, DIGEST)
         await fill_cart(uow, ann, tea.id, 1)
         token = await ready_checkout(uow, ann, "pickup")
         async with uow() as u:
-            waiting = (await checkout.place_order(u, ann.id, token, DIGEST)).order
+            waiting = (await checkout.place_order(u, ann, token, DIGEST)).order
         async with uow() as u:  # a clerk's payment, waiting for an owner
             await payments.record_payment(u, waiting.id, "4.50", "transfer", "TX1", 99, DIGEST)
         clock.move_to(datetime(2026, 11, 21, 8, 59, tzinfo=UTC))

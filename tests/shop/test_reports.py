@@ -22,7 +22,7 @@ async def paid_order(uow: Any, customer: Any, product: Any, quantity: int, days_
         await carts.add_to_cart(u, customer.id, product.id, quantity, CONFIG)
     token = await ready_checkout(uow, customer, "pickup")
     async with uow() as u:
-        order = (await checkout.place_order(u, customer.id, token, CONFIG)).order
+        order = (await checkout.place_order(u, customer, token, CONFIG)).order
     async with uow() as u:
         await payments.record_payment(u, order.id, str(order.total_minor / 100), "cash", None, OWNER, CONFIG)
     if days_ago:
