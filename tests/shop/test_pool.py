@@ -53,7 +53,6 @@ async def test_only_an_idle_connection_is_pinged(
 ) -> None:
     """Units of work in a row use one connection without checking it; after a pause it is checked once."""
     needs_postgresql(engine)
-    monkeypatch.setattr(storage.db, "PING_AFTER_IDLE_SECONDS", 0.3)
     pings = 0
     dialect: Any = engine.sync_engine.dialect
     real_ping = dialect.do_ping
@@ -66,7 +65,7 @@ async def test_only_an_idle_connection_is_pinged(
     monkeypatch.setattr(dialect, "do_ping", counted)
     pids = {await backend_pid(engine) for _ in range(20)}
     assert len(pids) == 1 and pings == 0  # the connection returned last is taken first, unchecked
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(storage.db.PING_AFTER_IDLE_SECONDS + 0.2)
     assert await backend_pid(engine) in pids and pings == 1
 
 
