@@ -60,18 +60,21 @@ def check_quantity(quantity: int, config: ShopConfig) -> None:
 
 
 async def view_cart(uow: UnitOfWork, customer_id: int) -> CartView:
-    """The cart as it can be bought now; price, stock and availability changes are applied and listed."""
+    """The cart as it can be bought now; price, stock and availability changes are applied and listed.
+    Inside a writer's transaction the changes join it (its owner commits); otherwise they are committed."""
     cart = await uow.carts.cart(customer_id)
     if cart is None or not cart.items:
         return CartView([])
     changes = _changes(cart)
     if changes:
-        await uow.begin_write()
-        cart = await uow.carts.cart(customer_id)
-        assert cart is not None
-        changes = _changes(cart)
+        began = await uow.begin_write()
+        if began:  # read before this writer's transaction: read again
+            cart = await uow.carts.cart(customer_id)
+            assert cart is not None
+            changes = _changes(cart)
         _apply(cart)
-        await uow.commit()
+        if began:
+            await uow.commit()
     return CartView([_line(item) for item in cart.items], changes)
 
 

@@ -64,11 +64,11 @@ class Placed:
 async def start_checkout(uow: UnitOfWork, customer: Customer) -> tuple[CheckoutDraft, CartView]:
     """A fresh draft (any old one is replaced) for a cart that can be bought as it stands, with the
     phone the customer gave last time. ``customer``: as this update read them."""
-    await uow.begin_write()  # the cart read in the writer's transaction: one transaction, not two
+    await uow.begin_write()  # the cart read, and its changes applied, in the draft's transaction
     cart = await view_cart(uow, customer.id)
     if not cart.lines:
+        await uow.commit()  # what cannot be bought leaves the cart, as a look at the cart does
         raise EmptyCart()
-    await uow.begin_write()  # again if the cart had changes to apply: view_cart committed them
     await uow.carts.delete_draft(customer.id)
     draft = CheckoutDraft(customer_id=customer.id, token=str(uuid.uuid4()), phone=customer.phone)
     uow.carts.add_draft(draft)

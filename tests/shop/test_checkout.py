@@ -266,6 +266,15 @@ async def test_a_checkout_starts_with_the_cart_as_it_can_be_bought(uow: Any) -> 
         assert [(line.name, line.quantity) for line in (await carts.view_cart(u, ann.id)).lines] == [
             ("Tea", 2)
         ]
+    async with uow() as u:  # a cart whose only product is gone: nothing to check out, and the line goes
+        (await u.catalog.product(tea.id)).active = False
+        await u.commit()
+    async with uow() as u:
+        with pytest.raises(EmptyCart):
+            await checkout.start_checkout(u, ann)
+    async with uow() as u:
+        view = await carts.view_cart(u, ann.id)
+    assert view.lines == [] and view.changes == []
 
 
 async def test_addresses_are_saved_and_reused(uow: Any) -> None:
