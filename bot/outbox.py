@@ -1,9 +1,9 @@
 """Delivering the outbox: rows written in the same transaction as the change they announce.
 
-The sender runs right after each update and on the scheduler's clock, within Telegram's limits
-(aiolimiter: overall, per private chat with a small burst, per group). A 429 pauses all sending for
-retry_after; a row is marked sent only after Telegram accepted it (at least once: a crash between the
-two can send a row twice, never zero times).
+The sender runs right after each update and on the scheduler's clock, within Telegram's limits:
+overall and per chat, counted from Telegram's answers (``pacing.Pace``). A 429
+pauses all sending for retry_after; a row is marked sent only after Telegram accepted it (at least
+once: a crash between the two can send a row twice, never zero times).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
-from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.render import Renderer
@@ -33,6 +32,7 @@ from storage.models import OutboxMessage, utcnow
 from storage.uow import UnitOfWork
 
 from .metrics import Metrics
+from .pacing import Pace
 
 log = logging.getLogger("orderbot.outbox")
 MAX_ATTEMPTS = 5
@@ -46,10 +46,9 @@ class SendLimits:
     chat_per_second: float = 1.0
     chat_burst: int = 3
     group_per_minute: float = 20.0
-    # Pace a little below them, so network jitter cannot tip a message over (measured by bench/notify):
-    # overall 3% (a full second's burst absorbs jitter), per chat 10% (at 1/s jitter is a larger share).
+    # Paced from Telegram's answers (bot/pacing.py), which network jitter cannot tip over, and a little
+    # below the published figures, as Telegram does not publish exactly how it counts.
     margin: float = 0.97
-    chat_margin: float = 0.9
 
 
 class OutboxSender:
@@ -64,25 +63,26 @@ class OutboxSender:
         self.bot, self.session_factory, self.renderer = bot, session_factory, renderer
         self.metrics = metrics or Metrics()
         self.limits = limits or SendLimits()
-        self._global = AsyncLimiter(self.limits.per_second * self.limits.margin, 1)
-        self._chats: dict[int, AsyncLimiter] = {}
+        overall = self.limits.per_second * self.limits.margin
+        self._global = Pace(max(1.0, overall), overall)  # a second's worth at once
+        self._chats: dict[int, Pace] = {}
         self._paused_until = 0.0  # after a 429, nothing is sent until then (monotonic clock)
         self._lock = asyncio.Lock()
         self.timeout = 20  # seconds for one send; a timeout is retried like any network error
         self.backoff = 2.0  # seconds before the first retry after a network error or 5xx; doubles each time
 
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chats.get(chat_id)
-        if limiter is None:
+    def _chat_pace(self, chat_id: int) -> Pace:
+        pace = self._chats.get(chat_id)
+        if pace is None:
             if len(self._chats) > 10_000:  # forget idle chats so memory stays flat
-                self._chats = {k: v for k, v in self._chats.items() if not v.has_capacity(v.max_rate)}
-            if chat_id > 0:
-                burst = self.limits.chat_burst
-                limiter = AsyncLimiter(burst, burst / (self.limits.chat_per_second * self.limits.chat_margin))
-            else:
-                limiter = AsyncLimiter(self.limits.group_per_minute * self.limits.chat_margin, 60)
-            self._chats[chat_id] = limiter
-        return limiter
+                self._chats = {k: v for k, v in self._chats.items() if not v.idle()}
+            limits = self.limits
+            if chat_id > 0:  # a private chat: its burst at once, then per second
+                burst, per_second = limits.chat_burst, limits.chat_per_second
+            else:  # a group: per minute
+                burst, per_second = max(1, int(limits.group_per_minute)), limits.group_per_minute / 60
+            pace = self._chats[chat_id] = Pace(burst, per_second * limits.margin)
+        return pace
 
     async def _wait_pause(self) -> None:
         while (delay := self._paused_until - time.monotonic()) > 0:
@@ -123,7 +123,7 @@ class OutboxSender:
 
     async def _deliver(self, row: OutboxMessage, slots: asyncio.Semaphore) -> str:
         # The chat's turn first, then a sending slot: waiting for a busy chat must not hold a slot.
-        async with self._chat_limiter(row.chat_id), slots:
+        async with self._chat_pace(row.chat_id), slots:
             await self._wait_pause()
             async with self._global:
                 await self._wait_pause()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 
+from bot.pacing import Pace
 from shop.notifications import notify_customer
 from storage.models import utcnow
 from tests.handlers.conftest import Shop
@@ -132,6 +134,38 @@ async def test_the_sender_keeps_telegrams_limits(shop: Shop) -> None:
     await all_sent(shop, "news", 12)
     stats = await shop.client.stats()
     assert stats["rate_limited"] == 0  # it waited its turn instead of being told off
+
+
+async def test_a_pace_keeps_the_bucket_wherever_each_message_reached_telegram() -> None:
+    pace, spans = Pace(burst=2, per_second=5), []  # one each 0.2 s after a burst of 2
+
+    async def send(flight: float) -> None:
+        async with pace:
+            left = time.monotonic()
+            await asyncio.sleep(flight)  # on its way: it reached Telegram at some moment in here
+            spans.append((left, time.monotonic()))
+
+    await asyncio.gather(*(send(flight) for flight in (0.3, 0.05, 0.1, 0.0, 0.25, 0.05, 0.0, 0.15)))
+    assert len(spans) == 8
+    for left, _ in spans:  # the worst case: this one arrived as it left, each earlier one at its answer
+        earlier = [end for start, end in spans if start < left]  # or any time yet, if still in flight
+        for since in [*(end for end in earlier if end <= left), left]:
+            arrived = 1 + sum(1 for end in earlier if end >= since)
+            assert arrived <= 2 + 5 * (left - since) + 1e-9
+    await asyncio.sleep(0.4)
+    assert pace.idle()
+
+
+async def test_a_burst_that_reaches_telegram_late_does_not_make_the_next_message_early(shop: Shop) -> None:
+    # A stalled loop or network holds the burst's requests back after they left the sender; the next
+    # message, on time by the sender's clock, would be early by Telegram's: the sender counts a chat's
+    # messages from Telegram's answers, not from when they left.
+    ann = await shop.started("Ann")
+    await shop.client.set_limits(private_per_second=1, private_burst=3)
+    await shop.client.add_fault("slow", method="sendMessage", chat_id=ann.id, times=3, delay=0.8)
+    await queue_news(shop, [ann], each=5)
+    await all_sent(shop, "news", 5)
+    assert (await shop.client.stats())["rate_limited"] == 0
 
 
 @pytest.mark.allow_bot_errors  # the injected 429s are the point
