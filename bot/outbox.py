@@ -33,6 +33,7 @@ from storage.uow import UnitOfWork
 
 from .metrics import Metrics
 from .pacing import Pace
+from .telegram_session import retry_429
 
 log = logging.getLogger("orderbot.outbox")
 MAX_ATTEMPTS = 5
@@ -91,10 +92,14 @@ class OutboxSender:
     async def flush(self, limit: int = 200) -> int:
         """Send what is due now, within the limits; returns how many were sent."""
         async with self._lock:
+            retry_429.set(False)  # a refused row waits in the table, and all sending waits with it
             due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
             slots = asyncio.Semaphore(32)
-            outcomes = await asyncio.gather(*(self._deliver(row, slots) for row in due))
-            return outcomes.count("sent")
+            chats: dict[int, list[OutboxMessage]] = {}
+            for row in due:
+                chats.setdefault(row.chat_id, []).append(row)
+            outcomes = await asyncio.gather(*(self._deliver_in_turn(rows, slots) for rows in chats.values()))
+            return sum(outcome.count("sent") for outcome in outcomes)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         """Take due rows for this worker: leased (not due) until they should long have been sent.
@@ -120,6 +125,11 @@ class OutboxSender:
             if taken[row.chat_id] <= (self.limits.chat_burst if row.chat_id > 0 else 1):
                 fair.append(row)
         return fair
+
+    async def _deliver_in_turn(self, rows: list[OutboxMessage], slots: asyncio.Semaphore) -> list[str]:
+        """A chat's messages one after another, in the order they were queued: sent side by side, the
+        later ones could reach the chat first ("points earned" above "order completed")."""
+        return [await self._deliver(row, slots) for row in rows]
 
     async def _deliver(self, row: OutboxMessage, slots: asyncio.Semaphore) -> str:
         # The chat's turn first, then a sending slot: waiting for a busy chat must not hold a slot.
@@ -153,8 +163,9 @@ class OutboxSender:
                 await self.bot.send_message(
                     row.chat_id, text, reply_markup=markup, request_timeout=self.timeout
                 )
-        except TelegramRetryAfter as error:
+        except TelegramRetryAfter as error:  # not expected within our pace: everything waits it out
             self.metrics.rate_limited.inc()
+            self._paused_until = max(self._paused_until, time.monotonic() + error.retry_after)
             await self._update(
                 row.id, due_at=utcnow() + timedelta(seconds=error.retry_after), last_error=str(error)
             )

@@ -179,6 +179,31 @@ async def test_a_429_storm_pauses_and_everything_still_goes(shop: Shop) -> None:
     assert sorted(notes) == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(4)]
 
 
+@pytest.mark.allow_bot_errors  # the injected 429 is the point
+async def test_a_429_pauses_all_sending_for_retry_after(shop: Shop) -> None:
+    ann, bob = await shop.started("Ann"), await shop.started("Bob")
+    await shop.client.add_fault("429", method="sendMessage", chat_id=ann.id, retry_after=2)
+    await shop.client.add_fault("slow", method="sendMessage", chat_id=bob.id, delay=0.5)
+    await queue_news(shop, [ann, bob], each=1)
+    await queue_news(shop, [bob], each=2)  # Bob's second goes after his first's answer, the 429 known
+    await all_sent(shop, "news", 3)
+    calls = [c for c in await shop.client.calls("sendMessage") if "news" in str(c["params"].get("text"))]
+    refused = next(c["time"] for c in calls if not c["ok"])
+    bobs = [c["time"] for c in calls if c["ok"] and int(c["params"]["chat_id"]) == bob.id]
+    assert bobs[1] - refused >= 1.9  # a 429 says the bot as a whole went too fast: everyone waits
+    [row] = [r for r in await outbox_rows(shop, "news") if r.chat_id == ann.id]
+    assert "retry after 2" in (row.last_error or "")  # the sender's own path, not a wait in the session
+
+
+async def test_a_chats_messages_arrive_in_the_order_they_were_queued(shop: Shop) -> None:
+    ann = await shop.started("Ann")
+    await shop.client.add_fault("slow", method="sendMessage", chat_id=ann.id, delay=0.5)  # the first lags
+    await queue_news(shop, [ann], each=3)
+    await all_sent(shop, "news", 3)
+    news = [m["text"] for m in await ann.bot_messages() if "news" in (m.get("text") or "")]
+    assert news == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(3)]
+
+
 @pytest.mark.allow_bot_errors  # the injected 500s are the point
 async def test_server_errors_are_retried_with_backoff_then_the_row_fails_with_the_reason(shop: Shop) -> None:
     ann, bob = await shop.started("Ann"), await shop.started("Bob")
