@@ -1,16 +1,16 @@
 """Delivering the outbox: rows written in the same transaction as the change they announce.
 
 The sender runs right after each update and on the scheduler's clock, within Telegram's limits:
-overall and per chat, counted from Telegram's answers (``pacing.Pace``). A 429
-pauses all sending for retry_after; a row is marked sent only after Telegram accepted it (at least
-once: a crash between the two can send a row twice, never zero times).
+overall and per chat, counted from Telegram's answers (``pacing.Pace``). A 429 is
+waited out by that send alone (the session's ``RetryAfterMiddleware``, holding its chat's turn); a row
+is marked sent only after Telegram accepted it (at least once: a crash between the two can send a row
+twice, never zero times).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,7 +33,6 @@ from storage.uow import UnitOfWork
 
 from .metrics import Metrics
 from .pacing import Pace
-from .telegram_session import retry_429
 
 log = logging.getLogger("orderbot.outbox")
 MAX_ATTEMPTS = 5
@@ -67,7 +66,6 @@ class OutboxSender:
         overall = self.limits.per_second * self.limits.margin
         self._global = Pace(max(1.0, overall), overall)  # a second's worth at once
         self._chats: dict[int, Pace] = {}
-        self._paused_until = 0.0  # after a 429, nothing is sent until then (monotonic clock)
         self._lock = asyncio.Lock()
         self.timeout = 20  # seconds for one send; a timeout is retried like any network error
         self.backoff = 2.0  # seconds before the first retry after a network error or 5xx; doubles each time
@@ -85,14 +83,9 @@ class OutboxSender:
             pace = self._chats[chat_id] = Pace(burst, per_second * limits.margin)
         return pace
 
-    async def _wait_pause(self) -> None:
-        while (delay := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-
     async def flush(self, limit: int = 200) -> int:
         """Send what is due now, within the limits; returns how many were sent."""
         async with self._lock:
-            retry_429.set(False)  # a refused row waits in the table, and all sending waits with it
             due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
             slots = asyncio.Semaphore(32)
             chats: dict[int, list[OutboxMessage]] = {}
@@ -133,11 +126,8 @@ class OutboxSender:
 
     async def _deliver(self, row: OutboxMessage, slots: asyncio.Semaphore) -> str:
         # The chat's turn first, then a sending slot: waiting for a busy chat must not hold a slot.
-        async with self._chat_pace(row.chat_id), slots:
-            await self._wait_pause()
-            async with self._global:
-                await self._wait_pause()
-                return await self._send(row)
+        async with self._chat_pace(row.chat_id), slots, self._global:
+            return await self._send(row)
 
     async def _send(self, row: OutboxMessage) -> str:
         text = self.renderer.render(row.template, row.language, **row.context)
@@ -163,9 +153,8 @@ class OutboxSender:
                 await self.bot.send_message(
                     row.chat_id, text, reply_markup=markup, request_timeout=self.timeout
                 )
-        except TelegramRetryAfter as error:  # not expected within our pace: everything waits it out
+        except TelegramRetryAfter as error:  # refused for 30 s of the session's retries: back to the table
             self.metrics.rate_limited.inc()
-            self._paused_until = max(self._paused_until, time.monotonic() + error.retry_after)
             await self._update(
                 row.id, due_at=utcnow() + timedelta(seconds=error.retry_after), last_error=str(error)
             )

@@ -1,7 +1,6 @@
 """Request middlewares of our Bot API session.
 
 - ``RetryAfterMiddleware``: direct replies survive Telegram's flood control (wait ``retry_after``, retry).
-  The outbox sender turns it off for its own sends (``retry_429``): a refused row waits in the table.
 - ``KeepResponseTypes``: aiogram reads every answer through ``Response[method.__returning__]``; pydantic
   keeps such generic classes only weakly, so in a busy process the garbage collector drops them and
   every call builds the class again (a schema build per Bot API call: most of the bot's CPU time in
@@ -13,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from contextvars import ContextVar
 from typing import Any
 
 from aiogram import Bot
@@ -23,8 +21,6 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
 log = logging.getLogger("orderbot.telegram")
-# False in a task that handles a 429 itself (the outbox sender): the middleware passes it on at once.
-retry_429: ContextVar[bool] = ContextVar("retry_429", default=True)
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):
@@ -41,8 +37,6 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if not retry_429.get():
-            return await make_request(bot, method)
         waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             try:
