@@ -88,11 +88,8 @@ class OutboxSender:
         async with self._lock:
             due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
             slots = asyncio.Semaphore(32)
-            chats: dict[int, list[OutboxMessage]] = {}
-            for row in due:
-                chats.setdefault(row.chat_id, []).append(row)
-            outcomes = await asyncio.gather(*(self._deliver_in_turn(rows, slots) for rows in chats.values()))
-            return sum(outcome.count("sent") for outcome in outcomes)
+            outcomes = await asyncio.gather(*(self._deliver(row, slots) for row in due))
+            return outcomes.count("sent")
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         """Take due rows for this worker: leased (not due) until they should long have been sent.
@@ -118,11 +115,6 @@ class OutboxSender:
             if taken[row.chat_id] <= (self.limits.chat_burst if row.chat_id > 0 else 1):
                 fair.append(row)
         return fair
-
-    async def _deliver_in_turn(self, rows: list[OutboxMessage], slots: asyncio.Semaphore) -> list[str]:
-        """A chat's messages one after another, in the order they were queued: sent side by side, the
-        later ones could reach the chat first ("points earned" above "order completed")."""
-        return [await self._deliver(row, slots) for row in rows]
 
     async def _deliver(self, row: OutboxMessage, slots: asyncio.Semaphore) -> str:
         # The chat's turn first, then a sending slot: waiting for a busy chat must not hold a slot.

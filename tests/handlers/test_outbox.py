@@ -190,15 +190,6 @@ async def test_a_refused_message_waits_as_long_as_telegram_asks(shop: Shop) -> N
     assert calls[1]["time"] - calls[0]["time"] >= 2.0
 
 
-async def test_a_chats_messages_arrive_in_the_order_they_were_queued(shop: Shop) -> None:
-    ann = await shop.started("Ann")
-    await shop.client.add_fault("slow", method="sendMessage", chat_id=ann.id, delay=0.5)  # the first lags
-    await queue_news(shop, [ann], each=3)
-    await all_sent(shop, "news", 3)
-    news = [m["text"] for m in await ann.bot_messages() if "news" in (m.get("text") or "")]
-    assert news == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(3)]
-
-
 @pytest.mark.allow_bot_errors  # the injected 500s are the point
 async def test_server_errors_are_retried_with_backoff_then_the_row_fails_with_the_reason(shop: Shop) -> None:
     ann, bob = await shop.started("Ann"), await shop.started("Bob")
