@@ -54,6 +54,9 @@ def setup_logging(level: int = logging.INFO, json: bool | None = None, stream: I
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it would log every tick of the clock
+    # aiogram writes a line for every update handled ("Update id=... is handled"): the metrics count
+    # them; at DEBUG they are shown.
+    logging.getLogger("aiogram.event").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
     # A tick skipped because the last one (a long send) is still running is by design, not news.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 

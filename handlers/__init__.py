@@ -12,7 +12,8 @@ from aiogram.dispatcher.event.handler import FilterObject  # noqa: E402
 
 
 def routers() -> list[Router]:
-    """Every router in the order it must be tried; the catch-all last.
+    """Every router in the order it must be tried: the staff routers behind one gate (``MayBeForStaff``),
+    then the customer's, the catch-all last.
 
     Routers are module singletons (aiogram's style); a new dispatcher (tests build many in one process)
     takes them over from the previous one.
@@ -25,15 +26,21 @@ def routers() -> list[Router]:
     from .staff import products as staff_products
     from .staff import refusal
     from .staff import reports as staff_reports
+    from .staff.access import MayBeForStaff
 
-    ordered = [
+    staff_tree = Router(name="staff_tree")  # a new one for each dispatcher
+    staff_tree.message.filter(MayBeForStaff())
+    staff_tree.callback_query.filter(MayBeForStaff())
+    staff_routers = [
         staff.router,
         staff_catalog.router,
         staff_reports.router,
         staff_products.router,
         staff_loyalty.router,
         staff_broadcast.router,
-        refusal.router,
+        refusal.router,  # everyone else: staff commands and buttons refused
+    ]
+    customer_routers = [
         start.router,
         checkout.router,
         catalog.router,
@@ -43,10 +50,11 @@ def routers() -> list[Router]:
         telegram_pay.router,
         fallback.router,
     ]
-    for router in ordered:
+    for router in [*staff_routers, *customer_routers]:
         router._parent_router = None  # aiogram offers no public way to detach a router
         run_filters_inline(router)
-    return ordered
+    staff_tree.include_routers(*staff_routers)
+    return [staff_tree, *customer_routers]
 
 
 def run_filters_inline(router: Router) -> None:

@@ -9,6 +9,12 @@ from aiogram.types import CallbackQuery, Message
 
 from shop.config import ShopConfig
 
+from .callbacks import BroadcastCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, StaffCb
+
+STAFF_PREFIXES = frozenset(
+    cb.__prefix__ for cb in (StaffCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, BroadcastCb)
+)
+
 STAFF_COMMANDS = (
     "queue",
     "order",
@@ -34,6 +40,20 @@ STAFF_COMMANDS = (
     "product",
     "broadcast",
 )
+
+
+class MayBeForStaff(Filter):
+    """The gate of the staff routers (and the refusal after them): anything from staff; from anyone else
+    only what a staff router or the refusal could answer — a command, a file with a command in its
+    caption, a staff button. A customer's taps and words pass the whole staff tree with this one check
+    instead of a walk through eight routers' filters (bench steps: CPU per update ... )."""
+
+    async def __call__(self, event: Message | CallbackQuery, role: str | None = None, **_: Any) -> bool:
+        if role is not None:
+            return True
+        if isinstance(event, Message):
+            return (event.text or event.caption or "").startswith("/")
+        return (event.data or "").split(":", 1)[0] in STAFF_PREFIXES
 
 
 class IsStaff(Filter):

@@ -15,7 +15,8 @@ from handlers import filters_of, routers, run_filters_inline
 def test_no_filter_of_the_bot_goes_through_a_thread() -> None:
     plain = [
         f"{router.name}: {check.callback!r}"
-        for router in routers()
+        for top in routers()
+        for router in top.chain_tail
         for check in filters_of(router)
         if not check.awaitable
     ]
