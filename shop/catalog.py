@@ -44,6 +44,12 @@ class CategoryCount:
 
 
 @dataclass
+class Shelf:
+    brands: list[str]  # sorted, those with no brand left out
+    price_range: tuple[int, int] | None  # the lowest and highest price; None when the shelf is empty
+
+
+@dataclass
 class Categories:
     items: list[CategoryCount]
     any_featured: bool  # is any active product featured (a "Featured" shelf to show)
@@ -69,12 +75,10 @@ async def browse(uow: UnitOfWork, query: ProductQuery, page: int, page_size: int
     return Page(products, page, pages, total)
 
 
-async def price_range(uow: UnitOfWork, query: ProductQuery) -> tuple[int, int] | None:
-    return await uow.catalog.price_range(query)
-
-
-async def brands(uow: UnitOfWork, category_id: int | None) -> list[str]:
-    return await uow.catalog.brands(category_id)
+async def shelf(uow: UnitOfWork, query: ProductQuery) -> Shelf:
+    """What the filters of a page of products can offer: the brands and the span of prices it holds."""
+    brands, price_range = await uow.catalog.shelf(query)
+    return Shelf(brands, price_range)
 
 
 async def get_product(uow: UnitOfWork, product_id: int) -> Product:

@@ -278,21 +278,19 @@ class CatalogRepository(Repository):
         )
         return list(await self.session.scalars(ordered)), int(total or 0)
 
-    async def price_range(self, query: ProductQuery) -> tuple[int, int] | None:
-        """The lowest and highest price among the products a query matches (None when there are none)."""
-        subquery = self._filtered(query, *self._match(query)).subquery()
-        low, high = (
-            await self.session.execute(
-                select(func.min(subquery.c.price_minor), func.max(subquery.c.price_minor))
-            )
-        ).one()
-        return None if low is None else (int(low), int(high))
-
-    async def brands(self, category_id: int | None) -> list[str]:
-        statement = select(Product.brand).where(Product.active, Product.brand.is_not(None)).distinct()
-        if category_id is not None:
-            statement = statement.where(Product.category_id == category_id)
-        return sorted(b for b in await self.session.scalars(statement) if b)
+    async def shelf(self, query: ProductQuery) -> tuple[list[str], tuple[int, int] | None]:
+        """The brands among the products a query matches, and their lowest and highest price (None when
+        none match), in one statement."""
+        statement = (
+            self._filtered(query, *self._match(query))
+            .with_only_columns(Product.brand, func.min(Product.price_minor), func.max(Product.price_minor))
+            .group_by(Product.brand)
+        )
+        rows = (await self.session.execute(statement)).all()
+        brands = sorted(brand for brand, _, _ in rows if brand)
+        if not rows:
+            return brands, None
+        return brands, (int(min(low for _, low, _ in rows)), int(max(high for _, _, high in rows)))
 
     async def product(self, product_id: int) -> Product | None:
         return await self.session.get(Product, product_id)

@@ -78,10 +78,9 @@ async def catalog_page(
         await callback.answer(t("start.stale_button"), show_alert=True)
         return
     category_id = category.id if category else None
-    brands = await catalog.brands(uow, category_id) if category else []
-    bands = price_bands(
-        await catalog.price_range(uow, ProductQuery(category_id=category_id, featured=not category))
-    )
+    shelf = await catalog.shelf(uow, ProductQuery(category_id=category_id, featured=not category))
+    brands = shelf.brands if category else []  # the featured shelf spans brands: no brand filter
+    bands = price_bands(shelf.price_range)
     brand = brands[at.brand - 1] if 0 < at.brand <= len(brands) else None
     band = bands[at.band - 1] if 0 < at.band <= len(bands) else None
     query = ProductQuery(

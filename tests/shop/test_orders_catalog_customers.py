@@ -180,7 +180,12 @@ async def test_browse_filters_and_search(uow: Any) -> None:
         assert await names(text="TEA") == ["Green tea", "Black tea"]
         assert await names(text="cake") == ["Lemon cake"]
         assert await names(text="100%_") == []  # LIKE wildcards are matched literally
-        assert await catalog.brands(u, drinks.id) == ["Bean & Co", "Leafy"]
+        shelf = await catalog.shelf(u, ProductQuery(category_id=drinks.id))
+        assert (shelf.brands, shelf.price_range) == (["Bean & Co", "Leafy"], (350, 500))
+        food_shelf = await catalog.shelf(u, ProductQuery(category_id=food.id))  # the hidden cake left out
+        assert (food_shelf.brands, food_shelf.price_range) == ([], (300, 300))
+        empty = await catalog.shelf(u, ProductQuery(category_id=food.id, brand="Leafy"))
+        assert (empty.brands, empty.price_range) == ([], None)
 
 
 async def test_csv_round_trip_and_all_or_nothing(uow: Any) -> None:
