@@ -16,6 +16,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.telegram_session import loads_without_keyboards
+
 dp = Dispatcher()
 
 
@@ -42,7 +44,10 @@ async def pressed(callback: CallbackQuery) -> None:
 
 
 async def main() -> None:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
+    # As orderbot's session (bot.app.create_bot): the keyboard echoed back in each answer is not read.
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]), json_loads=loads_without_keyboards
+    )
     bot = Bot(os.environ["BOT_TOKEN"], session=session)
     # As ``orderbot run`` does (bot.runner.prepare): what startup made is kept out of the collector's
     # sight. Without it each full collection walked aiogram's ~190 000 objects (100-200 ms, 17 times a

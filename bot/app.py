@@ -30,7 +30,7 @@ from .middlewares import (
 from .outbox import OutboxSender, SendLimits
 from .scheduler import Clock
 from .settings import Settings
-from .telegram_session import KeepResponseTypes, RetryAfterMiddleware
+from .telegram_session import KeepResponseTypes, RetryAfterMiddleware, loads_without_keyboards
 
 CUSTOMER_COMMANDS = (
     "start",
@@ -50,7 +50,9 @@ CUSTOMER_COMMANDS = (
 
 
 def create_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=loads_without_keyboards
+    )
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
     session.middleware(KeepResponseTypes())  # one response class per return type, not one per call
     return Bot(

@@ -1,6 +1,8 @@
 """Request middlewares of our Bot API session.
 
 - ``RetryAfterMiddleware``: direct replies survive Telegram's flood control (wait ``retry_after``, retry).
+- ``loads_without_keyboards``: the session's JSON reader, which leaves out the keyboard Telegram echoes
+  back with every message we send or edit (never read, and most of the answer's pydantic work).
 - ``KeepResponseTypes``: aiogram reads every answer through ``Response[method.__returning__]``; pydantic
   keeps such generic classes only weakly, so in a busy process the garbage collector drops them and
   every call builds the class again (a schema build per Bot API call: most of the bot's CPU time in
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from typing import Any
@@ -21,6 +24,22 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
 log = logging.getLogger("orderbot.telegram")
+
+
+def loads_without_keyboards(content: str) -> Any:
+    """The Bot API's answer, without the ``reply_markup`` of the message it returns.
+
+    Telegram answers a sent or edited message with the whole message, its keyboard included, and
+    aiogram validates every button into a pydantic object that nothing reads (what the bot sent is what
+    it meant to send). A product page's keyboard tripled the cost of reading the answer (77 µs against
+    24 µs for 13 buttons). Updates are left whole: getUpdates returns a list, and a pressed message's
+    keyboard is what ``show`` compares against.
+    """
+    data = json.loads(content)
+    result = data.get("result") if isinstance(data, dict) else None
+    if isinstance(result, dict):
+        result.pop("reply_markup", None)
+    return data
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):
