@@ -1,18 +1,21 @@
 """Delivering the outbox: rows written in the same transaction as the change they announce.
 
 The sender runs right after each update and on the scheduler's clock, within Telegram's limits:
-overall and per chat, counted from Telegram's answers (``pacing.Pace``). A 429 is
-waited out by that send alone (the session's ``RetryAfterMiddleware``, holding its chat's turn); a row
-is marked sent only after Telegram accepted it (at least once: a crash between the two can send a row
-twice, never zero times).
+overall and per chat, counted from Telegram's answers (``pacing.Pace``). A chat's messages in a round go
+one after another, in the order they were queued ("order completed" before "points earned"); chats go
+side by side. A refused message (429, a network error, a 5xx) goes back to the table for as long as
+Telegram asks or the backoff says, and the chat's later messages of the round with it, so the order
+holds and no round waits on a refusal. A row is marked sent only after Telegram accepted it (at least
+once: a crash between the two can send a row twice, never zero times).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
@@ -33,6 +36,7 @@ from storage.uow import UnitOfWork
 
 from .metrics import Metrics
 from .pacing import Pace
+from .telegram_session import retry_429
 
 log = logging.getLogger("orderbot.outbox")
 MAX_ATTEMPTS = 5
@@ -66,6 +70,7 @@ class OutboxSender:
         overall = self.limits.per_second * self.limits.margin
         self._global = Pace(max(1.0, overall), overall)  # a second's worth at once
         self._chats: dict[int, Pace] = {}
+        self._held: dict[int, float] = {}  # chat: until when (monotonic) its messages wait (``_hold``)
         self._lock = asyncio.Lock()
         self.timeout = 20  # seconds for one send; a timeout is retried like any network error
         self.backoff = 2.0  # seconds before the first retry after a network error or 5xx; doubles each time
@@ -86,10 +91,17 @@ class OutboxSender:
     async def flush(self, limit: int = 200) -> int:
         """Send what is due now, within the limits; returns how many were sent."""
         async with self._lock:
-            due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
-            slots = asyncio.Semaphore(32)
-            outcomes = await asyncio.gather(*(self._deliver(row, slots) for row in due))
-            return outcomes.count("sent")
+            own_429s = retry_429.set(False)  # a refused row goes back to the table (``_send``)
+            try:
+                due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
+                chats: dict[int, list[OutboxMessage]] = {}
+                for row in due:
+                    chats.setdefault(row.chat_id, []).append(row)
+                slots = asyncio.Semaphore(32)
+                sent = await asyncio.gather(*(self._deliver_in_order(rows, slots) for rows in chats.values()))
+                return sum(sent)
+            finally:
+                retry_429.reset(own_429s)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         """Take due rows for this worker: leased (not due) until they should long have been sent.
@@ -107,21 +119,47 @@ class OutboxSender:
         return rows
 
     def _fair(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
-        """At most a chat's burst per round: one busy chat must not hold up everyone else's messages."""
-        taken: dict[int, int] = {}
-        fair = []
+        """At most a chat's burst per round, its oldest first: one busy chat must not hold up everyone
+        else's messages. A chat Telegram refused for now (``_held``) waits for its put-back rows."""
+        now = time.monotonic()
+        self._held = {chat: until for chat, until in self._held.items() if until > now}
+        chats: dict[int, list[OutboxMessage]] = {}
         for row in rows:
-            taken[row.chat_id] = taken.get(row.chat_id, 0) + 1
-            if taken[row.chat_id] <= (self.limits.chat_burst if row.chat_id > 0 else 1):
-                fair.append(row)
-        return fair
+            if row.chat_id not in self._held:
+                chats.setdefault(row.chat_id, []).append(row)
+        return [
+            row
+            for chat, queued in chats.items()
+            for row in sorted(queued, key=lambda r: r.id)[: self.limits.chat_burst if chat > 0 else 1]
+        ]
 
-    async def _deliver(self, row: OutboxMessage, slots: asyncio.Semaphore) -> str:
-        # The chat's turn first, then a sending slot: waiting for a busy chat must not hold a slot.
-        async with self._chat_pace(row.chat_id), slots, self._global:
-            return await self._send(row)
+    async def _deliver_in_order(self, rows: list[OutboxMessage], slots: asyncio.Semaphore) -> int:
+        """A chat's rows one after another, as queued (sent side by side, a later one could arrive
+        first); how many were sent. When one is refused for now, the rest wait in the table with it."""
+        sent = 0
+        for at, row in enumerate(rows):
+            # The chat's turn first, then a sending slot: waiting for a busy chat must not hold a slot.
+            async with self._chat_pace(row.chat_id), slots, self._global:
+                outcome, again_at = await self._send(row)
+            sent += outcome == "sent"
+            if again_at is not None:
+                await self._hold(row, again_at, [later.id for later in rows[at + 1 :]])
+                break
+        return sent
 
-    async def _send(self, row: OutboxMessage) -> str:
+    async def _hold(self, refused: OutboxMessage, until: datetime, claimed: list[int]) -> None:
+        """The chat's later messages (``claimed`` in this round, or not) wait behind the refused one, in
+        the table, and this worker sends the chat nothing new meanwhile: they still arrive in the order
+        they were queued."""
+        self._held[refused.chat_id] = time.monotonic() + (until - utcnow()).total_seconds()
+        async with UnitOfWork(self.session_factory) as uow:
+            await uow.begin_write()
+            await uow.outbox.hold_chat(refused.chat_id, refused.id, until, claimed)
+            await uow.commit()
+
+    async def _send(self, row: OutboxMessage) -> tuple[str, datetime | None]:
+        """Send one row and record the outcome; with the time it is due again when it was refused for
+        now."""
         text = self.renderer.render(row.template, row.language, **row.context)
         markup = self._markup(row)
         try:
@@ -145,33 +183,34 @@ class OutboxSender:
                 await self.bot.send_message(
                     row.chat_id, text, reply_markup=markup, request_timeout=self.timeout
                 )
-        except TelegramRetryAfter as error:  # refused for 30 s of the session's retries: back to the table
+        except TelegramRetryAfter as error:  # flood control: back to the table for as long as it asks
             self.metrics.rate_limited.inc()
-            await self._update(
-                row.id, due_at=utcnow() + timedelta(seconds=error.retry_after), last_error=str(error)
-            )
-            return "paused"
+            again_at = utcnow() + timedelta(seconds=error.retry_after)
+            await self._update(row.id, due_at=again_at, last_error=str(error))
+            return "refused", again_at
         except TelegramForbiddenError as error:  # blocked, or never started the bot: never retried
             await self._update(
                 row.id, status="unreachable", last_error=error.message, unreachable=row.chat_id
             )
-            return "unreachable"
+            return "unreachable", None
         except TelegramBadRequest as error:
             await self._update(row.id, status="failed", last_error=error.message)
-            return "failed"
+            return "failed", None
         except (TelegramNetworkError, TelegramServerError) as error:
             attempts = row.attempts + 1
+            again_at = utcnow() + timedelta(seconds=self.backoff * 2 ** (attempts - 1))
+            final = attempts >= MAX_ATTEMPTS
             await self._update(
                 row.id,
                 attempts=attempts,
                 last_error=str(error),
-                status="failed" if attempts >= MAX_ATTEMPTS else "pending",
-                due_at=utcnow() + timedelta(seconds=self.backoff * 2 ** (attempts - 1)),
+                status="failed" if final else "pending",
+                due_at=again_at,
             )
-            return "retry"
+            return ("failed", None) if final else ("retry", again_at)
         await self._update(row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1)
         self.metrics.sent.inc()
-        return "sent"
+        return "sent", None
 
     def _markup(self, row: OutboxMessage) -> InlineKeyboardMarkup | None:
         if row.kind in {"new_order", "receipt", "payment_recorded"}:

@@ -1,6 +1,7 @@
 """Request middlewares of our Bot API session.
 
 - ``RetryAfterMiddleware``: direct replies survive Telegram's flood control (wait ``retry_after``, retry).
+  The outbox sender turns it off for its own sends (``retry_429``): a refused row waits in the table.
 - ``loads_without_keyboards``: the session's JSON reader, which leaves out the keyboard Telegram echoes
   back with every message we send or edit (never read, and most of the answer's pydantic work).
 - ``KeepResponseTypes``: aiogram reads every answer through ``Response[method.__returning__]``; pydantic
@@ -15,6 +16,7 @@ import asyncio
 import json
 import logging
 import random
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram import Bot
@@ -24,6 +26,8 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
 log = logging.getLogger("orderbot.telegram")
+# False in a task that handles a 429 itself (the outbox sender): the middleware passes it on at once.
+retry_429: ContextVar[bool] = ContextVar("retry_429", default=True)
 
 
 def loads_without_keyboards(content: str) -> Any:
@@ -56,6 +60,8 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
+        if not retry_429.get():
+            return await make_request(bot, method)
         waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             try:

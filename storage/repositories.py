@@ -629,6 +629,21 @@ class OutboxRepository(Repository):
         )
         return await self.session.scalar(statement.limit(1)) is not None
 
+    async def hold_chat(self, chat_id: int, after_id: int, until: datetime, claimed: list[int]) -> None:
+        """The chat's pending messages queued after ``after_id`` are due at ``until``: those not yet due
+        by then, and those ``claimed`` by this worker (leased); others due later, such as ones kept for
+        the end of the quiet hours, keep their time."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.id > after_id,
+                or_(OutboxMessage.due_at < until, OutboxMessage.id.in_(claimed)),
+            )
+            .values(due_at=until)
+        )
+
     async def lease(self, ids: list[int], until: datetime) -> None:
         """Claimed rows are not due again until ``until``: the claimer sends them, or they go again after."""
         if ids:

@@ -176,7 +176,22 @@ async def test_a_429_storm_pauses_and_everything_still_goes(shop: Shop) -> None:
     await all_sent(shop, "news", 4)
     assert (await shop.client.stats())["rate_limited"] == 3
     notes = [m["text"] for m in await ann.bot_messages() if "news" in (m.get("text") or "")]
-    assert sorted(notes) == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(4)]
+    assert notes == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(4)]  # in the order queued
+
+
+async def test_a_chats_messages_arrive_in_the_order_they_were_queued(shop: Shop) -> None:
+    # "Order completed" then "points earned": queued together, the first one slow on its way. Sent side
+    # by side, the second and third would arrive first.
+    ann, bob = await shop.started("Ann"), await shop.started("Bob")
+    await shop.client.add_fault("slow", method="sendMessage", chat_id=ann.id, times=1, delay=1.5)
+    await queue_news(shop, [ann, bob], each=3)
+    await all_sent(shop, "news", 6)
+    for user in (ann, bob):
+        notes = [m["text"] for m in await user.bot_messages() if "news" in (m.get("text") or "")]
+        assert notes == [f"📦 Order #{i}: paid\n📝 news {i}" for i in range(3)]
+    sends = [c for c in await shop.client.calls("sendMessage") if "news" in str(c["params"].get("text"))]
+    chats = [int(c["params"]["chat_id"]) for c in sends]  # in the order Telegram answered them
+    assert chats == [bob.id] * 3 + [ann.id] * 3  # a chat's slow message holds up only that chat
 
 
 @pytest.mark.allow_bot_errors  # the injected 429 is the point
