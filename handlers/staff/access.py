@@ -46,7 +46,8 @@ class MayBeForStaff(Filter):
     """The gate of the staff routers (and the refusal after them): anything from staff; from anyone else
     only what a staff router or the refusal could answer — a command, a file with a command in its
     caption, a staff button. A customer's taps and words pass the whole staff tree with this one check
-    instead of a walk through eight routers' filters (bench steps: CPU per update ... )."""
+    instead of a walk through seven routers' filters (with aiogram's line per update turned off in the
+    same change, bench steps: 2.77 -> 2.61 ms of CPU per update)."""
 
     async def __call__(self, event: Message | CallbackQuery, role: str | None = None, **_: Any) -> bool:
         if role is not None:
