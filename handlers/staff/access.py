@@ -11,9 +11,10 @@ from shop.config import ShopConfig
 
 from .callbacks import BroadcastCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, StaffCb
 
-STAFF_PREFIXES = frozenset(
-    cb.__prefix__ for cb in (StaffCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, BroadcastCb)
-)
+# Every staff button's callback data: the refusal answers each for everyone else, and the gate lets
+# their prefixes through to it.
+STAFF_BUTTONS = (StaffCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, BroadcastCb)
+STAFF_PREFIXES = frozenset(cb.__prefix__ for cb in STAFF_BUTTONS)
 
 STAFF_COMMANDS = (
     "queue",

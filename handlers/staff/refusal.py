@@ -7,8 +7,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from ..render import Texts
-from .access import STAFF_COMMANDS
-from .callbacks import BroadcastCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, StaffCb
+from .access import STAFF_BUTTONS, STAFF_COMMANDS
 
 router = Router(name="staff_refusal")
 
@@ -20,10 +19,9 @@ async def refuse_command(message: Message, t: Texts) -> None:
     await message.answer(t("staff.refused"))
 
 
-@router.callback_query(StaffCb.filter())
-@router.callback_query(CustomerTypeCb.filter())
-@router.callback_query(NoteTypeCb.filter())
-@router.callback_query(ProductEditCb.filter())
-@router.callback_query(BroadcastCb.filter())
 async def refuse_button(callback: CallbackQuery, t: Texts) -> None:
     await callback.answer(t("staff.refused"), show_alert=True)
+
+
+for button in STAFF_BUTTONS:
+    router.callback_query.register(refuse_button, button.filter())
