@@ -12,11 +12,10 @@ import gc
 import os
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.telegram_session import loads_without_keyboards
+from bot.telegram_session import JsonSession, loads_without_keyboards
 
 dp = Dispatcher()
 
@@ -44,8 +43,9 @@ async def pressed(callback: CallbackQuery) -> None:
 
 
 async def main() -> None:
-    # As orderbot's session (bot.app.create_bot): the keyboard echoed back in each answer is not read.
-    session = AiohttpSession(
+    # As orderbot's session (bot.app.create_bot): parameters sent as JSON, and the keyboard echoed back
+    # in each answer not read.
+    session = JsonSession(
         api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]), json_loads=loads_without_keyboards
     )
     bot = Bot(os.environ["BOT_TOKEN"], session=session)

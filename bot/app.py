@@ -7,7 +7,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
@@ -30,7 +29,7 @@ from .middlewares import (
 from .outbox import OutboxSender, SendLimits
 from .scheduler import Clock
 from .settings import Settings
-from .telegram_session import KeepResponseTypes, RetryAfterMiddleware, loads_without_keyboards
+from .telegram_session import JsonSession, KeepResponseTypes, RetryAfterMiddleware, loads_without_keyboards
 
 CUSTOMER_COMMANDS = (
     "start",
@@ -50,7 +49,7 @@ CUSTOMER_COMMANDS = (
 
 
 def create_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(
+    session = JsonSession(
         api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=loads_without_keyboards
     )
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost

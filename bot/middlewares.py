@@ -203,5 +203,5 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 return await handler(event, data)
             finally:
                 outbox = data.get("outbox")
-                if outbox is not None and uow.outbox.queued:
+                if outbox is not None and uow.queued:
                     outbox.kick()  # deliver what the update committed to the outbox now, not at the next tick

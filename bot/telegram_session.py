@@ -4,6 +4,9 @@
   The outbox sender turns it off for its own sends (``retry_429``): a refused row waits in the table.
 - ``loads_without_keyboards``: the session's JSON reader, which leaves out the keyboard Telegram echoes
   back with every message we send or edit (never read, and most of the answer's pydantic work).
+- ``JsonSession``: sends each call's parameters as one JSON body instead of aiogram's url-encoded form
+  (a field JSON-encoded and then percent-quoted character by character in Python): 66 µs against
+  240 µs for a message with ten buttons.
 - ``KeepResponseTypes``: aiogram reads every answer through ``Response[method.__returning__]``; pydantic
   keeps such generic classes only weakly, so in a busy process the garbage collector drops them and
   every call builds the class again (a schema build per Bot API call: most of the bot's CPU time in
@@ -17,13 +20,16 @@ import json
 import logging
 import random
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
+from aiogram.client.default import Default
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+from aiohttp import ClientError, ClientTimeout
 
 log = logging.getLogger("orderbot.telegram")
 # False in a task that handles a 429 itself (the outbox sender): the middleware passes it on at once.
@@ -44,6 +50,58 @@ def loads_without_keyboards(content: str) -> Any:
     if isinstance(result, dict):
         result.pop("reply_markup", None)
     return data
+
+
+class JsonSession(AiohttpSession):
+    """aiogram's session, the parameters sent as a JSON body (the Bot API takes either).
+
+    aiogram builds a form: every field JSON-encoded on its own, then the form percent-quoted by
+    ``urllib.parse.quote`` in Python, a character at a time — for a keyboard of ten buttons most of a
+    call's CPU. Here the method is dumped once (its ``None`` fields left out, as aiogram leaves them
+    out), the bot's defaults put in, and the whole encoded by the C encoder. A call that uploads a
+    file needs ``multipart/form-data`` and goes aiogram's way.
+    """
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        files: dict[str, Any] = {}
+        body = self._plain(method.model_dump(warnings=False, exclude_none=True), bot, files)
+        if files:
+            return await super().make_request(bot, method, timeout)
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            async with session.post(
+                url,
+                data=self.json_dumps(body),
+                headers={"Content-Type": "application/json"},
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
+            ) as resp:
+                raw_result = await resp.text()
+        except TimeoutError as e:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+        except ClientError as e:
+            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
+        return cast(TelegramType, response.result)
+
+    def _plain(self, value: Any, bot: Bot, files: dict[str, Any]) -> Any:
+        """``value`` as JSON can carry it: ``None`` left out, the bot's defaults resolved, and anything
+        else that is not plain data (a file, a date, an enum) prepared as aiogram prepares it."""
+        if isinstance(value, dict):
+            plain = {}
+            for key, item in value.items():
+                if item is not None and (item := self._plain(item, bot, files)) is not None:
+                    plain[key] = item
+            return plain
+        if isinstance(value, list):
+            return [plain for item in value if (plain := self._plain(item, bot, files)) is not None]
+        if value is None or isinstance(value, str | int | float):  # bool is an int
+            return value
+        if isinstance(value, Default):
+            return self._plain(bot.default[value.name], bot, files)
+        return self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 from types import TracebackType
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,45 +20,85 @@ from .repositories import (
     OrderRepository,
     OutboxRepository,
     PaymentRepository,
+    Repository,
     StaffRepository,
     TickRepository,
     UpdateRepository,
 )
 
+R = TypeVar("R", bound=Repository)
+
+
+class _Made(Generic[R]):
+    """A repository of the unit of work, made on first use (and then kept, as an attribute)."""
+
+    def __init__(self, kind: type[R]) -> None:
+        self.kind = kind
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, uow: UnitOfWork, owner: type | None = None) -> R:
+        repository = self.kind(uow.session)
+        uow.__dict__[self.name] = repository
+        return repository
+
 
 class UnitOfWork:
-    """``async with UnitOfWork(factory) as uow: ...; await uow.commit()`` — repositories never commit."""
+    """``async with UnitOfWork(factory) as uow: ...; await uow.commit()`` — repositories never commit.
 
-    session: AsyncSession
+    The session and each repository are made when first used: an update that reads nothing (/start of
+    a customer the update's record already read) costs no session, and closing an unused one took
+    70 µs of greenlet round trips.
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
         self._writing = False
         self._lock: asyncio.Lock | None = None  # SQLite: this process's writers' queue, held while writing
 
+    @cached_property
+    def session(self) -> AsyncSession:
+        return self._factory()
+
+    customers = _Made(CustomerRepository)
+    catalog = _Made(CatalogRepository)
+    carts = _Made(CartRepository)
+    orders = _Made(OrderRepository)
+    updates = _Made(UpdateRepository)
+    staff = _Made(StaffRepository)
+    payments = _Made(PaymentRepository)
+    outbox = _Made(OutboxRepository)
+    notes = _Made(NoteRepository)
+    loyalty = _Made(LoyaltyRepository)
+    broadcasts = _Made(BroadcastRepository)
+    ticks = _Made(TickRepository)
+
+    @property
+    def used(self) -> bool:
+        """Whether anything asked for the session."""
+        return "session" in self.__dict__
+
+    @property
+    def queued(self) -> int:
+        """Messages this unit of work queued in the outbox (none when it never touched the outbox)."""
+        outbox: OutboxRepository | None = self.__dict__.get("outbox")
+        return outbox.queued if outbox is not None else 0
+
     async def __aenter__(self) -> UnitOfWork:
-        self.session = self._factory()
-        self.customers = CustomerRepository(self.session)
-        self.catalog = CatalogRepository(self.session)
-        self.carts = CartRepository(self.session)
-        self.orders = OrderRepository(self.session)
-        self.updates = UpdateRepository(self.session)
-        self.staff = StaffRepository(self.session)
-        self.payments = PaymentRepository(self.session)
-        self.outbox = OutboxRepository(self.session)
-        self.notes = NoteRepository(self.session)
-        self.loyalty = LoyaltyRepository(self.session)
-        self.broadcasts = BroadcastRepository(self.session)
-        self.ticks = TickRepository(self.session)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if not self.used:
+            self._done_writing()
+            return
         try:
             # Detach first: what a service returns stays readable after the closing rollback.
             self.session.expunge_all()
-            await self.session.rollback()
+            if self.session.in_transaction():
+                await self.session.rollback()
         finally:
             await self.session.close()
             self._done_writing()
@@ -104,5 +146,5 @@ class UnitOfWork:
 
     async def end_read(self) -> None:
         """Close a read-only transaction early (before slow I/O such as sending to Telegram)."""
-        if self.session.in_transaction() and not self._writing:
+        if self.used and self.session.in_transaction() and not self._writing:
             await self.session.commit()

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.methods import SendMediaGroup
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
+from PIL import Image
 
-from bot.telegram_session import loads_without_keyboards
+from bot.telegram_session import JsonSession, loads_without_keyboards
 
 from .conftest import Shop
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (40, 160, 90)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 def test_a_sent_messages_keyboard_is_left_out_and_nothing_else() -> None:
@@ -32,3 +47,41 @@ async def test_the_bot_still_reads_what_it_sent_and_the_customer_sees_the_keyboa
     assert shown["reply_markup"]["inline_keyboard"][0][0]["text"] == "Tea"
     edited = await shop.bot.edit_message_text("Menu, again", chat_id=ann.id, message_id=sent.message_id)
     assert not isinstance(edited, bool) and edited.text == "Menu, again"
+
+
+async def test_parameters_go_as_one_json_body_with_the_bots_defaults_and_uploads_as_a_form(
+    shop: Shop,
+) -> None:
+    ann = await shop.started()
+    since = (await shop.client.calls())[-1]["seq"]
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Tea 🍵", callback_data="t")]])
+    await shop.bot.send_message(ann.id, "<i>Tea</i> &lt;3", reply_markup=markup, disable_notification=False)
+    await ann.wait_for(text="Tea <3")
+    await shop.bot.send_photo(ann.id, BufferedInputFile(PNG, "tea.png"), caption="<b>Green</b> tea")
+    shown = await ann.wait_for(predicate=lambda m: m.get("caption") == "Green tea")
+    assert shown["caption_entities"][0]["type"] == "bold"  # the bot's default parse mode, in the form too
+    sent, uploaded = [c for c in await shop.client.calls(since=since) if c["bot_id"] == shop.bot.id]
+    params = sent["params"]
+    # JSON carries types: the keyboard an object, a flag a boolean (a form sends both as strings)
+    assert params["reply_markup"] == {"inline_keyboard": [[{"text": "Tea 🍵", "callback_data": "t"}]]}
+    assert params["disable_notification"] is False
+    assert params["parse_mode"] == "HTML" and params["link_preview_options"] == {"is_disabled": True}
+    assert None not in params.values()
+    assert uploaded["ok"] and uploaded["method"] == "sendPhoto"
+
+
+def test_a_nested_default_is_resolved_and_a_nested_file_makes_an_upload() -> None:
+    session = JsonSession()
+    bot = Bot("1:x", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    files: dict[str, Any] = {}
+    media = SendMediaGroup(
+        chat_id=1,
+        media=[
+            InputMediaPhoto(media="file-id", caption="<b>a</b>"),
+            InputMediaPhoto(media=BufferedInputFile(PNG, "b.png")),
+        ],
+    )
+    plain = session._plain(media.model_dump(warnings=False, exclude_none=True), bot, files)
+    first, second = plain["media"]
+    assert first == {"type": "photo", "media": "file-id", "caption": "<b>a</b>", "parse_mode": "HTML"}
+    assert second["media"].startswith("attach://") and list(files) == [second["media"][9:]]
