@@ -1,19 +1,20 @@
 """Delivering the outbox: rows written in the same transaction as the change they announce.
 
 The sender runs right after each update and on the scheduler's clock, within Telegram's limits:
-overall and per chat, counted from Telegram's answers (``pacing.Pace``). A chat's messages in a round go
-one after another, in the order they were queued ("order completed" before "points earned"); chats go
-side by side. A refused message (429, a network error, a 5xx) goes back to the table for as long as
-Telegram asks or the backoff says, and the chat's later messages of the round with it, so the order
-holds and no round waits on a refusal. A row is marked sent only after Telegram accepted it (at least
-once: a crash between the two can send a row twice, never zero times).
+overall and per chat, counted from Telegram's answers (``pacing.Pace``). A chat's messages go one after
+another, in the order they were queued ("order completed" before "points earned"), whichever worker
+sends them: a worker claims a chat's rows only while no other worker holds any of them and none waits
+on a refusal (``OutboxRepository.due``); chats go side by side. A refused message (429, a network error,
+a 5xx) goes back to the table for as long as Telegram asks or the backoff says, and the chat's later
+messages wait behind it, so the order holds and no round waits on a refusal. A row is marked sent only
+after Telegram accepted it (at least once: a crash between the two can send a row twice, never zero
+times).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,7 +71,6 @@ class OutboxSender:
         overall = self.limits.per_second * self.limits.margin
         self._global = Pace(max(1.0, overall), overall)  # a second's worth at once
         self._chats: dict[int, Pace] = {}
-        self._held: dict[int, float] = {}  # chat: until when (monotonic) its messages wait (``_hold``)
         self._lock = asyncio.Lock()
         self.timeout = 20  # seconds for one send; a timeout is retried like any network error
         self.backoff = 2.0  # seconds before the first retry after a network error or 5xx; doubles each time
@@ -104,7 +104,7 @@ class OutboxSender:
                 retry_429.reset(own_429s)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
-        """Take due rows for this worker: leased (not due) until they should long have been sent.
+        """Take claimable rows for this worker: leased until they should long have been sent.
 
         A worker that dies holding rows loses nothing: when the lease passes they are due again.
         """
@@ -120,13 +120,10 @@ class OutboxSender:
 
     def _fair(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         """At most a chat's burst per round, its oldest first: one busy chat must not hold up everyone
-        else's messages. A chat Telegram refused for now (``_held``) waits for its put-back rows."""
-        now = time.monotonic()
-        self._held = {chat: until for chat, until in self._held.items() if until > now}
+        else's messages."""
         chats: dict[int, list[OutboxMessage]] = {}
         for row in rows:
-            if row.chat_id not in self._held:
-                chats.setdefault(row.chat_id, []).append(row)
+            chats.setdefault(row.chat_id, []).append(row)
         return [
             row
             for chat, queued in chats.items()
@@ -143,19 +140,18 @@ class OutboxSender:
                 outcome, again_at = await self._send(row)
             sent += outcome == "sent"
             if again_at is not None:
-                await self._hold(row, again_at, [later.id for later in rows[at + 1 :]])
+                # The refused row, waiting in the table, holds up the chat's later ones for every worker;
+                # those this round claimed go back unsent, to follow it in their turn.
+                await self._release([later.id for later in rows[at + 1 :]])
                 break
         return sent
 
-    async def _hold(self, refused: OutboxMessage, until: datetime, claimed: list[int]) -> None:
-        """The chat's later messages (``claimed`` in this round, or not) wait behind the refused one, in
-        the table, and this worker sends the chat nothing new meanwhile: they still arrive in the order
-        they were queued."""
-        self._held[refused.chat_id] = time.monotonic() + (until - utcnow()).total_seconds()
-        async with UnitOfWork(self.session_factory) as uow:
-            await uow.begin_write()
-            await uow.outbox.hold_chat(refused.chat_id, refused.id, until, claimed)
-            await uow.commit()
+    async def _release(self, claimed: list[int]) -> None:
+        if claimed:
+            async with UnitOfWork(self.session_factory) as uow:
+                await uow.begin_write()
+                await uow.outbox.release(claimed)
+                await uow.commit()
 
     async def _send(self, row: OutboxMessage) -> tuple[str, datetime | None]:
         """Send one row and record the outcome; with the time it is due again when it was refused for
@@ -223,6 +219,7 @@ class OutboxSender:
             await uow.begin_write()
             row = await uow.outbox.get(row_id)
             if row is not None:
+                row.leased_until = None  # its outcome is recorded: no longer on its way
                 for key, value in values.items():
                     setattr(row, key, value)
             if unreachable is not None:

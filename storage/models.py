@@ -333,6 +333,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Claimed by a worker, which sends it (or records why not) before then; a dead worker's rows are
+    # claimable again after it. While it runs, the chat's newer rows wait (``OutboxRepository.due``).
+    leased_until: Mapped[datetime | None]
 
 
 class LoyaltyAccount(Base):

@@ -611,44 +611,73 @@ class OutboxRepository(Repository):
         self.queued += bool(result.rowcount)  # type: ignore[attr-defined]
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    @staticmethod
+    def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+        """Due, not claimed by a live worker, and of a chat none of whose messages is on its way: one
+        a worker holds (leased), or one Telegram refused for now (a 429 or a network error: it waits,
+        due again later). A chat's messages thus go one round after another, in order, whichever worker
+        sends them; a message kept for the end of the quiet hours holds up nothing."""
+        busy = select(OutboxMessage.chat_id).where(
+            OutboxMessage.status == "pending",
+            or_(
+                OutboxMessage.leased_until > now,
+                and_(OutboxMessage.last_error.is_not(None), OutboxMessage.due_at > now),
+            ),
+        )
+        return (
+            OutboxMessage.status == "pending",
+            OutboxMessage.due_at <= now,
+            or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until <= now),
+            OutboxMessage.chat_id.not_in(busy),
+        )
+
     async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        """Rows due now, locked for this transaction; rows another worker has locked are skipped
-        (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer at a time anyway)."""
+        """Claimable rows (``_claimable``), locked for this transaction; rows another worker has locked
+        are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer at a time anyway).
+
+        A chat's rows are kept only from its oldest claimable one on: on PostgreSQL another worker may be
+        claiming that one right now (locked, so skipped here, its lease not yet committed), and its newer
+        rows must not overtake it.
+        """
+        claimable = self._claimable(now)
         statement = (
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
+            .where(*claimable)
             .order_by(OutboxMessage.due_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list(await self.session.scalars(statement))
+        rows = list(await self.session.scalars(statement))
+        if not rows:
+            return rows
+        oldest = select(OutboxMessage.chat_id, func.min(OutboxMessage.id)).where(
+            *claimable, OutboxMessage.chat_id.in_({row.chat_id for row in rows})
+        )
+        first: dict[int, int] = {
+            chat: oldest_id
+            for chat, oldest_id in await self.session.execute(oldest.group_by(OutboxMessage.chat_id))
+        }
+        mine: dict[int, int] = {}
+        for row in rows:
+            mine[row.chat_id] = min(row.id, mine.get(row.chat_id, row.id))
+        return [row for row in rows if mine[row.chat_id] == first.get(row.chat_id)]
 
     async def any_due(self, now: datetime) -> bool:
-        statement = select(OutboxMessage.id).where(
-            OutboxMessage.status == "pending", OutboxMessage.due_at <= now
-        )
+        statement = select(OutboxMessage.id).where(*self._claimable(now))
         return await self.session.scalar(statement.limit(1)) is not None
 
-    async def hold_chat(self, chat_id: int, after_id: int, until: datetime, claimed: list[int]) -> None:
-        """The chat's pending messages queued after ``after_id`` are due at ``until``: those not yet due
-        by then, and those ``claimed`` by this worker (leased); others due later, such as ones kept for
-        the end of the quiet hours, keep their time."""
-        await self.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.chat_id == chat_id,
-                OutboxMessage.status == "pending",
-                OutboxMessage.id > after_id,
-                or_(OutboxMessage.due_at < until, OutboxMessage.id.in_(claimed)),
-            )
-            .values(due_at=until)
-        )
-
     async def lease(self, ids: list[int], until: datetime) -> None:
-        """Claimed rows are not due again until ``until``: the claimer sends them, or they go again after."""
+        """Claimed rows are this worker's until ``until``: it sends them, or they are claimable after."""
         if ids:
             await self.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(due_at=until)
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(leased_until=until)
+            )
+
+    async def release(self, ids: list[int]) -> None:
+        """Claimed rows left unsent (behind a refused one): claimable again, in their turn."""
+        if ids:
+            await self.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(leased_until=None)
             )
 
     async def get(self, message_id: int) -> OutboxMessage | None:

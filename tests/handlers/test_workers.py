@@ -8,6 +8,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import time_machine
 from sqlalchemy import func, select
 
@@ -128,5 +129,87 @@ async def test_rows_one_worker_claimed_are_not_anothers_until_the_lease_passes(
         with time_machine.travel(utcnow() + timedelta(minutes=2), tick=False):
             again = await second._claim(10)  # the first worker died: its rows are due again
         assert sorted(r.id for r in again) == sorted(r.id for r in mine + theirs)
+    finally:
+        await bot.session.close()
+
+
+async def _queue(session_factory: Any, chats: list[int], start: int = 0, **values: Any) -> list[int]:
+    """A row for each chat, in this order; their ids."""
+    async with UnitOfWork(session_factory) as uow:
+        await uow.begin_write()
+        for i, chat in enumerate(chats, start):
+            message = OutboxMessage(
+                kind="news", chat_id=chat, template="notify.broadcast", context={"text": "hi"}, **values
+            )
+            message.dedupe_key = f"n:{i}"
+            await uow.outbox.enqueue(message)
+        await uow.commit()
+        rows = await uow.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))
+        return list(rows)[start:]
+
+
+async def _senders(sandbox: SandboxServer, session_factory: Any) -> tuple[Any, OutboxSender, OutboxSender]:
+    settings = load_settings(bot_token=TOKEN, telegram_api_url=sandbox.url)
+    renderer, bot = Renderer(settings.shop_config()), create_bot(settings)
+    return bot, OutboxSender(bot, session_factory, renderer), OutboxSender(bot, session_factory, renderer)
+
+
+async def test_a_chats_newer_rows_wait_while_another_worker_holds_its_older_ones(
+    sandbox: SandboxServer, session_factory: Any
+) -> None:
+    """Two workers on one chat would send side by side: its third message could arrive before its first."""
+    bot, first, second = await _senders(sandbox, session_factory)
+    try:
+        one, two, other = await _queue(session_factory, [1000, 1000, 1001])
+        assert sorted(r.id for r in await first._claim(10)) == [one, two, other]
+        three, elsewhere = await _queue(session_factory, [1000, 1002], start=3)
+        assert [r.id for r in await second._claim(10)] == [elsewhere]  # chat 1000 is on its way
+        await first._update(one, status="sent", sent_at=utcnow())
+        assert await second._claim(10) == []  # its second message still is
+        await first._update(two, status="sent", sent_at=utcnow())
+        assert [r.id for r in await second._claim(10)] == [three]
+    finally:
+        await bot.session.close()
+
+
+async def test_a_refused_row_holds_up_its_chats_newer_rows_for_every_worker(
+    sandbox: SandboxServer, session_factory: Any
+) -> None:
+    bot, first, second = await _senders(sandbox, session_factory)
+    try:
+        [refused] = await _queue(session_factory, [1000])
+        await first._claim(10)
+        # Telegram said "retry after 30": the row waits, and so does anything newer for that chat
+        await first._update(refused, due_at=utcnow() + timedelta(seconds=30), last_error="Too Many Requests")
+        later, quiet = await _queue(session_factory, [1000, 1001], start=1)
+        async with UnitOfWork(session_factory) as uow:  # kept for the end of the quiet hours
+            await uow.begin_write()
+            row = await uow.outbox.get(quiet)
+            assert row is not None
+            row.due_at = utcnow() + timedelta(hours=8)
+            await uow.commit()
+        [other] = await _queue(session_factory, [1001], start=3)
+        # a message kept for later holds nothing up; a refused one holds up its chat
+        assert [r.id for r in await second._claim(10)] == [other]
+        with time_machine.travel(utcnow() + timedelta(seconds=31), tick=False):
+            again = await second._claim(10)  # (the row of chat 1001 claimed above: its lease passed)
+            assert [r.id for r in again if r.chat_id == 1000] == [refused, later]  # in the order queued
+    finally:
+        await bot.session.close()
+
+
+async def test_a_chat_whose_oldest_row_another_worker_is_claiming_is_left_to_it(
+    sandbox: SandboxServer, session_factory: Any
+) -> None:
+    """PostgreSQL: two workers claim at once. The other one has locked the chat's first row and not yet
+    committed its lease; this one skips the locked row, and must not take the chat's second."""
+    if session_factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no claim is ever under way beside another")
+    bot, _, second = await _senders(sandbox, session_factory)
+    try:
+        one, _two, other = await _queue(session_factory, [1000, 1000, 1001])
+        async with session_factory() as session:
+            await session.execute(select(OutboxMessage).where(OutboxMessage.id == one).with_for_update())
+            assert [r.id for r in await second._claim(10)] == [other]
     finally:
         await bot.session.close()
