@@ -17,6 +17,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from aiogram import Bot
@@ -94,11 +96,9 @@ class OutboxSender:
             own_429s = retry_429.set(False)  # a refused row goes back to the table (``_send``)
             try:
                 due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
-                chats: dict[int, list[OutboxMessage]] = {}
-                for row in due:
-                    chats.setdefault(row.chat_id, []).append(row)
                 slots = asyncio.Semaphore(32)
-                sent = await asyncio.gather(*(self._deliver_in_order(rows, slots) for rows in chats.values()))
+                chats = groupby(due, key=attrgetter("chat_id"))  # each chat's rows together (``_fair``)
+                sent = await asyncio.gather(*(self._deliver_in_order(list(rows), slots) for _, rows in chats))
                 return sum(sent)
             finally:
                 retry_429.reset(own_429s)
@@ -120,7 +120,7 @@ class OutboxSender:
 
     def _fair(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         """At most a chat's burst per round, its oldest first: one busy chat must not hold up everyone
-        else's messages."""
+        else's messages. A chat's rows come together, in the order they were queued."""
         chats: dict[int, list[OutboxMessage]] = {}
         for row in rows:
             chats.setdefault(row.chat_id, []).append(row)
