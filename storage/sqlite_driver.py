@@ -95,6 +95,12 @@ class InlineConnection(aiosqlite.Connection):
         finally:
             connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
+    def begin_deferred(self) -> None:
+        """``BEGIN`` at once, from SQLAlchemy's ``begin`` event (``storage.db``): it never waits under WAL,
+        so it needs neither the thread nor a statement's way through SQLAlchemy and its greenlet bridge
+        (a cursor made, executed and closed: three round trips for a word)."""
+        self._here(self._conn.execute, ("BEGIN",), {})
+
     def _here(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")

@@ -91,3 +91,23 @@ async def test_reads_writes_and_full_text_search_through_the_driver(tmp_path: Pa
     async with UnitOfWork(factory) as uow:
         assert await uow.session.scalar(text("SELECT stock FROM products WHERE sku = 'COF-1'")) == 0
     await engine.dispose()
+
+
+async def test_a_unit_of_works_reads_share_one_snapshot(tmp_path: Path) -> None:
+    """``BEGIN`` is run at once by the driver (``InlineConnection.begin_deferred``), not through
+    SQLAlchemy's execution: still a transaction, so what another connection commits meanwhile is not
+    seen until it ends, and a writer's transaction after it sees it."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    await upgrade(engine)
+    factory = create_session_factory(engine)
+    await make_product(lambda: UnitOfWork(factory), sku="TEA-1", stock=3)
+    stock = text("SELECT stock FROM products WHERE sku = 'TEA-1'")
+    async with UnitOfWork(factory) as uow:
+        assert await uow.session.scalar(stock) == 3
+        other = sqlite3.connect(tmp_path / "shop.db", isolation_level=None)
+        other.execute("UPDATE products SET stock = 1 WHERE sku = 'TEA-1'")
+        other.close()
+        assert await uow.session.scalar(stock) == 3  # the same snapshot
+        assert await uow.begin_write()  # the reads end; the writer's transaction starts afresh
+        assert await uow.session.scalar(stock) == 1
+    await engine.dispose()
