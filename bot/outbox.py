@@ -106,7 +106,7 @@ class OutboxSender:
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         """Take claimable rows for this worker: leased until they should long have been sent.
 
-        A worker that dies holding rows loses nothing: when the lease passes they are due again.
+        A worker that dies holding rows loses nothing: when the lease passes they are claimable again.
         """
         async with UnitOfWork(self.session_factory) as uow:
             if not await uow.outbox.any_due(utcnow()):
