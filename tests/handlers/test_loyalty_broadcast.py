@@ -3,12 +3,17 @@ and /broadcast from compose to the final summary."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from sandbox.client import SimUser
-from storage.models import utcnow
+from shop import broadcast
+from storage.models import OutboxMessage, utcnow
+from storage.uow import UnitOfWork
 from tests.handlers.conftest import Shop, button_labels
 from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
 from tests.handlers.test_staff import staff_says
@@ -212,3 +217,51 @@ async def test_a_send_button_left_after_cancel_sends_nothing(shop: Shop) -> None
     assert answer["show_alert"] and "already sent or cancelled" in answer["text"]
     async with shop.uow() as u:
         assert await u.broadcasts.get(1) is None
+
+
+async def test_broadcast_progress_is_written_only_when_it_changed(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reporter runs every two seconds for each unfinished broadcast: a writer's transaction each time
+    would queue behind every update's, for nothing."""
+    ann = await shop.started("Ann")
+    await opt_in(ann)
+    clock = shop.dp["clock"]  # only this test reports, and nothing sends
+    clock.scheduler.pause()
+    await asyncio.sleep(0)
+    if clock.running:
+        await asyncio.wait(set(clock.running))
+    async with shop.uow() as u:
+        item = await broadcast.start(
+            u,
+            text="Scones at four",
+            photo=None,
+            audience="all",
+            staff_id=shop.owner.id,
+            chat_id=shop.owner.id,
+            message_id=None,
+            config=shop.dp["config"],
+        )
+        await u.begin_write()  # the message waits for tomorrow: the broadcast stays unfinished
+        await u.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.broadcast_id == item.id)
+            .values(due_at=utcnow() + timedelta(days=1))
+        )
+        await u.commit()
+    reporter = shop.dp["broadcasts"]
+    writers = 0
+    begin_write = UnitOfWork.begin_write
+
+    async def counted(uow: UnitOfWork) -> bool:
+        nonlocal writers
+        writers += 1
+        return await begin_write(uow)
+
+    monkeypatch.setattr(UnitOfWork, "begin_write", counted)
+    assert await reporter.report() == 1  # the progress message, sent and recorded
+    assert writers == 1
+    assert await reporter.report() == 0
+    assert writers == 1  # unchanged: no writer's transaction (on SQLite, the one writer's lock)
+    shown = await shop.owner.wait_for(text=f"Broadcast #{item.id} is being sent")
+    assert "waiting: 1" in shown["text"]
