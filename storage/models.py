@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -310,11 +311,32 @@ class CustomerNote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+PENDING = "status = 'pending'"
+ON_ITS_WAY = "(leased_until IS NOT NULL OR last_error IS NOT NULL)"  # leased, or refused before
+
+
 class OutboxMessage(Base):
     """A message the shop owes someone, written in the transaction of the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        # Only the rows a claim asks about by chat (``OutboxRepository._claimable``), so a broadcast's
+        # thousands of waiting rows cost it nothing: the pending rows of a chat, and those on their way.
+        Index(
+            "ix_outbox_pending_chat",
+            "chat_id",
+            "id",
+            sqlite_where=text(PENDING),
+            postgresql_where=text(PENDING),
+        ),
+        Index(
+            "ix_outbox_busy_chat",
+            "chat_id",
+            sqlite_where=text(f"{PENDING} AND {ON_ITS_WAY}"),
+            postgresql_where=text(f"{PENDING} AND {ON_ITS_WAY}"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # what it is about, e.g. "order_status"
