@@ -38,9 +38,10 @@ class BroadcastReporter:
                 await uow.end_read()
                 text = self.renderer.render("staff.broadcast_progress", language, number=item.id, p=progress)
                 message_id = item.progress_message_id
-                if text == item.progress_text and message_id is not None and not progress.done:
-                    continue  # nothing new to show or to write (this runs every two seconds)
-                if text != item.progress_text or message_id is None:
+                new = text != item.progress_text or message_id is None
+                if not new and not progress.done:
+                    continue  # nothing to show or to write (this runs every two seconds)
+                if new:
                     message_id = await self._show(item.progress_chat_id, message_id, text)
                     changed += 1
                 await uow.begin_write()

@@ -20,16 +20,16 @@ import json
 import logging
 import random
 from contextvars import ContextVar
-from typing import Any, cast
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.default import Default
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from aiohttp import ClientError, ClientTimeout
+from aiohttp import BytesPayload, FormData
 
 log = logging.getLogger("orderbot.telegram")
 # False in a task that handles a 429 itself (the outbox sender): the middleware passes it on at once.
@@ -62,29 +62,16 @@ class JsonSession(AiohttpSession):
     file needs ``multipart/form-data`` and goes aiogram's way.
     """
 
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
-    ) -> TelegramType:
+    # aiogram's ``make_request`` posts whatever this returns (aiohttp takes a payload as well as a form),
+    # so only the body is ours: the request, its timeout and its errors stay aiogram's.
+    def build_form_data(  # type: ignore[override]
+        self, bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> FormData | BytesPayload:
         files: dict[str, Any] = {}
         body = self._plain(method.model_dump(warnings=False, exclude_none=True), bot, files)
         if files:
-            return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        try:
-            async with session.post(
-                url,
-                data=self.json_dumps(body),
-                headers={"Content-Type": "application/json"},
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
-            ) as resp:
-                raw_result = await resp.text()
-        except TimeoutError as e:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from e
-        except ClientError as e:
-            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
-        return cast(TelegramType, response.result)
+            return super().build_form_data(bot, method)
+        return BytesPayload(self.json_dumps(body).encode(), content_type="application/json")
 
     def _plain(self, value: Any, bot: Bot, files: dict[str, Any]) -> Any:
         """``value`` as JSON can carry it: ``None`` left out, the bot's defaults resolved, and anything

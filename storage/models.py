@@ -321,7 +321,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),
-        # Only the rows a claim asks about by chat (``OutboxRepository._claimable``), so a broadcast's
+        # Only the rows a claim asks about by chat (``storage.repositories._claimable``), so a broadcast's
         # thousands of waiting rows cost it nothing: the pending rows of a chat, and those on their way.
         Index(
             "ix_outbox_pending_chat",
