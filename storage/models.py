@@ -320,9 +320,18 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_status_due", "status", "due_at"),
-        # Only the rows a claim asks about by chat (``storage.repositories._claimable``), so a broadcast's
-        # thousands of waiting rows cost it nothing: the pending rows of a chat, and those on their way.
+        # Only the rows a claim reads (``storage.repositories._claimable``), so a broadcast's thousands of
+        # waiting rows and the history of sent ones cost it nothing: the pending rows by due time (the
+        # claim's order), the pending rows of a chat, and those on their way. With every index partial on
+        # the same condition, SQLite (no statistics) picks by the other terms: the chat index when the
+        # claim asks about chats, not a scan of every pending row through the time index.
+        Index(
+            "ix_outbox_pending_due",
+            "due_at",
+            "id",
+            sqlite_where=text(PENDING),
+            postgresql_where=text(PENDING),
+        ),
         Index(
             "ix_outbox_pending_chat",
             "chat_id",

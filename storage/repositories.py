@@ -701,7 +701,7 @@ class OutboxRepository(Repository):
         return await self.session.get(OutboxMessage, message_id)
 
     async def backlog(self) -> int:
-        statement = select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+        statement = select(func.count(OutboxMessage.id)).where(text(PENDING))  # the partial index's words
         return int(await self.session.scalar(statement) or 0)
 
     async def by_key(self, dedupe_key: str) -> OutboxMessage | None:

@@ -213,3 +213,26 @@ async def test_a_chat_whose_oldest_row_another_worker_is_claiming_is_left_to_it(
             assert [r.id for r in await second._claim(10)] == [other]
     finally:
         await bot.session.close()
+
+
+async def test_a_claim_reads_only_pending_rows_through_their_indexes(session_factory: Any) -> None:
+    """SQLite plans without statistics, by the indexes' shapes: the claim's batch comes in due order
+    from the pending rows' time index, and its per-chat check from the chat index. A time index over
+    every row (sent history included) was taken for the per-chat check too: a scan of every pending
+    row, a big broadcast's thousands, at every claim."""
+    from storage.repositories import _DUE, _OLDEST
+
+    engine = session_factory.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by its statistics of the rows")
+
+    async def plan(statement: Any) -> str:
+        sql = statement.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True}).string
+        async with engine.connect() as connection:
+            rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", (None,) * sql.count("?"))
+            return " | ".join(str(row[-1]) for row in rows)
+
+    due = await plan(_DUE.params(now=None, limit=10))
+    assert "ix_outbox_pending_due" in due and "TEMP B-TREE" not in due  # already in the batch's order
+    oldest = await plan(_OLDEST.params(now=None, chats=[1000, 1001]))
+    assert "ix_outbox_pending_chat (chat_id=?)" in oldest, oldest
