@@ -43,6 +43,7 @@ def routers() -> list[Router]:
     customer_routers = [
         start.router,
         checkout.router,
+        checkout.steps,
         catalog.router,
         cart.router,
         orders.router,

@@ -7,7 +7,7 @@ draft, so a button from a checkout that was cancelled or already placed gets a p
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
@@ -33,8 +33,12 @@ from ..render import Texts
 from ..states import Checkout
 from .telegram_pay import send_invoice
 
-router = Router(name="checkout")
+router = Router(name="checkout")  # the way in: /checkout, the cart's button, the checkout's buttons
 router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
+# What a customer types while checking out. Behind one check of the step, so that the messages of
+# everyone else (most of them) pass the checkout with it instead of trying each step's handlers.
+steps = Router(name="checkout_steps")
+steps.message.filter(F.chat.type == "private", StateFilter(Checkout))
 ORDER = [
     Checkout.fulfilment,
     Checkout.address,
@@ -230,7 +234,7 @@ async def _place(
 
 
 # --- typed answers ------------------------------------------------------------------------------------
-@router.message(Checkout.address, F.text)
+@steps.message(Checkout.address, F.text)
 async def address_typed(
     message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
 ) -> None:
@@ -242,7 +246,7 @@ async def address_typed(
     await ask(message, Checkout.phone, t, uow, customer, config, state)
 
 
-@router.message(Checkout.phone, F.contact)
+@steps.message(Checkout.phone, F.contact)
 async def phone_shared(
     message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
 ) -> None:
@@ -251,7 +255,7 @@ async def phone_shared(
     await _phone(message, t, customer, uow, config, state, contact.phone_number, contact.user_id or 0)
 
 
-@router.message(Checkout.phone, F.text)
+@steps.message(Checkout.phone, F.text)
 async def phone_typed(
     message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
 ) -> None:
@@ -298,7 +302,7 @@ async def _phone(
     await ask(message, Checkout.notes, t, uow, customer, config, state)
 
 
-@router.message(Checkout.notes, F.text)
+@steps.message(Checkout.notes, F.text)
 async def notes_typed(
     message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
 ) -> None:
@@ -310,11 +314,6 @@ async def notes_typed(
     await ask(message, Checkout.payment, t, uow, customer, config, state)
 
 
-@router.message(Checkout.fulfilment)
-@router.message(Checkout.payment)
-@router.message(Checkout.summary)
-@router.message(Checkout.address)
-@router.message(Checkout.phone)
-@router.message(Checkout.notes)
+@steps.message()  # anything else while checking out
 async def unexpected_in_checkout(message: Message, t: Texts) -> None:
     await message.answer(t("checkout.use_buttons"))

@@ -58,3 +58,52 @@ async def test_an_inlined_filter_decides_as_before_and_never_leaves_the_loop(
     assert not (await handler.check(message, raw_state=None))[0]
     message.text = "A"
     assert not (await handler.check(message, raw_state=Form.name.state))[0]
+
+
+async def test_the_staff_gate_lets_a_customer_through_exactly_what_the_refusal_answers() -> None:
+    from aiogram.types import Message
+
+    from handlers.staff import refusal
+    from handlers.staff.access import STAFF_COMMANDS, MayBeForStaff
+
+    chat = {"id": 7, "type": "private"}
+
+    def message(text: str, file: bool = False) -> Message:
+        body: dict[str, Any] = {"message_id": 1, "date": 0, "chat": chat}
+        if file:
+            body |= {"caption": text, "document": {"file_id": "f", "file_unique_id": "u"}}
+        else:
+            body["text"] = text
+        return Message.model_validate(body)
+
+    async def refused(event: Message) -> bool:
+        for handler in refusal.router.message.handlers:
+            if (await handler.check(event, t=None, bot=None))[0]:
+                return True
+        return False
+
+    samples = [message(f"/{c}") for c in STAFF_COMMANDS] + [
+        message(text)
+        for text in (
+            "/start",
+            "/orders",
+            "/points",
+            "/points 50 @ann",
+            "/points\n50",
+            "/checkout now",
+            "/queue 3",
+            "/Queue",
+            "queue",
+            "🛍 Catalog",
+            "",
+            "/",
+            "/ queue",
+            "<b>/queue</b>",
+        )
+    ]
+    samples += [message("/import", file=True), message("/importing", file=True), message("/start", file=True)]
+    gate = MayBeForStaff()
+    for event in samples:
+        assert await gate(event, role=None) == await refused(event), event.text or event.caption
+    assert await gate(message("/queue@orderbot"), role=None)  # the refusal checks the mention itself
+    assert await gate(message("/start"), role="staff")  # staff: everything goes to the staff routers
