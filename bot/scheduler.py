@@ -30,6 +30,10 @@ from .outbox import OutboxSender
 log = logging.getLogger("orderbot.scheduler")
 Job = Callable[[UnitOfWork, ShopConfig, datetime], Awaitable[int]]
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# How long a sent message stays in the outbox: a record for support, no longer (it holds what was said
+# to whom). Its dedupe key goes with it; every key names a one-off event (an order's status, a day's
+# digest, a week's points notice, a tier reached by lifetime points), so none comes back to be sent twice.
+KEEP_SENT = timedelta(days=30)
 
 
 class Clock:
@@ -114,9 +118,11 @@ class Clock:
         return run
 
     async def _housekeeping(self) -> None:
-        """Forget processed update ids after two days and job ticks after one."""
+        """Forget processed update ids after two days, job ticks after one, and messages sent (or given
+        up on) after ``KEEP_SENT``."""
         async with UnitOfWork(self.session_factory) as uow:
             await uow.begin_write()
             await uow.updates.forget_before(utcnow() - timedelta(days=2))
             await uow.ticks.forget_before(utcnow() - timedelta(days=1))
+            await uow.outbox.forget_done_before(utcnow() - KEEP_SENT)
             await uow.commit()

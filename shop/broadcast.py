@@ -140,6 +140,7 @@ async def start(
                 photo=photo,
                 broadcast_id=broadcast.id,
                 dedupe_key=f"broadcast:{broadcast.id}:to:{customer.id}",
+                about_customer_id=customer.id,
             )
         )
     await uow.commit()

@@ -307,6 +307,7 @@ async def place_order(uow: UnitOfWork, customer: Customer, token: str, config: S
             kind="new_order",
             template="staff.new_order",
             key=f"order:{order.id}:new",
+            about_customer_id=customer.id,
             number=order.id,
             total_minor=order.total_minor,
             reference=order.reference,

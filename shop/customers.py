@@ -176,6 +176,7 @@ async def forget_customer(uow: UnitOfWork, customer_id: int) -> None:
     """Erase personal data. Orders stay for the shop's books, without name, phone, address or notes."""
     await uow.begin_write()
     customer = await get_customer(uow, customer_id)
+    await uow.outbox.forget_customer(customer_id, customer.telegram_id)  # their messages, our alerts
     customer.telegram_id = -customer.id  # no longer tied to the person; keeps the column unique
     customer.first_name = ""
     customer.last_name = customer.username = customer.phone = None

@@ -60,6 +60,7 @@ async def notify_customer(
             photo=photo,
             dedupe_key=key,
             due_at=due,
+            about_customer_id=customer.id,
         )
     )
 
@@ -71,10 +72,13 @@ async def notify_staff(
     kind: str,
     template: str,
     key: str,
+    about_customer_id: int | None = None,
     photo: str | None = None,
     **context: Any,
 ) -> int:
-    """Queue a message to the staff group, or to each owner in their language; returns how many."""
+    """Queue a message to the staff group, or to each owner in their language; returns how many.
+
+    ``about_customer_id``: the customer whose order it is about (it goes when they are forgotten)."""
     queued = 0
     for chat_id in config.staff_recipients:
         message = OutboxMessage(
@@ -85,6 +89,7 @@ async def notify_staff(
             language=await language_of(uow, chat_id, config),
             photo=photo,
             dedupe_key=f"{key}:to:{chat_id}",
+            about_customer_id=about_customer_id,
         )
         queued += await uow.outbox.enqueue(message)
     return queued

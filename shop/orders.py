@@ -142,6 +142,7 @@ async def cancel_by_customer(uow: UnitOfWork, customer_id: int, order_id: int, c
         kind="order_cancelled",
         template="staff.cancelled_by_customer",
         key=f"order:{order.id}:status:cancelled",
+        about_customer_id=order.customer_id,
         number=order.id,
     )
     await uow.commit()
@@ -188,6 +189,7 @@ async def attach_receipt(uow: UnitOfWork, customer_id: int, file_id: str, config
         template="staff.receipt",
         photo=file_id,
         key=f"order:{order.id}:receipt:{file_id[-24:]}",
+        about_customer_id=order.customer_id,
         number=order.id,
         total_minor=order.total_minor,
         reference=order.reference,

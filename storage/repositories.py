@@ -707,6 +707,21 @@ class OutboxRepository(Repository):
     async def by_key(self, dedupe_key: str) -> OutboxMessage | None:
         return await self.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
 
+    async def forget_customer(self, customer_id: int, chat_id: int) -> int:
+        """Every message, sent or not, to the customer's chat or about them (a staff alert about their
+        order); how many."""
+        about = or_(OutboxMessage.about_customer_id == customer_id, OutboxMessage.chat_id == chat_id)
+        result = await self.session.execute(delete(OutboxMessage).where(about))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def forget_done_before(self, moment: datetime) -> int:
+        """Messages sent (or given up on) that were queued before ``moment``; how many."""
+        done = OutboxMessage.status != "pending"
+        result = await self.session.execute(
+            delete(OutboxMessage).where(done, OutboxMessage.created_at < moment)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
 
 class NoteRepository(Repository):
     def add(self, note: CustomerNote) -> None:

@@ -37,6 +37,37 @@ async def test_each_tick_of_a_job_runs_on_one_worker(session_factory: Any) -> No
         assert await uow.session.scalar(select(func.count()).select_from(JobTick)) == 1
 
 
+async def test_housekeeping_forgets_sent_messages_after_a_month_and_keeps_what_is_owed(
+    session_factory: Any,
+) -> None:
+    async def nothing() -> None:
+        return None
+
+    clock = Clock(SimpleNamespace(flush_logged=nothing), session_factory, ShopConfig())  # type: ignore[arg-type]
+    month = timedelta(days=31)
+    rows = {  # dedupe key: (status, queued how long ago)
+        "old-sent": ("sent", month),
+        "old-failed": ("failed", month),
+        "old-unreachable": ("unreachable", month),
+        "old-pending": ("pending", month),  # still owed (held back by retries): never dropped
+        "new-sent": ("sent", timedelta(days=29)),
+    }
+    async with UnitOfWork(session_factory) as uow:
+        await uow.begin_write()
+        for key, (status, age) in rows.items():
+            at = utcnow() - age
+            await uow.outbox.enqueue(
+                OutboxMessage(
+                    kind="k", chat_id=5, template="t", dedupe_key=key, status=status, created_at=at, due_at=at
+                )
+            )
+        await uow.commit()
+    await clock._housekeeping()
+    async with UnitOfWork(session_factory) as uow:
+        kept = set(await uow.session.scalars(select(OutboxMessage.dedupe_key)))
+    assert kept == {"old-pending", "new-sent"}
+
+
 async def test_stopping_the_clock_lets_a_tick_under_way_finish(session_factory: Any) -> None:
     """A tick in the middle of its work when the bot stops is finished, not cancelled (a cancelled flush
     logged a traceback at shutdown, and work half done)."""

@@ -242,6 +242,53 @@ async def test_register_export_and_forget(uow: Any) -> None:
         assert await u.customers.by_telegram_id(777) is None
 
 
+async def test_forgetting_a_customer_erases_the_messages_to_them_and_the_alerts_about_them(uow: Any) -> None:
+    """The outbox keeps what was said (a staff alert holds the name, phone, address and notes): it goes
+    with the customer, sent or not, and nobody else's does."""
+    from dataclasses import replace
+
+    from sqlalchemy import func, select
+
+    from shop.notifications import notify_customer
+    from storage.models import OutboxMessage
+
+    config = replace(CONFIG, staff_chat_id=-100)
+    await make_product(uow, stock=10)
+    ann, bob = await make_customer(uow, "Ann"), await make_customer(uow, "Bob")
+    for who in (ann, bob):
+        async with uow() as u:
+            await carts.add_to_cart(u, who.id, (await u.catalog.by_sku("TEA-1")).id, 1, config)
+        token = await ready_checkout(uow, who)
+        async with uow() as u:
+            await checkout.place_order(u, who, token, config)
+        async with uow() as u:
+            await orders.attach_receipt(u, who.id, f"receipt-photo-of-{who.first_name}", config)
+    async with uow() as u:
+        await u.begin_write()
+        # a message queued before the outbox named whose data it holds: found by its chat
+        await u.outbox.enqueue(
+            OutboxMessage(kind="old", chat_id=ann.telegram_id, template="notify.status", dedupe_key="old")
+        )
+        await notify_customer(u, ann, config, kind="k", template="notify.status", key="ann:2")
+        await u.commit()
+
+    async def rows(u: Any, *where: Any) -> int:
+        return int(await u.session.scalar(select(func.count(OutboxMessage.id)).where(*where)))
+
+    async with uow() as u:
+        assert await rows(u, OutboxMessage.chat_id == -100) == 4  # each order's alert and its receipt
+        assert await rows(u, OutboxMessage.about_customer_id == ann.id) == 3
+        assert await rows(u, OutboxMessage.chat_id == ann.telegram_id) == 2
+        everyone_else = await rows(u, OutboxMessage.about_customer_id == bob.id)
+    async with uow() as u:
+        await customers.forget_customer(u, ann.id)
+    async with uow() as u:
+        assert await rows(u, OutboxMessage.about_customer_id == ann.id) == 0
+        assert await rows(u, OutboxMessage.chat_id == ann.telegram_id) == 0
+        assert await rows(u, OutboxMessage.chat_id == -100) == 2  # Bob's
+        assert await rows(u, OutboxMessage.about_customer_id == bob.id) == everyone_else
+
+
 async def test_search_uses_the_engines_index_and_follows_edits(uow: Any) -> None:
     from sqlalchemy import text
 
