@@ -173,7 +173,9 @@ async def export_data(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
 
 
 async def forget_customer(uow: UnitOfWork, customer_id: int) -> None:
-    """Erase personal data. Orders stay for the shop's books, without name, phone, address or notes."""
+    """Erase personal data: the profile, addresses, staff notes, cart, checkout and the outbox's messages
+    to or about them. Orders, payments and points stay for the shop's books, without name, phone,
+    address or notes."""
     await uow.begin_write()
     customer = await get_customer(uow, customer_id)
     await uow.outbox.forget_customer(customer_id, customer.telegram_id)  # their messages, our alerts
@@ -184,6 +186,7 @@ async def forget_customer(uow: UnitOfWork, customer_id: int) -> None:
     customer.marketing_opt_in = False
     customer.deleted_at = utcnow()
     await uow.customers.delete_addresses(customer_id)
+    await uow.notes.delete_for(customer_id)  # what staff wrote about them
     await uow.carts.delete_cart(customer_id)
     await uow.carts.delete_draft(customer_id)
     await uow.orders.pseudonymise(customer_id)

@@ -737,6 +737,9 @@ class NoteRepository(Repository):
             )
         )
 
+    async def delete_for(self, customer_id: int) -> None:
+        await self.session.execute(delete(CustomerNote).where(CustomerNote.customer_id == customer_id))
+
 
 _BALANCE = select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == bindparam("customer_id"))
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shop import cart as carts
-from shop import catalog, checkout, customers, orders
+from shop import catalog, checkout, crm, customers, orders
 from shop.catalog import ProductQuery
 from shop.config import ShopConfig
 from shop.errors import CancelNotAllowed, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
@@ -242,9 +242,9 @@ async def test_register_export_and_forget(uow: Any) -> None:
         assert await u.customers.by_telegram_id(777) is None
 
 
-async def test_forgetting_a_customer_erases_the_messages_to_them_and_the_alerts_about_them(uow: Any) -> None:
-    """The outbox keeps what was said (a staff alert holds the name, phone, address and notes): it goes
-    with the customer, sent or not, and nobody else's does."""
+async def test_forgetting_a_customer_erases_their_messages_alerts_and_notes(uow: Any) -> None:
+    """The outbox keeps what was said (a staff alert holds the name, phone, address and notes) and staff
+    keep notes: they go with the customer, sent or not, and nobody else's do."""
     from dataclasses import replace
 
     from sqlalchemy import func, select
@@ -271,6 +271,9 @@ async def test_forgetting_a_customer_erases_the_messages_to_them_and_the_alerts_
         )
         await notify_customer(u, ann, config, kind="k", template="notify.status", key="ann:2")
         await u.commit()
+    for who in (ann, bob):
+        async with uow() as u:
+            await crm.add_note(u, who.id, f"{who.first_name} is allergic to nuts", author=1)
 
     async def rows(u: Any, *where: Any) -> int:
         return int(await u.session.scalar(select(func.count(OutboxMessage.id)).where(*where)))
@@ -287,6 +290,7 @@ async def test_forgetting_a_customer_erases_the_messages_to_them_and_the_alerts_
         assert await rows(u, OutboxMessage.chat_id == ann.telegram_id) == 0
         assert await rows(u, OutboxMessage.chat_id == -100) == 2  # Bob's
         assert await rows(u, OutboxMessage.about_customer_id == bob.id) == everyone_else
+        assert await u.notes.for_customer(ann.id) == [] and len(await u.notes.for_customer(bob.id)) == 1
 
 
 async def test_search_uses_the_engines_index_and_follows_edits(uow: Any) -> None:
