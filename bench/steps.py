@@ -8,6 +8,10 @@ over that step (until every customer has their answer, and a moment after for wh
 divided by the customers: CPU per update of that kind, on the same machine, at the same time for both
 bots. Because every customer takes the same step at once, the figures hold a busy bot's batching (the
 update records written together) but not a mix of steps.
+
+With ``base``, another checkout of orderbot (``orderbot bench steps --base /tmp/base`` after ``git
+worktree add /tmp/base main``), its bot takes the steps too, between the echo bot and ours: an A/B of
+a change, measured in one run.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -26,17 +31,25 @@ from .updates import cpu_seconds, echo_visit, running_bot, seed, shop_env, simul
 SETTLE = 0.1  # seconds after a step's last answer: what the update queued (alerts, outbox) is sent
 
 
-async def bench(customers: int = 100, visits: int = 3) -> dict[str, Any]:
+async def bench(customers: int = 100, visits: int = 3, base: str | None = None) -> dict[str, Any]:
+    """``base``: the folder of another checkout whose bot is measured beside ours."""
     python = sys.executable
-    costs: dict[str, list[list[float]]] = {"bare": [], "ours": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        url = f"sqlite+aiosqlite:///{folder / 'shop.db'}"
-        await seed(url, folder / "media")
-        bots = {
-            "bare": ([python, "-m", "bench.echo_bot"], {}, echo_visit),
-            "ours": ([python, "-m", "bot.cli", "run"], shop_env(url, folder / "media"), visit),
+        bots: dict[str, tuple[list[str], dict[str, str], Any]] = {
+            "bare": ([python, "-m", "bench.echo_bot"], {}, echo_visit)
         }
+        checkouts = {"base": str(Path(base).resolve())} if base else {}
+        checkouts["ours"] = str(Path(__file__).resolve().parents[1])
+        for name, code in checkouts.items():
+            url = f"sqlite+aiosqlite:///{folder / name}.db"
+            if name == "ours":
+                await seed(url, folder / "media")
+            else:  # with the other checkout's own schema and seed
+                await seed_elsewhere(code, url, folder / "media")
+            env = {**shop_env(url, folder / "media"), "PYTHONPATH": code}  # the bot runs this checkout
+            bots[name] = ([python, "-m", "bot.cli", "run"], env, visit)
+        costs: dict[str, list[list[float]]] = {name: [] for name in bots}
         async with contextlib.AsyncExitStack() as stack:
             running = {}
             for name, (args, env, script) in bots.items():
@@ -54,33 +67,55 @@ async def bench(customers: int = 100, visits: int = 3) -> dict[str, Any]:
                         costs[name].append(spent)
     labels = [step.what.strip() or step.kind for step in visit("Tea")]
     # each step's mean over the visits: a visit's costs are one row, a step's one column
-    bare, ours = (
-        [statistics.mean(step) for step in zip(*costs[name], strict=True)] for name in ("bare", "ours")
-    )
+    by_step = {
+        name: [statistics.mean(step) for step in zip(*rows, strict=True)] for name, rows in costs.items()
+    }
     rows = [
         {
             "step": label,
-            "bare_ms": round(b, 2),
-            "ours_ms": round(o, 2),
-            "times": round(o / b, 1) if b else None,
+            **{f"{name}_ms": round(cost[at], 2) for name, cost in by_step.items()},
+            "times": round(by_step["ours"][at] / by_step["bare"][at], 1) if by_step["bare"][at] else None,
         }
-        for label, b, o in zip(labels, bare, ours, strict=True)
+        for at, label in enumerate(labels)
     ]
-    bare_mean, ours_mean = statistics.mean(bare), statistics.mean(ours)
-    return {
+    means = {name: statistics.mean(cost) for name, cost in by_step.items()}
+    figures: dict[str, Any] = {
         "benchmark": "steps",
         "customers": customers,
         "visits": visits,
         "cpu_ms_per_update_by_step": rows,
-        "mean": {"bare_ms": round(bare_mean, 2), "ours_ms": round(ours_mean, 2)},
+        "mean": {f"{name}_ms": round(mean, 3) for name, mean in means.items()},
         # what the saturated rate would be if CPU per update were all that counted
-        "ratio_from_cpu": round(bare_mean / ours_mean, 2) if ours_mean else None,
+        "ratio_from_cpu": round(means["bare"] / means["ours"], 2) if means["ours"] else None,
     }
+    if base:
+        figures["base"] = base
+        figures["ours_over_base"] = round(means["ours"] / means["base"], 3) if means["base"] else None
+        # visit by visit: how steady the difference is
+        figures["ours_over_base_by_visit"] = [
+            round(statistics.mean(o) / statistics.mean(b), 3)
+            for o, b in zip(costs["ours"], costs["base"], strict=True)
+        ]
+    return figures
+
+
+async def seed_elsewhere(code: str, url: str, media: Path) -> None:
+    """``seed`` as another checkout has it, into a database of its own migrations."""
+    script = (
+        "import asyncio, sys, pathlib; from bench.updates import seed; "
+        "asyncio.run(seed(sys.argv[1], pathlib.Path(sys.argv[2])))"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, url, str(media), env={**os.environ, "PYTHONPATH": code}, cwd=code
+    )
+    if await process.wait():
+        raise RuntimeError(f"seeding the shop of {code} failed")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
-    print(json.dumps(asyncio.run(bench(int(args[0])) if args else bench())))
+    customers, base = (int(args[0]) if args else 100), (args[1] if len(args) > 1 else None)
+    print(json.dumps(asyncio.run(bench(customers, base=base))))
 
 
 if __name__ == "__main__":

@@ -207,6 +207,13 @@ def bench(
             "(catalog, 100000), buyers (checkout, 200), repetitions (uow, 1000)"
         ),
     ] = None,
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            help="steps only: another checkout of orderbot (git worktree add /tmp/base main) whose bot takes "
+            "the steps beside this one's: an A/B in one run"
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark against an in-process sandbox and print its figures as one JSON object."""
     import importlib
@@ -215,8 +222,15 @@ def bench(
     if name not in BENCHMARKS:
         typer.secho(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}", fg="red", err=True)
         raise typer.Exit(2)
+    if base is not None and name != "steps":
+        typer.secho("--base is for the steps benchmark", fg="red", err=True)
+        raise typer.Exit(2)
+    if base is not None and not (base / "bot" / "cli.py").is_file():
+        typer.secho(f"--base {base}: not a checkout of orderbot (no bot/cli.py there)", fg="red", err=True)
+        raise typer.Exit(2)
     module = importlib.import_module(f"bench.{name}")
-    typer.echo(json.dumps(asyncio.run(module.bench(size) if size else module.bench())))
+    options: dict[str, Any] = {"base": str(base)} if base is not None else {}
+    typer.echo(json.dumps(asyncio.run(module.bench(size, **options) if size else module.bench(**options))))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,21 @@ async def test_a_bad_setting_stops_the_bot_with_one_clear_line(
     assert code == 2 and expected in err and "Traceback" not in err, err
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["bench", "nothing"], "unknown benchmark 'nothing'"),
+        (["bench", "catalog", "--base", "."], "--base is for the steps benchmark"),
+        (["bench", "steps", "--base", "."], "not a checkout of orderbot"),
+    ],
+)
+async def test_a_wrong_benchmark_is_refused_with_one_clear_line(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    code, out, err = await run(orderbot(*args), environment(tmp_path), tmp_path)
+    assert code == 2 and expected in err and "Traceback" not in err and not out, err
+
+
 @pytest.fixture
 async def running_shop(sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[SandboxClient]:
     env = environment(tmp_path, sandbox.url)
