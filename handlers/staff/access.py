@@ -70,7 +70,9 @@ def refused_command(message: Message) -> bool:
         return False
     word, *args = text.split(maxsplit=1)
     name = word[1:].partition("@")[0]
-    return name in _STAFF_COMMAND_NAMES or (name == "points" and bool(args)) or text.startswith("/import")
+    if name in _STAFF_COMMAND_NAMES or (name == "points" and bool(args)):
+        return True
+    return message.document is not None and text.startswith("/import")
 
 
 class IsStaff(Filter):

@@ -92,6 +92,7 @@ async def test_the_staff_gate_lets_a_customer_through_exactly_what_the_refusal_a
             "/points\n50",
             "/checkout now",
             "/queue 3",
+            "/imports",
             "/Queue",
             "queue",
             "🛍 Catalog",
