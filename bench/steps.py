@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .updates import cpu_seconds, echo_visit, running_bot, seed, shop_env, simulated_customers, visit
+from .updates import cpu_seconds, echo_visit, running_bot, shop_env, simulated_customers, visit
 
 SETTLE = 0.1  # seconds after a step's last answer: what the update queued (alerts, outbox) is sent
 
@@ -43,10 +43,7 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
         checkouts["ours"] = str(Path(__file__).resolve().parents[1])
         for name, code in checkouts.items():
             url = f"sqlite+aiosqlite:///{folder / name}.db"
-            if name == "ours":
-                await seed(url, folder / "media")
-            else:  # with the other checkout's own schema and seed
-                await seed_elsewhere(code, url, folder / "media")
+            await seed_by(code, url, folder / "media")
             env = {**shop_env(url, folder / "media"), "PYTHONPATH": code}  # the bot runs this checkout
             bots[name] = ([python, "-m", "bot.cli", "run"], env, visit)
         costs: dict[str, list[list[float]]] = {name: [] for name in bots}
@@ -99,8 +96,9 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
     return figures
 
 
-async def seed_elsewhere(code: str, url: str, media: Path) -> None:
-    """``seed`` as another checkout has it, into a database of its own migrations."""
+async def seed_by(code: str, url: str, media: Path) -> None:
+    """``seed`` as the checkout in ``code`` has it, into a database of its own migrations (a base
+    checkout may be a schema behind)."""
     script = (
         "import asyncio, sys, pathlib; from bench.updates import seed; "
         "asyncio.run(seed(sys.argv[1], pathlib.Path(sys.argv[2])))"

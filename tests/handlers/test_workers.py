@@ -25,12 +25,17 @@ from storage.uow import UnitOfWork
 from tests.conftest import TOKEN
 
 
-async def test_each_tick_of_a_job_runs_on_one_worker(session_factory: Any) -> None:
-    async def nothing() -> None:
-        return None
+async def _nothing() -> None:
+    return None
 
-    idle = SimpleNamespace(flush_logged=nothing, kick=lambda: None)
-    workers = [Clock(idle, session_factory, ShopConfig()) for _ in range(4)]  # type: ignore[arg-type]
+
+IDLE_SENDER = SimpleNamespace(
+    flush_logged=_nothing, kick=lambda: None
+)  # a clock's sender with nothing to send
+
+
+async def test_each_tick_of_a_job_runs_on_one_worker(session_factory: Any) -> None:
+    workers = [Clock(IDLE_SENDER, session_factory, ShopConfig()) for _ in range(4)]  # type: ignore[arg-type]
     claims = await asyncio.gather(*(w._claim("digest", 3600) for w in workers for _ in range(3)))
     assert sorted(claims) == [False] * 11 + [True]
     async with UnitOfWork(session_factory) as uow:
@@ -40,10 +45,7 @@ async def test_each_tick_of_a_job_runs_on_one_worker(session_factory: Any) -> No
 async def test_housekeeping_forgets_sent_messages_after_a_month_and_keeps_what_is_owed(
     session_factory: Any,
 ) -> None:
-    async def nothing() -> None:
-        return None
-
-    clock = Clock(SimpleNamespace(flush_logged=nothing), session_factory, ShopConfig())  # type: ignore[arg-type]
+    clock = Clock(IDLE_SENDER, session_factory, ShopConfig())  # type: ignore[arg-type]
     month = timedelta(days=31)
     rows = {  # dedupe key: (status, queued how long ago)
         "old-sent": ("sent", month),
