@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from . import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-POOL_SIZE = 15  # PostgreSQL connections per process (docs/deploy.md: size max_connections for N workers)
+POOL_SIZE = 15  # connections per process, all kept open (docs/deploy.md: size max_connections for N workers)
 PING_AFTER_IDLE_SECONDS = 1.0  # a PostgreSQL connection idle this long is checked before use
 _RETURNED_AT = "orderbot_returned_at"
 IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMMEDIATE
@@ -28,12 +28,22 @@ IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMM
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:" and not url.query:
+    sqlite = url.get_backend_name() == "sqlite"
+    on_disk = url.database not in (None, "", ":memory:") and not url.query
+    file = url.database if sqlite and on_disk else None  # a SQLite database file
+    if file is not None or not sqlite:
+        # At most POOL_SIZE connections, all kept open. SQLAlchemy's default (5 kept + 10 more) closed the
+        # 10 after every burst and opened them again at the next: a new PostgreSQL connection costs ~2.5 ms
+        # of the bot's CPU and a server process (bench steps: 632 connections opened for 5200 updates; now
+        # 15); a new SQLite one a thread, the file opened and six pragmas.
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
+    if sqlite:
+        if file is not None:
             # statements that cannot wait run without a trip to aiosqlite's thread (storage/sqlite_driver.py)
             kwargs.setdefault(
                 "async_creator",
-                partial(sqlite_driver.connect, url.database, SQLITE_BUSY_TIMEOUT_MS),
+                partial(sqlite_driver.connect, file, SQLITE_BUSY_TIMEOUT_MS),
             )
         else:
             kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -43,11 +53,6 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    # At most POOL_SIZE connections, all kept open. SQLAlchemy's default (5 kept + 10 more) closed the 10
-    # after every burst and opened them again at the next: a new connection costs ~2.5 ms of the bot's
-    # CPU and a server process (bench steps: 632 connections opened for 5200 updates; now 15).
-    kwargs.setdefault("pool_size", POOL_SIZE)
-    kwargs.setdefault("max_overflow", 0)
     # The connection returned last is taken first: a quiet shop uses one, a busy one reuses them within
     # milliseconds, so few are ever idle long enough to need the ping below.
     kwargs.setdefault("pool_use_lifo", True)

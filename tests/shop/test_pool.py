@@ -1,5 +1,6 @@
-"""PostgreSQL's pool: a burst of units of work reuses the pool's connections instead of opening new ones;
-a connection is checked before use only when it has been idle, and replaced when the server dropped it."""
+"""The pool: a burst of units of work reuses the pool's connections instead of opening new ones (both
+databases). PostgreSQL: a connection is checked before use only when it has been idle, and replaced when
+the server dropped it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from storage.uow import UnitOfWork
 
 def needs_postgresql(engine: AsyncEngine) -> None:
     if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's connections are a file each; the pool matters on PostgreSQL")
+        pytest.skip("SQLite has no server to check or lose")
 
 
 async def backend_pid(engine: AsyncEngine) -> int:
@@ -27,7 +28,6 @@ async def backend_pid(engine: AsyncEngine) -> int:
 
 
 async def test_bursts_of_units_of_work_reuse_the_pools_connections(engine: AsyncEngine) -> None:
-    needs_postgresql(engine)
     opened = 0
 
     @event.listens_for(engine.sync_engine, "connect")

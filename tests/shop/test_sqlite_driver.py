@@ -8,10 +8,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from shop import catalog
 from shop.catalog import ProductQuery
+from storage import sqlite_driver
 from storage.db import create_engine, create_session_factory
 from storage.migrations import upgrade
 from storage.sqlite_driver import InlineConnection
@@ -111,3 +113,42 @@ async def test_a_unit_of_works_reads_share_one_snapshot(tmp_path: Path) -> None:
         assert await uow.begin_write()  # the reads end; the writer's transaction starts afresh
         assert await uow.session.scalar(stock) == 1
     await engine.dispose()
+
+
+async def test_writers_commit_to_the_wal_and_every_so_many_commits_checkpoint_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer's commit runs at once and only appends to the WAL (the connection's auto-checkpoint is
+    off); every ``CHECKPOINT_EVERY``-th writer's commit copies the WAL into the database file."""
+    path = tmp_path / "shop.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await upgrade(engine)
+    factory = create_session_factory(engine)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the database file holds everything so far
+    other.close()
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(sqlite_driver, "_commits", [0])
+
+    async def write(update_id: int) -> None:
+        async with UnitOfWork(factory) as uow:
+            await uow.begin_write()
+            await uow.updates.mark_new([(1, update_id)])
+            await uow.commit()
+
+    before = path.read_bytes()
+    for update_id in range(1, 5):
+        await write(update_id)
+    assert path.read_bytes() == before  # four commits: all in the WAL
+    async with UnitOfWork(factory) as uow:  # and read from it
+        assert await uow.session.scalar(text("SELECT count(*) FROM processed_updates")) == 4
+    await write(5)
+    assert path.read_bytes() != before  # the fifth checkpointed
+    async with UnitOfWork(factory) as uow:  # and left its connection as it found it
+        assert await uow.session.scalar(text("SELECT count(*) FROM processed_updates")) == 5
+        await uow.end_read()
+    await write(6)
+    await engine.dispose()
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM processed_updates").fetchone() == (6,)
+    check.close()
