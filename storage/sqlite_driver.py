@@ -29,6 +29,8 @@ closes: SQLite checkpoints then whatever the setting.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import re
 import sqlite3
 from collections.abc import Callable
@@ -38,7 +40,8 @@ import aiosqlite
 
 _BUSY = object()
 CHECKPOINT_EVERY = 200  # writer commits of this process between two checkpoints of the WAL
-_commits = [0]  # writer commits since the last checkpoint
+_commits = itertools.count(1)  # writer commits of this process
+log = logging.getLogger("orderbot")
 _DEEP = re.compile(r"\bMATCH\b")  # keeps working in fetches after the first row: off the loop
 
 
@@ -61,8 +64,13 @@ class InlineConnection(aiosqlite.Connection):
             _pragma(connection, "wal_autocheckpoint=0")  # see CHECKPOINT_EVERY
         return connection
 
-    def _checkpoint(self) -> None:  # on aiosqlite's thread: copies what it can, never waits
-        _pragma(self._conn, "wal_checkpoint(PASSIVE)")
+    def _checkpoint(self) -> None:
+        """On aiosqlite's thread: copy what it can of the WAL, never waiting. The commit before it
+        stands either way, so a failure is only logged (the next checkpoint copies it all)."""
+        try:
+            _pragma(self._conn, "wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as error:
+            log.warning("WAL checkpoint failed: %s", error)
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         name = getattr(fn, "__name__", "")
@@ -73,7 +81,7 @@ class InlineConnection(aiosqlite.Connection):
             if writer and not self._wal:
                 return await super()._execute(fn, *args, **kwargs)
             result = self._here(fn, args, kwargs)
-            if writer and _checkpoint_due():
+            if writer and next(_commits) % CHECKPOINT_EVERY == 0:
                 await super()._execute(self._checkpoint)
             return result
         if name == "rollback":
@@ -142,14 +150,6 @@ def _pragma(connection: sqlite3.Connection, pragma: str) -> Any:
         return row[0] if row else None
     finally:
         cursor.close()
-
-
-def _checkpoint_due() -> bool:
-    _commits[0] += 1
-    if _commits[0] < CHECKPOINT_EVERY:
-        return False
-    _commits[0] = 0
-    return True
 
 
 def connect(database: str, busy_timeout_ms: int) -> InlineConnection:

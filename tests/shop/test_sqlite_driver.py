@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import threading
 import time
@@ -128,7 +129,7 @@ async def test_writers_commit_to_the_wal_and_every_so_many_commits_checkpoint_it
     other.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the database file holds everything so far
     other.close()
     monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 5)
-    monkeypatch.setattr(sqlite_driver, "_commits", [0])
+    monkeypatch.setattr(sqlite_driver, "_commits", itertools.count(1))
 
     async def write(update_id: int) -> None:
         async with UnitOfWork(factory) as uow:
@@ -152,3 +153,27 @@ async def test_writers_commit_to_the_wal_and_every_so_many_commits_checkpoint_it
     check = sqlite3.connect(path)
     assert check.execute("SELECT count(*) FROM processed_updates").fetchone() == (6,)
     check.close()
+
+
+async def test_a_failed_checkpoint_leaves_the_commit_before_it_standing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    await upgrade(engine)
+    factory = create_session_factory(engine)
+    real_pragma = sqlite_driver._pragma
+
+    def failing(connection: sqlite3.Connection, pragma: str) -> object:
+        if pragma.startswith("wal_checkpoint"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_pragma(connection, pragma)
+
+    monkeypatch.setattr(sqlite_driver, "_pragma", failing)
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 1)  # every writer's commit checkpoints
+    async with UnitOfWork(factory) as uow:
+        await uow.begin_write()
+        await uow.updates.mark_new([(1, 1)])
+        await uow.commit()  # no error: the commit is done, the checkpoint waits for the next one
+    async with UnitOfWork(factory) as uow:
+        assert await uow.session.scalar(text("SELECT count(*) FROM processed_updates")) == 1
+    await engine.dispose()
