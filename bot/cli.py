@@ -126,6 +126,22 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {asyncio.run(go())}")
 
 
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="new file for the copy, e.g. backup.db")],
+) -> None:
+    """Copy the SQLite database (DATABASE_URL) to FILE, consistent even while the bot runs."""
+    from storage.backup import BackupRefused, backup_sqlite
+
+    settings = _settings()
+    try:
+        size = backup_sqlite(settings.database_url, file)
+    except BackupRefused as error:
+        typer.secho(f"no backup made: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backed up to {file} ({size / 1_000_000:.1f} MB)")
+
+
 @db_app.command("copy")
 def db_copy(
     source: Annotated[

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from sandbox import SandboxServer
 from sandbox.client import SandboxClient
+from storage.db import create_engine, create_session_factory
+from storage.uow import UnitOfWork
 from tests.conftest import PYTHON, TOKEN, python_env
 from tests.handlers.conftest import CATALOG, button_labels
 
@@ -60,6 +63,38 @@ async def test_catalog_import_and_export_from_the_command_line(tmp_path: Path) -
     (tmp_path / "bad.csv").write_text("sku,name,price\nX-1,Broken,12.345\n")
     code, out, err = await run(orderbot("catalog", "import", "bad.csv"), env, tmp_path)
     assert code == 1 and "line 2" in err and "nothing was imported" in err
+
+
+async def test_a_backup_taken_while_the_bot_runs_holds_its_last_commits(tmp_path: Path) -> None:
+    """``orderbot db backup``: the copy has what the running bot committed last, still in the WAL
+    (a copy of orderbot.db alone would not); it never overwrites a file, and PostgreSQL is pg_dump's."""
+    env = environment(tmp_path)
+    (tmp_path / "catalog.csv").write_text(CATALOG)
+    assert (await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path))[0] == 0
+    engine = create_engine(env["DATABASE_URL"])  # the running bot: its last commit is in the WAL
+    async with UnitOfWork(create_session_factory(engine)) as uow:
+        await uow.begin_write()
+        await uow.session.execute(text("UPDATE products SET stock = 77 WHERE sku = 'TEA-1'"))
+        await uow.commit()
+    (tmp_path / "copied.db").write_bytes((tmp_path / "shop.db").read_bytes())
+    code, out, err = await run(orderbot("db", "backup", "backup.db"), env, tmp_path)
+    await engine.dispose()
+    assert code == 0, err
+    assert "backed up to backup.db" in out
+    stock = "SELECT stock FROM products WHERE sku = 'TEA-1'"
+    backup = sqlite3.connect(tmp_path / "backup.db")
+    assert backup.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert backup.execute(stock).fetchone() == (77,)
+    assert backup.execute("SELECT count(*) FROM products").fetchone() == (9,)
+    backup.close()
+    copied = sqlite3.connect(tmp_path / "copied.db")
+    assert copied.execute(stock).fetchone() != (77,)  # what `cp orderbot.db` would have kept
+    copied.close()
+    code, out, err = await run(orderbot("db", "backup", "backup.db"), env, tmp_path)
+    assert code == 1 and err.strip() == "no backup made: backup.db exists; give a new file name"
+    postgres = {**env, "DATABASE_URL": "postgresql+asyncpg://shop@127.0.0.1:9/shop"}
+    code, out, err = await run(orderbot("db", "backup", "other.db"), postgres, tmp_path)
+    assert code == 1 and "use pg_dump" in err and not (tmp_path / "other.db").exists()
 
 
 @pytest.mark.parametrize(
