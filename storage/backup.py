@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from .db import SQLITE_BUSY_TIMEOUT_MS
+from .db import SQLITE_BUSY_TIMEOUT_MS, sqlite_file
 
 
 class BackupRefused(Exception):
@@ -26,9 +26,10 @@ def backup_sqlite(database_url: str, target: Path) -> int:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         raise BackupRefused("the database is PostgreSQL: use pg_dump (docs/deploy.md)")
-    source = Path(url.database or "")
-    if url.database in (None, "", ":memory:") or not source.is_file():
+    file = sqlite_file(url)
+    if file is None or not Path(file).is_file():
         raise BackupRefused(f"no SQLite database file at {url.database or '(none)'}")
+    source = Path(file)
     if target.exists():
         raise BackupRefused(f"{target} exists; give a new file name")
     connection = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)

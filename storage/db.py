@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from . import sqlite_driver
@@ -26,11 +26,17 @@ _RETURNED_AT = "orderbot_returned_at"
 IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMMEDIATE
 
 
+def sqlite_file(url: URL) -> str | None:
+    """The path of the SQLite database file ``url`` names; None for another database or one in memory."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
     sqlite = url.get_backend_name() == "sqlite"
-    on_disk = url.database not in (None, "", ":memory:") and not url.query
-    file = url.database if sqlite and on_disk else None  # a SQLite database file
+    file = sqlite_file(url) if not url.query else None  # URI options: aiosqlite's own connect
     if file is not None or not sqlite:
         # At most POOL_SIZE connections, all kept open. SQLAlchemy's default (5 kept + 10 more) closed the
         # 10 after every burst and opened them again at the next: a new PostgreSQL connection costs ~2.5 ms

@@ -29,9 +29,8 @@ async def _nothing() -> None:
     return None
 
 
-IDLE_SENDER = SimpleNamespace(
-    flush_logged=_nothing, kick=lambda: None
-)  # a clock's sender with nothing to send
+# a clock's sender with nothing to send
+IDLE_SENDER = SimpleNamespace(flush_logged=_nothing, kick=lambda: None)
 
 
 async def test_each_tick_of_a_job_runs_on_one_worker(session_factory: Any) -> None:
