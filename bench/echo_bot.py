@@ -15,7 +15,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.telegram_session import JsonSession, loads_without_keyboards
+from bot.telegram_session import JsonSession, loads_without_echo
 
 dp = Dispatcher()
 
@@ -46,7 +46,7 @@ async def main() -> None:
     # As orderbot's session (bot.app.create_bot): parameters sent as JSON, and the keyboard echoed back
     # in each answer not read.
     session = JsonSession(
-        api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]), json_loads=loads_without_keyboards
+        api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]), json_loads=loads_without_echo
     )
     bot = Bot(os.environ["BOT_TOKEN"], session=session)
     # As ``orderbot run`` does (bot.runner.prepare): what startup made is kept out of the collector's

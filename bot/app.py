@@ -29,7 +29,7 @@ from .middlewares import (
 from .outbox import OutboxSender, SendLimits
 from .scheduler import Clock
 from .settings import Settings
-from .telegram_session import JsonSession, KeepResponseTypes, RetryAfterMiddleware, loads_without_keyboards
+from .telegram_session import JsonSession, KeepResponseTypes, RetryAfterMiddleware, loads_without_echo
 
 CUSTOMER_COMMANDS = (
     "start",
@@ -50,7 +50,7 @@ CUSTOMER_COMMANDS = (
 
 def create_bot(settings: Settings) -> Bot:
     session = JsonSession(
-        api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=loads_without_keyboards
+        api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=loads_without_echo
     )
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
     session.middleware(KeepResponseTypes())  # one response class per return type, not one per call

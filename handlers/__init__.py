@@ -9,6 +9,9 @@ from typing import Any  # noqa: E402
 
 from aiogram import Router  # noqa: E402
 from aiogram.dispatcher.event.handler import FilterObject  # noqa: E402
+from aiogram.filters import Filter  # noqa: E402
+from aiogram.filters.callback_data import CallbackQueryFilter  # noqa: E402
+from aiogram.types import CallbackQuery  # noqa: E402
 
 
 def routers() -> list[Router]:
@@ -54,6 +57,8 @@ def routers() -> list[Router]:
     for router in [*staff_routers, *customer_routers]:
         router._parent_router = None  # aiogram offers no public way to detach a router
         run_filters_inline(router)
+    for router in customer_routers:
+        gate_presses(router)
     staff_tree.include_routers(*staff_routers)
     return [staff_tree, *customer_routers]
 
@@ -71,6 +76,38 @@ def run_filters_inline(router: Router) -> None:
     for check in filters_of(router):
         if not check.awaitable:
             _inline(check)
+
+
+class PressFor(Filter):
+    """A router's gate for presses: their callback data's prefix is one of its buttons'."""
+
+    def __init__(self, prefixes: frozenset[str]) -> None:
+        self.prefixes = prefixes
+
+    async def __call__(self, callback: CallbackQuery) -> bool:
+        return (callback.data or "").split(":", 1)[0] in self.prefixes
+
+
+def gate_presses(router: Router) -> None:
+    """A gate on the router's presses when every handler of them takes one kind of button
+    (``SomeCb.filter(...)``): a press for another router passes this one with one check instead of a
+    try of each handler's filter (each parses the data). A router with a handler for any press (the
+    fallback) gets none. Idempotent, as ``run_filters_inline``."""
+    observer = router.callback_query
+    if any(isinstance(check.callback, PressFor) for check in observer._handler.filters or []):
+        return
+    prefixes: set[str] = set()
+    for handler in observer.handlers:
+        kinds = {
+            check.callback.callback_data.__prefix__
+            for check in handler.filters or []
+            if isinstance(check.callback, CallbackQueryFilter)
+        }
+        if not kinds:
+            return
+        prefixes |= kinds
+    if prefixes:
+        observer.filter(PressFor(frozenset(prefixes)))
 
 
 def filters_of(router: Router) -> Iterator[FilterObject]:

@@ -45,6 +45,12 @@ log = logging.getLogger("orderbot")
 _DEEP = re.compile(r"\bMATCH\b")  # keeps working in fetches after the first row: off the loop
 
 
+def _deep(sql: str) -> bool:
+    """A full-text search. The regular expression alone took 22 µs on a 1 300-character ``SELECT`` (every
+    position tried for a word boundary) — on every statement; looking for the word first takes 1 µs."""
+    return "MATCH" in sql and _DEEP.search(sql) is not None
+
+
 class InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection that runs a call in the caller's thread when it cannot wait."""
 
@@ -106,7 +112,7 @@ class InlineConnection(aiosqlite.Connection):
                 result = await super()._execute(fn, *args, **kwargs)
             self._writing = True
             return result
-        if _DEEP.search(sql):
+        if _deep(sql):
             self._deep = cursor
             return await super()._execute(fn, *args, **kwargs)
         if cursor is self._deep:

@@ -9,7 +9,8 @@ import pytest
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 
-from handlers import filters_of, routers, run_filters_inline
+from handlers import PressFor, filters_of, gate_presses, routers, run_filters_inline
+from handlers.callbacks import CartAction, CartCb, CatalogCb, ProductAction, ProductCb
 
 
 def test_no_filter_of_the_bot_goes_through_a_thread() -> None:
@@ -108,3 +109,34 @@ async def test_the_staff_gate_lets_a_customer_through_exactly_what_the_refusal_a
         assert await gate(event, role=None) == await refused(event), event.text or event.caption
     assert await gate(message("/queue@orderbot"), role=None)  # the refusal checks the mention itself
     assert await gate(message("/start"), role="staff")  # staff: everything goes to the staff routers
+
+
+async def test_a_routers_gate_passes_exactly_the_presses_of_its_buttons() -> None:
+    from aiogram.types import CallbackQuery
+
+    from handlers.customer import catalog, fallback
+
+    routers()
+    routers()  # a second dispatcher: still one gate
+    gates = [
+        c.callback
+        for c in catalog.router.callback_query._handler.filters or []
+        if isinstance(c.callback, PressFor)
+    ]
+    assert len(gates) == 1
+    assert not any(
+        isinstance(c.callback, PressFor) for c in fallback.router.callback_query._handler.filters or []
+    )
+    gate_presses(fallback.router)  # a handler for any press: no gate
+    assert not fallback.router.callback_query._handler.filters
+
+    def press(data: str | None) -> CallbackQuery:
+        user = {"id": 7, "is_bot": False, "first_name": "Ann"}
+        return CallbackQuery.model_validate({"id": "1", "from": user, "chat_instance": "c", "data": data})
+
+    gate = gates[0]
+    assert await gate(press(CatalogCb(category=2).pack()))
+    assert await gate(press(ProductCb(action=ProductAction.add, id=3).pack()))
+    assert not await gate(press(CartCb(action=CartAction.checkout).pack()))  # the checkout's
+    assert not await gate(press("zz:1"))
+    assert not await gate(press(None))

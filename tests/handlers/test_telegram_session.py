@@ -12,7 +12,7 @@ from aiogram.methods import SendMediaGroup
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
 from PIL import Image
 
-from bot.telegram_session import JsonSession, loads_without_keyboards
+from bot.telegram_session import JsonSession, loads_without_echo
 
 from .conftest import Shop
 
@@ -26,15 +26,24 @@ def _png() -> bytes:
 PNG = _png()
 
 
-def test_a_sent_messages_keyboard_is_left_out_and_nothing_else() -> None:
-    message = {"message_id": 5, "text": "Tea", "reply_markup": {"inline_keyboard": [[{"text": "a"}]]}}
-    answer = loads_without_keyboards(json.dumps({"ok": True, "result": message}))
+def test_a_sent_messages_keyboard_and_formatting_are_left_out_and_nothing_else() -> None:
+    bold = [{"type": "bold", "offset": 0, "length": 3}]
+    message = {
+        "message_id": 5,
+        "text": "Tea",
+        "entities": bold,
+        "reply_markup": {"inline_keyboard": [[{"text": "a"}]]},
+    }
+    answer = loads_without_echo(json.dumps({"ok": True, "result": message}))
     assert answer == {"ok": True, "result": {"message_id": 5, "text": "Tea"}}
+    photo = {"message_id": 6, "photo": [{"file_id": "f"}], "caption": "Tea", "caption_entities": bold}
+    answer = loads_without_echo(json.dumps({"ok": True, "result": photo}))
+    assert answer["result"] == {"message_id": 6, "photo": [{"file_id": "f"}], "caption": "Tea"}
     updates = {"ok": True, "result": [{"update_id": 1, "callback_query": {"message": message}}]}
-    assert loads_without_keyboards(json.dumps(updates)) == updates  # updates are left whole
+    assert loads_without_echo(json.dumps(updates)) == updates  # updates are left whole
     refused = {"ok": False, "error_code": 429, "description": "Too Many", "parameters": {"retry_after": 3}}
-    assert loads_without_keyboards(json.dumps(refused)) == refused
-    assert loads_without_keyboards("true") is True
+    assert loads_without_echo(json.dumps(refused)) == refused
+    assert loads_without_echo("true") is True
 
 
 async def test_the_bot_still_reads_what_it_sent_and_the_customer_sees_the_keyboard(shop: Shop) -> None:
@@ -42,7 +51,7 @@ async def test_the_bot_still_reads_what_it_sent_and_the_customer_sees_the_keyboa
     markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Tea", callback_data="t")]])
     sent = await shop.bot.send_message(ann.id, "<b>Menu</b> &amp; more", reply_markup=markup)
     assert sent.message_id > 0 and (sent.text, sent.chat.id) == ("Menu & more", ann.id)
-    assert sent.reply_markup is None  # not read back
+    assert sent.reply_markup is None and sent.entities is None  # not read back
     shown = await ann.wait_for(text="Menu & more")
     assert shown["reply_markup"]["inline_keyboard"][0][0]["text"] == "Tea"
     edited = await shop.bot.edit_message_text("Menu, again", chat_id=ann.id, message_id=sent.message_id)

@@ -96,6 +96,12 @@ async def test_reads_writes_and_full_text_search_through_the_driver(tmp_path: Pa
     await engine.dispose()
 
 
+def test_only_a_full_text_match_is_sent_to_the_thread() -> None:
+    assert sqlite_driver._deep("SELECT rowid FROM products_fts WHERE products_fts MATCH ?")
+    assert not sqlite_driver._deep("SELECT rematch, MATCHES FROM t")  # the word, not a part of one
+    assert not sqlite_driver._deep("SELECT id FROM products WHERE name = 'match'")
+
+
 async def test_a_unit_of_works_reads_share_one_snapshot(tmp_path: Path) -> None:
     """``BEGIN`` is run at once by the driver (``InlineConnection.begin_deferred``), not through
     SQLAlchemy's execution: still a transaction, so what another connection commits meanwhile is not
