@@ -43,8 +43,8 @@ async def pressed(callback: CallbackQuery) -> None:
 
 
 async def main() -> None:
-    # As orderbot's session (bot.app.create_bot): parameters sent as JSON, and the keyboard echoed back
-    # in each answer not read.
+    # As orderbot's session (bot.app.create_bot): parameters sent as JSON, and the keyboard and
+    # formatting echoed back in each answer not read.
     session = JsonSession(
         api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]), json_loads=loads_without_echo
     )

@@ -13,6 +13,8 @@ from aiogram.filters import Filter  # noqa: E402
 from aiogram.filters.callback_data import CallbackQueryFilter  # noqa: E402
 from aiogram.types import CallbackQuery  # noqa: E402
 
+from .callbacks import prefix_of  # noqa: E402
+
 
 def routers() -> list[Router]:
     """Every router in the order it must be tried: the staff routers behind one gate (``MayBeForStaff``),
@@ -85,7 +87,7 @@ class PressFor(Filter):
         self.prefixes = prefixes
 
     async def __call__(self, callback: CallbackQuery) -> bool:
-        return (callback.data or "").split(":", 1)[0] in self.prefixes
+        return prefix_of(callback.data) in self.prefixes
 
 
 def gate_presses(router: Router) -> None:

@@ -7,6 +7,11 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 
 
+def prefix_of(data: str | None) -> str:
+    """The kind of button a press came from: its callback data's prefix (aiogram's separator is ":")."""
+    return (data or "").split(":", 1)[0]
+
+
 class Menu(StrEnum):
     catalog = "cat"
     cart = "cart"

@@ -7,6 +7,7 @@ from typing import Any
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message
 
+from handlers.callbacks import prefix_of
 from shop.config import ShopConfig
 
 from .callbacks import BroadcastCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, StaffCb
@@ -56,7 +57,7 @@ class MayBeForStaff(Filter):
             return True
         if isinstance(event, Message):
             return refused_command(event)
-        return (event.data or "").split(":", 1)[0] in STAFF_PREFIXES
+        return prefix_of(event.data) in STAFF_PREFIXES
 
 
 def refused_command(message: Message) -> bool:
