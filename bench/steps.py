@@ -12,6 +12,11 @@ update records written together) but not a mix of steps.
 With ``base``, another checkout of orderbot (``orderbot bench steps --base /tmp/base`` after ``git
 worktree add /tmp/base main``), its bot takes the steps too, between the echo bot and ours: an A/B of
 a change, measured in one run.
+
+With ``BENCH_PROFILE=/tmp/stacks.txt`` (py-spy on the PATH), our bot is profiled over the counted
+visits: ``profile`` gives each layer's share of its CPU (``bench/profile.py``), and
+``ratio_if_database_free`` what ``ratio_from_cpu`` would be if our database work cost nothing — how far
+any change to the database side alone could take the ratio.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from .profile import recorder, shares
 from .updates import cpu_seconds, echo_visit, running_bot, shop_env, simulated_customers, visit
 
 SETTLE = 0.1  # seconds after a step's last answer: what the update queued (alerts, outbox) is sent
@@ -34,6 +42,8 @@ SETTLE = 0.1  # seconds after a step's last answer: what the update queued (aler
 async def bench(customers: int = 100, visits: int = 3, base: str | None = None) -> dict[str, Any]:
     """``base``: the folder of another checkout whose bot is measured beside ours."""
     python = sys.executable
+    path = os.environ.get("BENCH_PROFILE")
+    profile = Path(path) if path else None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         bots: dict[str, tuple[list[str], dict[str, str], Any]] = {
@@ -53,6 +63,8 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
                 sandbox, bot, pid = await stack.enter_async_context(running_bot(args, env, folder))
                 running[name] = (pid, simulated_customers(sandbox, bot, customers), script("Tea"))
             for number in range(visits + 1):  # the first visit warms up and is not counted
+                if number == 1 and profile:  # ours, over the counted visits
+                    await stack.enter_async_context(recording(running["ours"][0], profile))
                 for name, (pid, people, steps) in running.items():
                     spent = []
                     for step in steps:
@@ -85,6 +97,11 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
         # what the saturated rate would be if CPU per update were all that counted
         "ratio_from_cpu": round(means["bare"] / means["ours"], 2) if means["ours"] else None,
     }
+    if profile:
+        figures["profile"] = shares(profile)
+        database = figures["profile"].get("share_by_layer", {}).get("database", 0.0)
+        # the ratio if our database work cost nothing and everything else stayed as it is
+        figures["ratio_if_database_free"] = round(means["bare"] / (means["ours"] * (1 - database)), 2)
     if base:
         figures["base"] = base
         figures["ours_over_base"] = round(means["ours"] / means["base"], 3) if means["base"] else None
@@ -94,6 +111,19 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
             for o, b in zip(costs["ours"], costs["base"], strict=True)
         ]
     return figures
+
+
+@contextlib.asynccontextmanager
+async def recording(pid: int, path: Path) -> AsyncIterator[None]:
+    """py-spy recording ``pid`` into ``path`` until the block ends."""
+    spy = await asyncio.create_subprocess_exec(
+        *recorder(pid, path), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # it writes what it has
+        await spy.wait()
 
 
 async def seed_by(code: str, url: str, media: Path) -> None:

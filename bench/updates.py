@@ -55,6 +55,8 @@ from storage.db import create_engine, create_session_factory
 from storage.migrations import upgrade
 from storage.uow import UnitOfWork
 
+from .profile import recorder, shares
+
 TOKEN = "434343:BENCH"
 STEP_TIMEOUT = 15.0
 CATEGORIES = ("Coffee", "Tea", "Bakery", "Breakfast", "Drinks")
@@ -387,24 +389,9 @@ async def running_bot(
 
 
 def profiler(pid: int, seconds: float) -> list[str]:
-    """py-spy recording the bot's collapsed stacks to $BENCH_PROFILE, or nothing when it is unset. It
-    samples without pausing the bot (``--nonblocking``): pausing it at every sample halved its rate."""
+    """py-spy recording the bot's collapsed stacks to $BENCH_PROFILE, or nothing when it is unset."""
     path = os.environ.get("BENCH_PROFILE")
-    if not path:
-        return []
-    return [
-        "py-spy",
-        "record",
-        "--nonblocking",
-        "-f",
-        "raw",
-        "-o",
-        path,
-        "-p",
-        str(pid),
-        "-d",
-        str(int(seconds)),
-    ]
+    return recorder(pid, Path(path), seconds) if path else []
 
 
 @dataclass
@@ -581,6 +568,8 @@ async def bench(load: Load | int | None = None, postgres_url: str | None = None)
     by_round = {run.name: round_ratios(run, runs[0]) for run in runs[1:]}
     figures["ratio"] = {name: round(statistics.median(ratios), 2) for name, ratios in by_round.items()}
     figures["ratio_by_round"] = {name: [round(r, 2) for r in ratios] for name, ratios in by_round.items()}
+    if os.environ.get("BENCH_PROFILE"):  # the SQLite bot's first saturated round
+        figures["profile"] = shares(Path(os.environ["BENCH_PROFILE"]))
     figures["targets"] = {"ratio": 0.40, "paced_p99_ms": 50, "idle_rss_mb": 150}
     return figures
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.notify import bench as notify_bench
 from bench.notify import window_max
+from bench.profile import package, shares
 
 
 async def test_the_notify_benchmark_delivers_everything_and_reports_its_figures() -> None:
@@ -87,3 +88,31 @@ async def test_the_steps_benchmark_costs_every_step_of_a_visit_for_each_bot() ->
         assert figures["mean"][f"{bot}_ms"] > 0, figures["mean"]
     assert figures["ratio_from_cpu"] is not None and figures["ours_over_base"] is not None
     assert len(figures["ours_over_base_by_visit"]) == 1
+
+
+def test_profile_shares_give_each_sample_to_its_innermost_frames_layer(tmp_path: Path) -> None:
+    """py-spy's raw format: a stack of frames, outermost first, then how many samples it had."""
+    stacks = tmp_path / "stacks.txt"
+    stacks.write_text(
+        "run (bot/cli.py:81);execute (sqlalchemy/orm/session.py:2555) 6\n"
+        # a stack cut at a greenlet switch: only the innermost frame counts
+        "_execute (storage/sqlite_driver.py:101) 2\n"
+        "run (bot/cli.py:81);answer (aiogram/methods/base.py:40);model_validate (pydantic/main.py:596) 3\n"
+        "run (bot/cli.py:81);render (jinja2/environment.py:1295) 1\n"
+        "run (bot/cli.py:81);show (handlers/answers.py:30) 2\n"
+        "_run_once (asyncio/base_events.py:1922) 4\n"
+        "<frozen runpy> 1\n"
+        "\n"
+    )
+    figures = shares(stacks)
+    assert figures["samples"] == 19
+    assert figures["share_by_layer"] == {
+        "database": round(8 / 19, 3),
+        "loop and the rest": round(5 / 19, 3),
+        "telegram": round(3 / 19, 3),
+        "ours": round(2 / 19, 3),
+        "text": round(1 / 19, 3),
+    }
+    assert figures["share_by_package"]["sqlalchemy"] == round(6 / 19, 3)
+    assert shares(stacks, top=1)["share_by_package"] == {"sqlalchemy": round(6 / 19, 3)}
+    assert package("main (weakref.py:45)") == "weakref" and package("<frozen runpy>") == "?"
