@@ -106,14 +106,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(IMMEDIATE, False):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # may wait for another process's writer
-            return
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
         driver = connection.connection.driver_connection
         if isinstance(driver, sqlite_driver.InlineConnection):
-            driver.begin_deferred()
-        else:  # SQLite by another driver (aiosqlite itself, pysqlite)
-            connection.exec_driver_sql("BEGIN")
+            driver.begin_immediate() if immediate else driver.begin_deferred()
+        else:  # SQLite by another driver (aiosqlite itself, pysqlite); IMMEDIATE may wait for a writer
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 _WRITERS: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = (

@@ -37,8 +37,8 @@ from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.util import await_only
 
-_BUSY = object()
 CHECKPOINT_EVERY = 200  # writer commits of this process between two checkpoints of the WAL
 _commits = itertools.count(1)  # writer commits of this process
 log = logging.getLogger("orderbot")
@@ -106,12 +106,6 @@ class InlineConnection(aiosqlite.Connection):
         sql: str = args[0] if args else kwargs.get("sql", "")
         head = sql.lstrip()[:15].upper()
         cursor = getattr(fn, "__self__", None)
-        if head == "BEGIN IMMEDIATE":
-            result = self._begin_at_once(fn, args, kwargs)
-            if result is _BUSY:  # another process is writing: wait for it on the thread
-                result = await super()._execute(fn, *args, **kwargs)
-            self._writing = True
-            return result
         if _deep(sql):
             self._deep = cursor
             return await super()._execute(fn, *args, **kwargs)
@@ -121,24 +115,29 @@ class InlineConnection(aiosqlite.Connection):
             return self._here(fn, args, kwargs)
         return await super()._execute(fn, *args, **kwargs)  # a write that may have to take the lock
 
-    def _begin_at_once(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """``BEGIN IMMEDIATE`` here when the lock is free (this process's writers queue before it, so it
-        usually is); ``_BUSY`` when another process holds it."""
+    def begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE`` from SQLAlchemy's ``begin`` event (``storage.db``), here when the writer's
+        lock is free (this process's writers queue before it, so it usually is); when another process
+        holds it, waited for on aiosqlite's thread, through SQLAlchemy's greenlet bridge like a statement.
+        As a statement it cost a cursor made, executed and closed: three trips through the bridge."""
         connection = self._conn
         connection.execute("PRAGMA busy_timeout = 0")
         try:
-            return fn(*args, **kwargs)
+            connection.execute("BEGIN IMMEDIATE")
+            busy = False
         except sqlite3.OperationalError as error:
             if "locked" not in str(error) and "busy" not in str(error):
                 raise
-            return _BUSY
+            busy = True
         finally:
             connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        if busy:  # another process is writing: wait for it on the thread
+            await_only(super()._execute(connection.execute, "BEGIN IMMEDIATE"))
+        self._writing = True
 
     def begin_deferred(self) -> None:
         """``BEGIN`` at once, from SQLAlchemy's ``begin`` event (``storage.db``): it never waits under WAL,
-        so it needs neither the thread nor a statement's way through SQLAlchemy and its greenlet bridge
-        (a cursor made, executed and closed: three round trips for a word)."""
+        so it needs neither the thread nor a statement's way through SQLAlchemy and its greenlet bridge."""
         self._here(self._conn.execute, ("BEGIN",), {})
 
     def _here(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
