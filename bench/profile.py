@@ -49,9 +49,9 @@ def shares(stacks: Path, top: int = 12) -> dict[str, Any]:
     """Samples, each layer's share (the rest: the event loop, the standard library), the largest packages."""
     by_package: collections.Counter[str] = collections.Counter()
     for line in stacks.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            by_package[package(stack.rsplit(";", 1)[-1])] += int(count)
+        stack, _, samples = line.rpartition(" ")
+        if stack and samples.isdigit():
+            by_package[package(stack.rsplit(";", 1)[-1])] += int(samples)
     total = sum(by_package.values())
     if not total:
         return {"samples": 0}
