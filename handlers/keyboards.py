@@ -107,7 +107,7 @@ def _toggle(text: str, at: CatalogCb, field: str, value: int) -> InlineKeyboardB
 
 def _product_button(t: Texts, item: Product) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=t.label("product", product=item),
+        text=t.label("product", name=item.name, price_minor=item.price_minor, sold_out=item.stock <= 0),
         callback_data=ProductCb(action=ProductAction.open, id=item.id).pack(),
     )
 
@@ -162,7 +162,7 @@ def cart(t: Texts, view: CartView) -> InlineKeyboardMarkup:
                 text=t.label("minus"), callback_data=CartCb(action=CartAction.dec, id=line.product_id).pack()
             ),
             InlineKeyboardButton(
-                text=t.label("cart_line", line=line),
+                text=t.label("cart_line", name=line.name, quantity=line.quantity),
                 callback_data=CartCb(action=CartAction.remove, id=line.product_id).pack(),
             ),
             InlineKeyboardButton(
@@ -287,7 +287,9 @@ def orders(t: Texts, items: Sequence[Order], page: int, pages: int) -> InlineKey
     for order in items:
         kb.row(
             InlineKeyboardButton(
-                text=t.label("order", order=order),
+                text=t.label(
+                    "order", number=order.number, total_minor=order.total_minor, status=order.status
+                ),
                 callback_data=OrderCb(action=OrderAction.open, id=order.id, page=page).pack(),
             )
         )

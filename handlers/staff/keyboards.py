@@ -50,7 +50,7 @@ def queue(t: Texts, orders: Sequence[Order]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for order in orders:
         kb.button(
-            text=t.label("order", order=order),
+            text=t.label("order", number=order.number, total_minor=order.total_minor, status=order.status),
             callback_data=StaffCb(action=StaffAction.order, order=order.id),
         )
     kb.adjust(1)
