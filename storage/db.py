@@ -129,7 +129,9 @@ def writer_lock(bind: AsyncEngine | None) -> asyncio.Lock | None:
     """
     if bind is None or not is_sqlite(bind):
         return None
-    locks = _WRITERS.setdefault(bind.sync_engine, weakref.WeakKeyDictionary())
+    locks = _WRITERS.get(bind.sync_engine)
+    if locks is None:  # (setdefault would make a dictionary at every call, to throw it away)
+        locks = _WRITERS[bind.sync_engine] = weakref.WeakKeyDictionary()
     loop = asyncio.get_running_loop()  # an asyncio lock belongs to one loop (tests run many)
     if loop not in locks:
         locks[loop] = asyncio.Lock()
