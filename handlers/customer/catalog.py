@@ -100,11 +100,6 @@ async def catalog_page(
     )
 
 
-async def _in_cart(uow: UnitOfWork, customer_id: int, product_id: int) -> int:
-    cart = await uow.carts.cart(customer_id)
-    return next((i.quantity for i in (cart.items if cart else []) if i.product_id == product_id), 0)
-
-
 async def send_product(
     message: Message,
     uow: UnitOfWork,
@@ -120,7 +115,7 @@ async def send_product(
     except ProductUnavailable as error:
         await explain(message, t, error)
         return
-    in_cart = await _in_cart(uow, customer.id, product.id)
+    in_cart = await uow.carts.quantity(customer.id, product.id)
     await uow.end_read()
     caption = t("catalog.product", product=product, in_cart=in_cart)
     markup = keyboards.product(t, product, 1, in_cart)
@@ -181,7 +176,7 @@ async def product_quantity(
     qty = max(1, min(callback_data.qty, max(product.stock, 1)))
     await callback.answer()
     if isinstance(callback.message, Message):
-        markup = keyboards.product(t, product, qty, await _in_cart(uow, customer.id, product.id))
+        markup = keyboards.product(t, product, qty, await uow.carts.quantity(customer.id, product.id))
         if markup != callback.message.reply_markup:
             await callback.message.edit_reply_markup(reply_markup=markup)
 

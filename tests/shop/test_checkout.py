@@ -50,6 +50,23 @@ async def ready_checkout(uow: Any, customer: Customer, fulfilment: str = "delive
 
 
 # --- cart -------------------------------------------------------------------------------------------
+async def test_the_quantity_in_the_cart_is_the_customers_own_of_that_product(uow: Any) -> None:
+    """A product card's "in the cart": one number, read without the rest of the cart."""
+    ann, bob = await make_customer(uow), await make_customer(uow, "Bob")
+    tea = await make_product(uow, stock=50)
+    cake = await make_product(uow, "CAKE-1", "Cake", stock=50)
+    async with uow() as u:
+        assert await u.carts.quantity(ann.id, tea.id) == 0  # no cart yet
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 3, CONFIG)
+    async with uow() as u:
+        await carts.add_to_cart(u, bob.id, cake.id, 2, CONFIG)
+    async with uow() as u:
+        assert await u.carts.quantity(ann.id, tea.id) == 3
+        assert await u.carts.quantity(ann.id, cake.id) == 0  # Bob's, not Ann's
+        assert await u.carts.quantity(bob.id, cake.id) == 2
+
+
 @pytest.mark.parametrize("quantity", [0, -1, 100, 10**9])
 async def test_bad_quantities_change_nothing(uow: Any, quantity: int) -> None:
     ann = await make_customer(uow)
