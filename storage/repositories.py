@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload, selectinload
-from sqlalchemy.sql.elements import ColumnElement, TextClause
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, TextClause
 
 from .models import (
     ON_ITS_WAY,
@@ -57,7 +58,7 @@ from .models import (
 FTS = table("products_fts", column("rowid"), column("products_fts"))
 
 
-def fts_match(match: str) -> ColumnElement[bool]:
+def fts_match(match: str | BindParameter[str]) -> ColumnElement[bool]:
     return FTS.c.products_fts.op("MATCH")(match)
 
 
@@ -222,6 +223,22 @@ _CATEGORIES = (
 )
 
 
+# A page of products, its count and its shelf, from the statement of the products the filters match.
+_SHAPED: dict[str, Callable[[Select[Product]], Any]] = {
+    "count": lambda matching: select(func.count()).select_from(matching.subquery()),
+    "page": lambda matching: (
+        matching.order_by(Product.featured.desc(), Product.name, Product.id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    ),
+    "shelf": lambda matching: matching.with_only_columns(
+        Product.brand, func.min(Product.price_minor), func.max(Product.price_minor)
+    ).group_by(Product.brand),
+}
+_BUILT: dict[tuple[Any, ...], Any] = {}  # by kind and the filters used: a few dozen in practice, 3456 at most
+_COUNT_MATCHING = select(func.count()).select_from(FTS).where(fts_match(bindparam("match")))
+
+
 class CatalogRepository(Repository):
     async def categories_with_counts(self) -> tuple[list[tuple[Category, int]], bool]:
         """Active categories with their active products' counts; and whether any product is featured."""
@@ -245,51 +262,82 @@ class CatalogRepository(Repository):
         match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
         return match or None, [w for w in words if len(w) < 3]
 
-    def _filtered(self, query: ProductQuery, match: str | None, scanned: list[str]) -> Select[Product]:
-        """Active products passing the filters; the text as ``_match`` split it."""
+    @staticmethod
+    def _filtered(query: ProductQuery, match: str | None, scanned: list[str]) -> Select[Product]:
+        """Active products passing the filters the query uses, each value a bind parameter
+        (``_filter_values``); the text as ``_match`` split it."""
         statement = select(Product).where(Product.active)
         if query.category_id is not None:
-            statement = statement.where(Product.category_id == query.category_id)
+            statement = statement.where(Product.category_id == bindparam("category_id"))
         if query.brand:
-            statement = statement.where(Product.brand == query.brand)
+            statement = statement.where(Product.brand == bindparam("brand"))
         if query.min_price_minor is not None:
-            statement = statement.where(Product.price_minor >= query.min_price_minor)
+            statement = statement.where(Product.price_minor >= bindparam("min_price_minor"))
         if query.max_price_minor is not None:
-            statement = statement.where(Product.price_minor <= query.max_price_minor)
+            statement = statement.where(Product.price_minor <= bindparam("max_price_minor"))
         if query.in_stock:
             statement = statement.where(Product.stock > 0)
         if query.featured:
             statement = statement.where(Product.featured)
         if match:
-            statement = statement.where(Product.id.in_(select(FTS.c.rowid).where(fts_match(match))))
-        for word in scanned:
-            statement = statement.where(Product.search_text.like(contains(word), escape="\\"))
+            statement = statement.where(
+                Product.id.in_(select(FTS.c.rowid).where(fts_match(bindparam("match"))))
+            )
+        for number in range(len(scanned)):
+            statement = statement.where(Product.search_text.like(bindparam(f"word{number}"), escape="\\"))
+        return statement
+
+    @staticmethod
+    def _filter_values(query: ProductQuery, match: str | None, scanned: list[str]) -> dict[str, Any]:
+        values = {
+            "category_id": query.category_id,
+            "brand": query.brand,
+            "min_price_minor": query.min_price_minor,
+            "max_price_minor": query.max_price_minor,
+            "match": match,
+        }
+        values.update({f"word{number}": contains(word) for number, word in enumerate(scanned)})
+        return values
+
+    def _built(self, kind: str, query: ProductQuery, match: str | None, scanned: list[str]) -> Any:
+        """The ``kind`` of statement (``_SHAPED``) for the filters this query uses, built the first time
+        that set of filters is met and then kept: building a page's three statements took ~190 µs
+        a page, as long as running one."""
+        shape = (
+            kind,
+            query.category_id is not None,
+            bool(query.brand),
+            query.min_price_minor is not None,
+            query.max_price_minor is not None,
+            query.in_stock,
+            query.featured,
+            bool(match),
+            len(scanned),
+        )
+        statement = _BUILT.get(shape)
+        if statement is None:
+            statement = _BUILT[shape] = _SHAPED[kind](self._filtered(query, match, scanned))
         return statement
 
     async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
         match, scanned = self._match(query)
-        statement = self._filtered(query, match, scanned)
+        values = {**self._filter_values(query, match, scanned), "offset": offset, "limit": limit}
         if match and not scanned and replace(query, text=None) == ProductQuery():
             # Text alone, every word indexed: the FTS index holds active products only (migration 0007),
             # so it counts without reading a product.
-            counting = select(func.count()).select_from(FTS).where(fts_match(match))
+            counting = _COUNT_MATCHING
         else:
-            counting = select(func.count()).select_from(statement.subquery())
-        total = await self.session.scalar(counting)
-        ordered = (
-            statement.order_by(Product.featured.desc(), Product.name, Product.id).offset(offset).limit(limit)
-        )
-        return list(await self.session.scalars(ordered)), int(total or 0)
+            counting = self._built("count", query, match, scanned)
+        total = await self.session.scalar(counting, values)
+        products = await self.session.scalars(self._built("page", query, match, scanned), values)
+        return list(products), int(total or 0)
 
     async def shelf(self, query: ProductQuery) -> tuple[list[str], tuple[int, int] | None]:
         """The brands among the products a query matches, and their lowest and highest price (None when
         none match), in one statement."""
-        statement = (
-            self._filtered(query, *self._match(query))
-            .with_only_columns(Product.brand, func.min(Product.price_minor), func.max(Product.price_minor))
-            .group_by(Product.brand)
-        )
-        rows = (await self.session.execute(statement)).all()
+        match, scanned = self._match(query)
+        statement = self._built("shelf", query, match, scanned)
+        rows = (await self.session.execute(statement, self._filter_values(query, match, scanned))).all()
         brands = sorted(brand for brand, _, _ in rows if brand)
         if not rows:
             return brands, None
