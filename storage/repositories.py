@@ -239,6 +239,20 @@ _BUILT: dict[tuple[Any, ...], Any] = {}  # by kind and the filters used: a few d
 _COUNT_MATCHING = select(func.count()).select_from(FTS).where(fts_match(bindparam("match")))
 
 
+_RESERVE = (
+    update(Product)
+    .where(Product.id == bindparam("product_id"), Product.active, Product.stock >= bindparam("quantity"))
+    .values(stock=Product.stock - bindparam("quantity"))
+    .execution_options(synchronize_session=False)
+)
+_RELEASE = (
+    update(Product)
+    .where(Product.id == bindparam("product_id"))
+    .values(stock=Product.stock + bindparam("quantity"))
+    .execution_options(synchronize_session=False)
+)
+
+
 class CatalogRepository(Repository):
     async def categories_with_counts(self) -> tuple[list[tuple[Category, int]], bool]:
         """Active categories with their active products' counts; and whether any product is featured."""
@@ -370,21 +384,11 @@ class CatalogRepository(Repository):
 
     async def reserve_stock(self, product_id: int, quantity: int) -> bool:
         """Take ``quantity`` from stock only if that much is there: one statement, no read-then-write."""
-        result = await self.session.execute(
-            update(Product)
-            .where(Product.id == product_id, Product.active, Product.stock >= quantity)
-            .values(stock=Product.stock - quantity)
-            .execution_options(synchronize_session=False)
-        )
+        result = await self.session.execute(_RESERVE, {"product_id": product_id, "quantity": quantity})
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def release_stock(self, product_id: int, quantity: int) -> None:
-        await self.session.execute(
-            update(Product)
-            .where(Product.id == product_id)
-            .values(stock=Product.stock + quantity)
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(_RELEASE, {"product_id": product_id, "quantity": quantity})
 
     async def set_photo_file_id(self, product_id: int, file_id: str) -> None:
         await self.session.execute(
@@ -696,6 +700,16 @@ _OLDEST = (
 )
 
 
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+# On the table: the columns a message has are given at execution (the ORM's bulk INSERT is not needed)
+_ENQUEUE = {dialect: insert(_OUTBOX).on_conflict_do_nothing() for dialect, insert in _INSERTS.items()}
+_LEASE = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .values(leased_until=bindparam("until"))
+)
+
+
 class OutboxRepository(Repository):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
@@ -705,7 +719,7 @@ class OutboxRepository(Repository):
         """Queue a message unless its dedupe key was queued before (then False, nothing changes)."""
         values = {
             c.key: getattr(message, c.key)
-            for c in OutboxMessage.__table__.columns
+            for c in _OUTBOX.columns
             if c.key != "id" and getattr(message, c.key) is not None
         }
         values.setdefault("due_at", utcnow())
@@ -714,9 +728,8 @@ class OutboxRepository(Repository):
         values.setdefault("attempts", 0)
         values.setdefault("language", "en")
         values.setdefault("context", {})
-        result = await self.session.execute(
-            self.insert(OutboxMessage).values(**values).on_conflict_do_nothing()
-        )
+        statement = _ENQUEUE.get(self.dialect, _ENQUEUE["sqlite"])
+        result = await self.session.execute(statement, values)
         self.queued += bool(result.rowcount)  # type: ignore[attr-defined]
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -746,16 +759,12 @@ class OutboxRepository(Repository):
     async def lease(self, ids: list[int], until: datetime) -> None:
         """Claimed rows are this worker's until ``until``: it sends them, or they are claimable after."""
         if ids:
-            await self.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(leased_until=until)
-            )
+            await self.session.execute(_LEASE, {"ids": ids, "until": until})
 
     async def release(self, ids: list[int]) -> None:
         """Claimed rows left unsent (behind a refused one): claimable again, in their turn."""
         if ids:
-            await self.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(leased_until=None)
-            )
+            await self.session.execute(_LEASE, {"ids": ids, "until": None})
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)
