@@ -121,6 +121,12 @@ _SET_PHONE = (  # the row is left alone when the phone is the one kept already
 )
 
 
+_OWN_ADDRESSES = select(Address).where(Address.customer_id == bindparam("customer_id"))
+_ADDRESSES = _OWN_ADDRESSES.order_by(Address.last_used_at.desc(), Address.id.desc())
+_ADDRESS = _OWN_ADDRESSES.where(Address.id == bindparam("address_id"))
+_ADDRESS_BY_TEXT = _OWN_ADDRESSES.where(Address.text == bindparam("text"))
+
+
 class CustomerRepository(Repository):
     async def by_telegram_id(self, telegram_id: int) -> Customer | None:
         return await self.session.scalar(_CUSTOMER, {"telegram_id": telegram_id})
@@ -177,22 +183,13 @@ class CustomerRepository(Repository):
         self.session.add(address)
 
     async def addresses(self, customer_id: int) -> list[Address]:
-        statement = (
-            select(Address)
-            .where(Address.customer_id == customer_id)
-            .order_by(Address.last_used_at.desc(), Address.id.desc())
-        )
-        return list(await self.session.scalars(statement))
+        return list(await self.session.scalars(_ADDRESSES, {"customer_id": customer_id}))
 
     async def address(self, customer_id: int, address_id: int) -> Address | None:
-        return await self.session.scalar(
-            select(Address).where(Address.id == address_id, Address.customer_id == customer_id)
-        )
+        return await self.session.scalar(_ADDRESS, {"customer_id": customer_id, "address_id": address_id})
 
     async def address_by_text(self, customer_id: int, text: str) -> Address | None:
-        return await self.session.scalar(
-            select(Address).where(Address.customer_id == customer_id, Address.text == text)
-        )
+        return await self.session.scalar(_ADDRESS_BY_TEXT, {"customer_id": customer_id, "text": text})
 
     async def delete_addresses(self, customer_id: int) -> None:
         await self.session.execute(delete(Address).where(Address.customer_id == customer_id))
@@ -813,22 +810,23 @@ class NoteRepository(Repository):
 _BALANCE = select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == bindparam("customer_id"))
 
 
+_ACCOUNT = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == bindparam("customer_id"))
+_ACCOUNT_HELD = _ACCOUNT.with_for_update().execution_options(populate_existing=True)
+_OPEN_ACCOUNT = {  # a new customer's account at zero; nothing when they have one
+    dialect: insert(LoyaltyAccount.__table__).on_conflict_do_nothing() for dialect, insert in _INSERTS.items()
+}
+
+
 class LoyaltyRepository(Repository):
     async def account(self, customer_id: int, *, lock: bool = False) -> LoyaltyAccount:
         """The customer's account. Writers ``lock`` it: created at zero if new, then held FOR UPDATE so
         ledger writes for one customer take turns. Readers of a customer without one get zeros (not added)."""
-        statement = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id)
         if not lock:
-            found = await self.session.scalar(statement)
+            found = await self.session.scalar(_ACCOUNT, {"customer_id": customer_id})
             return found or LoyaltyAccount(customer_id=customer_id, balance=0, lifetime=0)
-        await self.session.execute(
-            self.insert(LoyaltyAccount)
-            .values(customer_id=customer_id, balance=0, lifetime=0, updated_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-        held = await self.session.scalar(
-            statement.with_for_update().execution_options(populate_existing=True)
-        )
+        opened = {"customer_id": customer_id, "balance": 0, "lifetime": 0, "updated_at": utcnow()}
+        await self.session.execute(_OPEN_ACCOUNT.get(self.dialect, _OPEN_ACCOUNT["sqlite"]), opened)
+        held = await self.session.scalar(_ACCOUNT_HELD, {"customer_id": customer_id})
         assert held is not None
         return held
 
