@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -78,25 +78,32 @@ class Repository:
     def dialect(self) -> str:
         return self.session.bind.dialect.name if self.session.bind else "sqlite"
 
-    def insert(self, table: Any) -> Any:
-        """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both PostgreSQL and SQLite."""
-        return _INSERTS.get(self.dialect, sqlite_insert)(table)
+
+class InsertIgnoring:
+    """An INSERT into ``table`` that does nothing where the row is there already (ON CONFLICT DO NOTHING,
+    which PostgreSQL and SQLite both have), built once for each dialect; values given at execution."""
+
+    def __init__(self, table: Any, *returning: ColumnElement[Any]) -> None:
+        self._by_dialect = {}
+        for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
+            statement = insert(table).on_conflict_do_nothing()
+            self._by_dialect[dialect] = statement.returning(*returning) if returning else statement
+
+    def on(self, dialect: str) -> Any:
+        return self._by_dialect.get(dialect, self._by_dialect["sqlite"])
 
 
-_INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}  # both have ON CONFLICT
 _PROCESSED_UPDATES: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
-_RECORD_UPDATES = {  # on the table, not the entity: one multi-row INSERT (SQLAlchemy's "insertmanyvalues")
-    dialect: insert(_PROCESSED_UPDATES)
-    .on_conflict_do_nothing()
-    .returning(_PROCESSED_UPDATES.c.bot_id, _PROCESSED_UPDATES.c.update_id)
-    for dialect, insert in _INSERTS.items()
-}
+# On the table, not the entity: one multi-row INSERT (SQLAlchemy's "insertmanyvalues")
+_RECORD_UPDATES = InsertIgnoring(
+    _PROCESSED_UPDATES, _PROCESSED_UPDATES.c.bot_id, _PROCESSED_UPDATES.c.update_id
+)
 
 
 class UpdateRepository(Repository):
     async def mark_new(self, updates: list[tuple[int, int]]) -> set[tuple[int, int]]:
         """Record many (bot id, update id) at once, in one statement; those that were not there before."""
-        statement = _RECORD_UPDATES.get(self.dialect, _RECORD_UPDATES["sqlite"])
+        statement = _RECORD_UPDATES.on(self.dialect)
         now = utcnow()
         rows = [
             {"bot_id": bot_id, "update_id": update_id, "processed_at": now} for bot_id, update_id in updates
@@ -233,6 +240,23 @@ _SHAPED: dict[str, Callable[[Select[Product]], Any]] = {
     ).group_by(Product.brand),
 }
 _BUILT: dict[tuple[Any, ...], Any] = {}  # by kind and the filters used: a few dozen in practice, 3456 at most
+# Each filter a query can use, its value a bind parameter of its name (``_filter_values``).
+_FILTERS: dict[str, Any] = {
+    "category_id": Product.category_id == bindparam("category_id"),
+    "brand": Product.brand == bindparam("brand"),
+    "min_price_minor": Product.price_minor >= bindparam("min_price_minor"),
+    "max_price_minor": Product.price_minor <= bindparam("max_price_minor"),
+    "in_stock": Product.stock > 0,
+    "featured": Product.featured,
+    "match": Product.id.in_(select(FTS.c.rowid).where(fts_match(bindparam("match")))),
+}
+
+
+def _word(name: str) -> ColumnElement[bool]:
+    """A word the FTS index cannot find (``word0``, ``word1``…), scanned for with LIKE."""
+    return Product.search_text.like(bindparam(name), escape="\\")
+
+
 _COUNT_MATCHING = select(func.count()).select_from(FTS).where(fts_match(bindparam("match")))
 
 
@@ -274,81 +298,52 @@ class CatalogRepository(Repository):
         return match or None, [w for w in words if len(w) < 3]
 
     @staticmethod
-    def _filtered(query: ProductQuery, match: str | None, scanned: list[str]) -> Select[Product]:
-        """Active products passing the filters the query uses, each value a bind parameter
-        (``_filter_values``); the text as ``_match`` split it."""
-        statement = select(Product).where(Product.active)
-        if query.category_id is not None:
-            statement = statement.where(Product.category_id == bindparam("category_id"))
-        if query.brand:
-            statement = statement.where(Product.brand == bindparam("brand"))
-        if query.min_price_minor is not None:
-            statement = statement.where(Product.price_minor >= bindparam("min_price_minor"))
-        if query.max_price_minor is not None:
-            statement = statement.where(Product.price_minor <= bindparam("max_price_minor"))
-        if query.in_stock:
-            statement = statement.where(Product.stock > 0)
-        if query.featured:
-            statement = statement.where(Product.featured)
-        if match:
-            statement = statement.where(
-                Product.id.in_(select(FTS.c.rowid).where(fts_match(bindparam("match"))))
-            )
-        for number in range(len(scanned)):
-            statement = statement.where(Product.search_text.like(bindparam(f"word{number}"), escape="\\"))
-        return statement
-
-    @staticmethod
     def _filter_values(query: ProductQuery, match: str | None, scanned: list[str]) -> dict[str, Any]:
-        values = {
+        """The filters this query uses, by name, with their values (True for the flags), the text as
+        ``_match`` split it. The one place that decides which filters apply: ``_built`` makes the
+        statement from these names, and the names are what it keeps the statement by."""
+        used = {
             "category_id": query.category_id,
-            "brand": query.brand,
+            "brand": query.brand or None,
             "min_price_minor": query.min_price_minor,
             "max_price_minor": query.max_price_minor,
+            "in_stock": query.in_stock or None,
+            "featured": query.featured or None,
             "match": match,
         }
+        values = {name: value for name, value in used.items() if value is not None}
         values.update({f"word{number}": contains(word) for number, word in enumerate(scanned)})
         return values
 
-    def _built(self, kind: str, query: ProductQuery, match: str | None, scanned: list[str]) -> Any:
-        """The ``kind`` of statement (``_SHAPED``) for the filters this query uses, built the first time
-        that set of filters is met and then kept: building a page's three statements took ~190 µs
+    @staticmethod
+    def _built(kind: str, values: dict[str, Any]) -> Any:
+        """The ``kind`` of statement (``_SHAPED``) for the filters named in ``values``, built the first
+        time that set of filters is met and then kept: building a page's three statements took ~190 µs
         a page, as long as running one."""
-        shape = (
-            kind,
-            query.category_id is not None,
-            bool(query.brand),
-            query.min_price_minor is not None,
-            query.max_price_minor is not None,
-            query.in_stock,
-            query.featured,
-            bool(match),
-            len(scanned),
-        )
+        shape = (kind, *values)
         statement = _BUILT.get(shape)
         if statement is None:
-            statement = _BUILT[shape] = _SHAPED[kind](self._filtered(query, match, scanned))
+            matching = select(Product).where(Product.active)
+            for name in values:
+                matching = matching.where(_FILTERS[name] if name in _FILTERS else _word(name))
+            statement = _BUILT[shape] = _SHAPED[kind](matching)
         return statement
 
     async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
-        match, scanned = self._match(query)
-        values = {**self._filter_values(query, match, scanned), "offset": offset, "limit": limit}
-        if match and not scanned and replace(query, text=None) == ProductQuery():
-            # Text alone, every word indexed: the FTS index holds active products only (migration 0007),
-            # so it counts without reading a product.
-            counting = _COUNT_MATCHING
-        else:
-            counting = self._built("count", query, match, scanned)
+        values = self._filter_values(query, *self._match(query))
+        # Text alone, every word indexed: the FTS index holds active products only (migration 0007), so
+        # it counts without reading a product.
+        counting = _COUNT_MATCHING if list(values) == ["match"] else self._built("count", values)
         total = await self.session.scalar(counting, values)
-        products = await self.session.scalars(self._built("page", query, match, scanned), values)
+        page = {**values, "offset": offset, "limit": limit}
+        products = await self.session.scalars(self._built("page", values), page)
         return list(products), int(total or 0)
 
     async def shelf(self, query: ProductQuery) -> tuple[list[str], tuple[int, int] | None]:
         """The brands among the products a query matches, and their lowest and highest price (None when
         none match), in one statement."""
-        match, scanned = self._match(query)
-        statement = self._built("shelf", query, match, scanned)
-        rows = (await self.session.execute(statement, self._filter_values(query, match, scanned))).all()
+        values = self._filter_values(query, *self._match(query))
+        rows = (await self.session.execute(self._built("shelf", values), values)).all()
         brands = sorted(brand for brand, _, _ in rows if brand)
         if not rows:
             return brands, None
@@ -699,7 +694,7 @@ _OLDEST = (
 
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 # On the table: the columns a message has are given at execution (the ORM's bulk INSERT is not needed)
-_ENQUEUE = {dialect: insert(_OUTBOX).on_conflict_do_nothing() for dialect, insert in _INSERTS.items()}
+_ENQUEUE = InsertIgnoring(_OUTBOX)
 _LEASE = (
     update(OutboxMessage)
     .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
@@ -725,7 +720,7 @@ class OutboxRepository(Repository):
         values.setdefault("attempts", 0)
         values.setdefault("language", "en")
         values.setdefault("context", {})
-        statement = _ENQUEUE.get(self.dialect, _ENQUEUE["sqlite"])
+        statement = _ENQUEUE.on(self.dialect)
         result = await self.session.execute(statement, values)
         self.queued += bool(result.rowcount)  # type: ignore[attr-defined]
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -812,9 +807,7 @@ _BALANCE = select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == bi
 
 _ACCOUNT = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == bindparam("customer_id"))
 _ACCOUNT_HELD = _ACCOUNT.with_for_update().execution_options(populate_existing=True)
-_OPEN_ACCOUNT = {  # a new customer's account at zero; nothing when they have one
-    dialect: insert(LoyaltyAccount.__table__).on_conflict_do_nothing() for dialect, insert in _INSERTS.items()
-}
+_OPEN_ACCOUNT = InsertIgnoring(LoyaltyAccount.__table__)  # a new customer's, at zero; else nothing
 
 
 class LoyaltyRepository(Repository):
@@ -825,7 +818,7 @@ class LoyaltyRepository(Repository):
             found = await self.session.scalar(_ACCOUNT, {"customer_id": customer_id})
             return found or LoyaltyAccount(customer_id=customer_id, balance=0, lifetime=0)
         opened = {"customer_id": customer_id, "balance": 0, "lifetime": 0, "updated_at": utcnow()}
-        await self.session.execute(_OPEN_ACCOUNT.get(self.dialect, _OPEN_ACCOUNT["sqlite"]), opened)
+        await self.session.execute(_OPEN_ACCOUNT.on(self.dialect), opened)
         held = await self.session.scalar(_ACCOUNT_HELD, {"customer_id": customer_id})
         assert held is not None
         return held
@@ -893,15 +886,15 @@ class BroadcastRepository(Repository):
         return {status: int(n) for status, n in await self.session.execute(statement)}
 
 
+_CLAIM_TICK = InsertIgnoring(JobTick.__table__)
+
+
 class TickRepository(Repository):
     async def claim(self, name: str, tick: int, worker: str) -> bool:
         """True for the one worker whose row for (job, tick) went in; False for everyone after."""
-        statement = (
-            self.insert(JobTick)
-            .values(name=name, tick=tick, worker=worker, ran_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-        return bool((await self.session.execute(statement)).rowcount)  # type: ignore[attr-defined]
+        claimed = {"name": name, "tick": tick, "worker": worker, "ran_at": utcnow()}
+        result = await self.session.execute(_CLAIM_TICK.on(self.dialect), claimed)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def forget_before(self, moment: datetime) -> None:
         await self.session.execute(delete(JobTick).where(JobTick.ran_at < moment))
