@@ -540,10 +540,16 @@ class OrderRepository(Repository):
         return await self.session.scalar(statement)
 
     async def pseudonymise(self, customer_id: int) -> None:
+        """The customer's orders keep their numbers, items and money; not the address, phone, notes or
+        the photos of their receipts (a bank's screenshot names the payer and their account)."""
+        theirs = select(Order.id).where(Order.customer_id == customer_id)
         await self.session.execute(
             update(Order)
             .where(Order.customer_id == customer_id)
-            .values(address_text=None, phone=None, notes=None)
+            .values(address_text=None, phone=None, notes=None, receipt_file_id=None)
+        )
+        await self.session.execute(
+            update(Payment).where(Payment.order_id.in_(theirs)).values(proof_file_id=None)
         )
 
     async def reference_taken(self, reference: str) -> bool:

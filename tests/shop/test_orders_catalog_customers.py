@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shop import cart as carts
-from shop import catalog, checkout, crm, customers, orders
+from shop import catalog, checkout, crm, customers, orders, payments
 from shop.catalog import ProductQuery
 from shop.config import ShopConfig
 from shop.errors import CancelNotAllowed, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
@@ -250,7 +250,7 @@ async def test_forgetting_a_customer_erases_their_messages_alerts_and_notes(uow:
     from sqlalchemy import func, select
 
     from shop.notifications import notify_customer
-    from storage.models import OutboxMessage
+    from storage.models import Order, OutboxMessage, Payment
 
     config = replace(CONFIG, staff_chat_id=-100)
     await make_product(uow, stock=10)
@@ -262,7 +262,9 @@ async def test_forgetting_a_customer_erases_their_messages_alerts_and_notes(uow:
         async with uow() as u:
             await checkout.place_order(u, who, token, config)
         async with uow() as u:
-            await orders.attach_receipt(u, who.id, f"receipt-photo-of-{who.first_name}", config)
+            order = await orders.attach_receipt(u, who.id, f"receipt-photo-of-{who.first_name}", config)
+        async with uow() as u:
+            await payments.record_payment(u, order.id, "1.00", "transfer", f"T-{who.id}", 1, config)
     async with uow() as u:
         await u.begin_write()
         # a message queued before the outbox named whose data it holds: found by its chat
@@ -279,8 +281,8 @@ async def test_forgetting_a_customer_erases_their_messages_alerts_and_notes(uow:
         return int(await u.session.scalar(select(func.count(OutboxMessage.id)).where(*where)))
 
     async with uow() as u:
-        assert await rows(u, OutboxMessage.chat_id == -100) == 4  # each order's alert and its receipt
-        assert await rows(u, OutboxMessage.about_customer_id == ann.id) == 3
+        assert await rows(u, OutboxMessage.chat_id == -100) == 6  # each order's alert, receipt, payment
+        assert await rows(u, OutboxMessage.about_customer_id == ann.id) == 4
         assert await rows(u, OutboxMessage.chat_id == ann.telegram_id) == 2
         everyone_else = await rows(u, OutboxMessage.about_customer_id == bob.id)
     async with uow() as u:
@@ -288,9 +290,16 @@ async def test_forgetting_a_customer_erases_their_messages_alerts_and_notes(uow:
     async with uow() as u:
         assert await rows(u, OutboxMessage.about_customer_id == ann.id) == 0
         assert await rows(u, OutboxMessage.chat_id == ann.telegram_id) == 0
-        assert await rows(u, OutboxMessage.chat_id == -100) == 2  # Bob's
+        assert await rows(u, OutboxMessage.chat_id == -100) == 3  # Bob's
         assert await rows(u, OutboxMessage.about_customer_id == bob.id) == everyone_else
         assert await u.notes.for_customer(ann.id) == [] and len(await u.notes.for_customer(bob.id)) == 1
+        photos = await u.session.execute(
+            select(Order.customer_id, Order.receipt_file_id, Payment.proof_file_id).join(Payment)
+        )
+        assert sorted(tuple(row) for row in photos) == [
+            (ann.id, None, None),
+            (bob.id, "receipt-photo-of-Bob", "receipt-photo-of-Bob"),
+        ]
 
 
 async def test_search_uses_the_engines_index_and_follows_edits(uow: Any) -> None:
