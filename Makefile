@@ -32,8 +32,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy sandbox bot shop storage bench
 
+PYTEST_WORKERS ?= 2  ## test processes side by side (pytest-xdist); PYTEST_WORKERS=0 runs them in this one
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint pytest
 

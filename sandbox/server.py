@@ -418,7 +418,9 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> SandboxServer:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        # On stop, a long poll or an event stream still open is cut after a second rather than
+        # waited for (aiohttp's default is a minute; a getUpdates of a bot that went away holds 20 s).
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
         self.port = self._runner.addresses[0][1]

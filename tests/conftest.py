@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import URL, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 import handlers  # noqa: F401  before any test module: aiogram imported as the bot does (lean_types.py)
 from sandbox import SandboxServer
@@ -79,6 +81,38 @@ PYTHON = sys.executable
 
 
 # --- databases: a real SQLite file always; PostgreSQL too when TEST_DATABASE_URL is set ------------
+def own_servers_per_worker() -> None:
+    """Under pytest-xdist (``make test`` runs two workers), each worker has a PostgreSQL database
+    (``test_gw0``…, created beside TEST_DATABASE_URL's the first time) and a Redis database (the next
+    numbers after TEST_REDIS_URL's) of its own: tests drop the schema and flush Redis as they start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        given = make_url(url)
+        own = given.set(database=f"{given.database}_{worker}")
+        asyncio.run(_create_database(given, str(own.database)))
+        os.environ["TEST_DATABASE_URL"] = own.render_as_string(hide_password=False)
+    if url := os.environ.get("TEST_REDIS_URL"):
+        parts = urlsplit(url)
+        number = int(parts.path.strip("/") or 0) + 1 + int(worker.removeprefix("gw"))
+        os.environ["TEST_REDIS_URL"] = urlunsplit(parts._replace(path=f"/{number}"))
+
+
+async def _create_database(server: URL, name: str) -> None:
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")  # CREATE DATABASE: no transaction
+    try:
+        async with engine.connect() as connection:
+            exists = await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            )
+            if not exists:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+own_servers_per_worker()
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
