@@ -137,6 +137,10 @@ async def export_data(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
             {"text": a.text, "created_at": a.created_at.isoformat()}
             for a in await uow.customers.addresses(customer_id)
         ],
+        "staff_notes": [  # what staff wrote about them is theirs to see too; who wrote it is not
+            {"type": n.type, "text": n.text, "created_at": n.created_at.isoformat()}
+            for n in await uow.notes.for_customer(customer_id)
+        ],
         "cart": [
             {"sku": i.product.sku, "name": i.product.name, "quantity": i.quantity}
             for i in (cart.items if cart else [])

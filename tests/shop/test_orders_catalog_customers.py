@@ -226,8 +226,13 @@ async def test_register_export_and_forget(uow: Any) -> None:
     async with uow() as u:
         order = (await checkout.place_order(u, ann, token, CONFIG)).order
     async with uow() as u:
+        await crm.add_note(u, ann.id, "Prefers oat milk & <no> sugar", author=1)
+    async with uow() as u:
         data = await customers.export_data(u, ann.id)
     assert data["customer"]["username"] == "ann" and data["orders"][0]["address"] == "12 Baker Street, flat 3"
+    assert [(n["text"], "author" in n) for n in data["staff_notes"]] == [
+        ("Prefers oat milk & <no> sugar", False)
+    ]
     assert data["addresses"][0]["text"] == "12 Baker Street, flat 3"
     assert data["loyalty_points"] == [] and data["customer"]["cart_reminders"] is True
     async with uow() as u:
