@@ -34,7 +34,7 @@ lint: $(STAMP)
 
 PYTEST_WORKERS ?= 2  ## test processes side by side (pytest-xdist); PYTEST_WORKERS=0 runs them in this one
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint pytest
 
