@@ -32,7 +32,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy sandbox bot shop storage bench
 
-PYTEST_WORKERS ?= 2  ## test processes side by side (pytest-xdist); PYTEST_WORKERS=0 runs them in this one
+# Test processes side by side (pytest-xdist); PYTEST_WORKERS=0 runs the tests in pytest's own process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
