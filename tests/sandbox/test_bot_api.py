@@ -305,6 +305,22 @@ async def test_two_pollers_conflict(tg: BotApiCaller) -> None:
     assert (await second)[0] == 200
 
 
+async def test_stopping_does_not_wait_out_an_open_long_poll() -> None:
+    """A bot process that stops leaves its getUpdates open at the sandbox; stopping the sandbox cuts
+    it rather than wait its 20 s out (every test with a bot process of its own waited them)."""
+    from sandbox import SandboxServer
+
+    server = await SandboxServer(tokens=[TOKEN]).start()
+    http = aiohttp.ClientSession()
+    poll = asyncio.create_task(http.post(f"{server.url}/bot{TOKEN}/getUpdates", json={"timeout": 20}))
+    await asyncio.sleep(0.2)
+    try:
+        await asyncio.wait_for(server.stop(), timeout=10)  # TimeoutError when it waits for the poll
+    finally:
+        poll.cancel()
+        await http.close()
+
+
 # --- callback queries -----------------------------------------------------------------------------
 async def test_answer_callback_query_rules(tg: BotApiCaller, client: SandboxClient) -> None:
     ann = await chatting_user(client)
