@@ -82,32 +82,56 @@ PYTHON = sys.executable
 
 # --- databases: a real SQLite file always; PostgreSQL too when TEST_DATABASE_URL is set ------------
 def own_servers_per_worker() -> None:
-    """Under pytest-xdist (``make test`` runs two workers), each worker has a PostgreSQL database
-    (``test_gw0``…, created beside TEST_DATABASE_URL's the first time) and a Redis database (the next
-    numbers after TEST_REDIS_URL's) of its own: tests drop the schema and flush Redis as they start."""
+    """Under pytest-xdist (``make test`` runs two test processes), each has a PostgreSQL database
+    (``test_gw0``…, beside TEST_DATABASE_URL's; ``pytest_configure`` makes them) and a Redis database
+    (the next numbers after TEST_REDIS_URL's) of its own: tests drop the schema and flush Redis as they
+    start."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return
     if url := os.environ.get("TEST_DATABASE_URL"):
-        given = make_url(url)
-        own = given.set(database=f"{given.database}_{worker}")
-        asyncio.run(_create_database(given, str(own.database)))
-        os.environ["TEST_DATABASE_URL"] = own.render_as_string(hide_password=False)
+        os.environ["TEST_DATABASE_URL"] = _worker_database(make_url(url), worker).render_as_string(
+            hide_password=False
+        )
     if url := os.environ.get("TEST_REDIS_URL"):
         parts = urlsplit(url)
         number = int(parts.path.strip("/") or 0) + 1 + int(worker.removeprefix("gw"))
         os.environ["TEST_REDIS_URL"] = urlunsplit(parts._replace(path=f"/{number}"))
 
 
-async def _create_database(server: URL, name: str) -> None:
+def _worker_database(given: URL, worker: str) -> URL:
+    return given.set(database=f"{given.database}_{worker}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before the test processes start: their PostgreSQL databases, made the first time."""
+    processes = getattr(config.option, "numprocesses", None)  # pytest-xdist's -n, here a number
+    url = os.environ.get("TEST_DATABASE_URL")
+    if os.environ.get("PYTEST_XDIST_WORKER") or not processes or not url:
+        return
+    given = make_url(url)
+    names = [str(_worker_database(given, f"gw{i}").database) for i in range(int(processes))]
+    try:
+        asyncio.run(_create_databases(given, names))
+    except Exception as error:  # noqa: BLE001 - any reason is told, with the two ways on
+        pytest.exit(
+            f"tests: cannot make the PostgreSQL databases {', '.join(names)} ({error}). Let "
+            "TEST_DATABASE_URL's user create databases, or run the tests in one process: "
+            "make test PYTEST_WORKERS=0",
+            returncode=4,
+        )
+
+
+async def _create_databases(server: URL, names: list[str]) -> None:
     engine = create_async_engine(server, isolation_level="AUTOCOMMIT")  # CREATE DATABASE: no transaction
     try:
         async with engine.connect() as connection:
-            exists = await connection.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-            )
-            if not exists:
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            for name in names:
+                exists = await connection.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                )
+                if not exists:
+                    await connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         await engine.dispose()
 
