@@ -43,5 +43,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts
 
 translations: $(STAMP)  ## after editing templates: refresh locales/messages.pot and merge it into each language
-	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --sort-output --project orderbot .
-	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot --no-location --sort-output --project orderbot --width 110 .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching --width 110
