@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from handlers.staff.access import STAFF_COMMANDS
+from handlers.staff.callbacks import StaffAction, StaffCb
 from sandbox.client import SimUser
 from tests.handlers.conftest import Shop, button_labels, texts
 from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
@@ -149,6 +150,51 @@ async def test_status_buttons_and_order_view(shop: Shop) -> None:
     await ann.wait_for(text="cancelled")
     async with shop.uow() as u:
         assert (await u.catalog.by_sku("TEA-1")).stock == 10  # the stock came back
+
+
+async def test_the_buttons_of_alerts_and_the_queue_do_what_they_say(shop: Shop) -> None:
+    """What staff press most: the new-order alert's buttons, the payment alert's Verify, an order in
+    /queue and Back from the statuses; and a button naming an order that is not there."""
+    owner = shop.owner
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    team = await staff_says(owner, "/staff", "The team")
+    assert f"{clerk.id} · staff" in team["text"]
+    ann, number = await placed(shop)  # $9.00
+    alert = await owner.wait_for(text=f"New order #{number}")
+    await owner.press("💰 Record payment", message_id=alert["message_id"])
+    how = await owner.wait_for(text=f"Record a payment for order #{number} (total $9.00)")
+    assert f"/pay {number} AMOUNT METHOD REFERENCE" in how["text"]
+    await owner.press("👤 Customer", message_id=alert["message_id"])
+    who = await owner.wait_for(text="1 order · $9.00")
+    assert "Ann" in who["text"]
+    await owner.press("🔄 Set status", message_id=alert["message_id"])
+    choices = await owner.wait_for(text="Move it to")
+    await owner.press("← Back", message_id=choices["message_id"])
+    view = await owner.wait_for(lambda m: m["message_id"] == choices["message_id"], text=f"Order #{number}")
+    assert "Timeline" in view["text"] and "💰 Record payment" in button_labels(view)
+
+    reply = await staff_says(clerk, f"/pay {number} 9 transfer REF-9", "waiting for verification")
+    payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
+    to_verify = await owner.wait_for(text=f"/verify {payment_id}")
+    await owner.press(f"✅ Verify #{payment_id}", message_id=to_verify["message_id"])
+    await owner.wait_for(text="The order is paid")
+    await ann.wait_for(text="We received your payment of $9.00")
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+
+    queue = await staff_says(owner, "/queue", "need")
+    mine = StaffCb(action=StaffAction.order, order=number).pack()
+    await owner.press(mine, message_id=queue["message_id"])
+    await owner.wait_for(lambda m: m["message_id"] == queue["message_id"], text=f"Order #{number}")
+    for action in (StaffAction.order, StaffAction.pay, StaffAction.customer, StaffAction.statuses):
+        forged = StaffCb(action=action, order=999).pack()  # data edited by hand: no such order
+        await shop.bot.edit_message_reply_markup(
+            chat_id=owner.id,
+            message_id=queue["message_id"],
+            reply_markup={"inline_keyboard": [[{"text": "forged", "callback_data": forged}]]},
+        )
+        answer = await owner.press(forged)
+        assert answer["show_alert"] and "cannot find that order" in answer["text"], (action, answer)
 
 
 async def test_reject_tells_the_customer_why(shop: Shop) -> None:
