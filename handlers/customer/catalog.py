@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -235,10 +236,9 @@ async def quantity_typed(
     message: Message, t: Texts, uow: UnitOfWork, customer: Customer, config: ShopConfig, state: FSMContext
 ) -> None:
     text = (message.text or "").strip()
-    if text.startswith("/"):
+    if text.startswith("/"):  # a command ends the question and is answered as the command it is
         await state.clear()
-        await message.answer(t("start.cancelled"))
-        return
+        raise SkipHandler
     product_id = (await state.get_data()).get("product_id", 0)
     if not text.isdecimal() or not text.isascii():
         await explain(message, t, InvalidQuantity(max=config.max_quantity))

@@ -38,7 +38,9 @@ router.message.filter(F.chat.type == "private")  # customers talk to the shop in
 # What a customer types while checking out. Behind one check of the step, so that the messages of
 # everyone else (most of them) pass the checkout with it instead of trying each step's handlers.
 steps = Router(name="checkout_steps")
-steps.message.filter(F.chat.type == "private", StateFilter(Checkout))
+# A command typed at a step (/cart, /orders…) is a command, answered by its own handler, not an answer:
+# the checkout stays at that step. (/cancel, /help, /checkout… have handlers before this router.)
+steps.message.filter(F.chat.type == "private", StateFilter(Checkout), ~F.text.startswith("/"))
 ORDER = [
     Checkout.fulfilment,
     Checkout.address,

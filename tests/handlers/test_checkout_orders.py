@@ -181,6 +181,35 @@ async def test_bad_input_in_the_checkout(shop: Shop) -> None:
     assert summary.get("entities", []) == [e for e in summary.get("entities", []) if e["type"] == "bold"]
 
 
+async def test_a_command_typed_during_the_checkout_is_a_command_not_an_answer(shop: Shop) -> None:
+    """/cart where the address is asked shows the cart (it used to become the address, and go into the
+    address book); /orders where the notes are asked lists the orders. The checkout stays where it was."""
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    await ann.press("🚚 Delivery")
+    await ann.wait_for(text="Where should we deliver")
+    await ann.send("/cart")
+    await ann.wait_for(text="Your cart")
+    await ann.send("/nonsense")
+    await ann.wait_for(text="I did not understand that")
+    await ann.send("221B Baker Street, London")
+    await ann.wait_for(text="What phone number")
+    await ann.press_reply("📱 Share my phone number")
+    await ann.wait_for(text="Anything we should know")
+    await ann.send("/orders")
+    await ann.wait_for(text="no orders yet")
+    await ann.send("Ring twice")
+    await ann.wait_for(text="How will you pay")
+    await ann.press("💵 Cash")
+    summary = await ann.wait_for(text="Is everything right")
+    assert "221B Baker Street, London" in summary["text"] and "📝 Ring twice" in summary["text"]
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+        assert [a.text for a in await u.customers.addresses(customer.id)] == ["221B Baker Street, London"]
+
+
 async def test_out_of_stock_at_the_last_moment(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 8, 1)  # the last lemon cake

@@ -111,6 +111,13 @@ async def test_typed_quantity_bad_input(shop: Shop) -> None:
     async with shop.uow() as u:
         cart = await u.carts.cart((await u.customers.by_telegram_id(ann.id)).id)
     assert [i.quantity for i in cart.items] == [3]
+    # A command instead of a number ends the question and does what it says.
+    await ann.press("1")
+    await ann.wait_for(text="How many")
+    await ann.send("/cart")
+    await ann.wait_for(text="Your cart")
+    await ann.send("4")  # no longer an answer
+    await ann.wait_for(text="I did not understand that")
 
 
 async def test_search_and_inline_mode(shop: Shop) -> None:
