@@ -15,6 +15,8 @@ from shop.errors import DomainError
 
 from .render import Texts
 
+MENU_KEYS = ("catalog", "cart", "orders", "help")  # the main menu's buttons, in its order
+
 log = logging.getLogger("orderbot.handlers")
 ALERT_LIMIT = 200  # Telegram's limit for a callback answer
 T = TypeVar("T")
@@ -89,3 +91,17 @@ class MenuButton(Filter):
 
     async def __call__(self, message: Message, t: Texts, **_: Any) -> bool:
         return message.text == t.label(self.key)
+
+
+def another_request(message: Message, t: Texts) -> bool:
+    """A command or a tap on the main menu (always on screen): a request of its own, never the answer
+    to the question a conversation asked."""
+    text = message.text or ""
+    return text.startswith("/") or any(text == t.label(key) for key in MENU_KEYS)
+
+
+class Answer(Filter):
+    """A message that may be the answer to a conversation's question: not ``another_request``."""
+
+    async def __call__(self, message: Message, t: Texts, **_: Any) -> bool:
+        return not another_request(message, t)

@@ -11,6 +11,7 @@ from shop.cart import CartView
 from shop.catalog import CategoryCount, Page
 from storage.models import Address, Customer, Order, Product
 
+from .answers import MENU_KEYS
 from .callbacks import (
     CartAction,
     CartCb,
@@ -28,8 +29,6 @@ from .callbacks import (
     SearchCb,
 )
 from .render import Texts
-
-MENU_KEYS = ("catalog", "cart", "orders", "help")
 
 
 class InlineKeyboardBuilder(_Builder):

@@ -29,7 +29,7 @@ from storage.models import Customer, Product
 from storage.uow import UnitOfWork
 
 from .. import keyboards
-from ..answers import MenuButton, explain, plain, show
+from ..answers import MenuButton, another_request, explain, plain, show
 from ..callbacks import CatalogCb, Menu, MenuCb, ProductAction, ProductCb, SearchCb
 from ..render import Texts
 from ..states import Browsing
@@ -235,10 +235,10 @@ async def product_type_quantity(
 async def quantity_typed(
     message: Message, t: Texts, uow: UnitOfWork, customer: Customer, config: ShopConfig, state: FSMContext
 ) -> None:
-    text = (message.text or "").strip()
-    if text.startswith("/"):  # a command ends the question and is answered as the command it is
+    if another_request(message, t):  # a command or a menu tap ends the question and is done as asked
         await state.clear()
         raise SkipHandler
+    text = (message.text or "").strip()
     product_id = (await state.get_data()).get("product_id", 0)
     if not text.isdecimal() or not text.isascii():
         await explain(message, t, InvalidQuantity(max=config.max_quantity))

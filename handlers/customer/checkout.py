@@ -27,7 +27,7 @@ from storage.models import CheckoutDraft, Customer
 from storage.uow import UnitOfWork
 
 from .. import keyboards
-from ..answers import explain, show
+from ..answers import Answer, explain, show
 from ..callbacks import CartAction, CartCb, CheckoutAction, CheckoutCb
 from ..render import Texts
 from ..states import Checkout
@@ -38,9 +38,9 @@ router.message.filter(F.chat.type == "private")  # customers talk to the shop in
 # What a customer types while checking out. Behind one check of the step, so that the messages of
 # everyone else (most of them) pass the checkout with it instead of trying each step's handlers.
 steps = Router(name="checkout_steps")
-# A command typed at a step (/cart, /orders…) is a command, answered by its own handler, not an answer:
-# the checkout stays at that step. (/cancel, /help, /checkout… have handlers before this router.)
-steps.message.filter(F.chat.type == "private", StateFilter(Checkout), ~F.text.startswith("/"))
+# A command (/cart, /orders…) or a tap on the main menu at a step is not an answer: its own handler takes
+# it and the checkout stays at that step. (/cancel, /help, /checkout… have handlers before this router.)
+steps.message.filter(F.chat.type == "private", StateFilter(Checkout), Answer())
 ORDER = [
     Checkout.fulfilment,
     Checkout.address,

@@ -182,8 +182,9 @@ async def test_bad_input_in_the_checkout(shop: Shop) -> None:
 
 
 async def test_a_command_typed_during_the_checkout_is_a_command_not_an_answer(shop: Shop) -> None:
-    """/cart where the address is asked shows the cart (it used to become the address, and go into the
-    address book); /orders where the notes are asked lists the orders. The checkout stays where it was."""
+    """/cart or a tap on the menu where the address is asked does what it says (each used to become the
+    address, and go into the address book); /orders where the notes are asked lists the orders. The
+    checkout stays where it was."""
     ann = await shop.started()
     await fill_cart(ann, 1, 1)
     await ann.send("/checkout")
@@ -194,6 +195,8 @@ async def test_a_command_typed_during_the_checkout_is_a_command_not_an_answer(sh
     await ann.wait_for(text="Your cart")
     await ann.send("/nonsense")
     await ann.wait_for(text="I did not understand that")
+    await ann.press_reply("📦 My orders")  # the main menu stays on screen
+    await ann.wait_for(text="no orders yet")
     await ann.send("221B Baker Street, London")
     await ann.wait_for(text="What phone number")
     await ann.press_reply("📱 Share my phone number")

@@ -118,6 +118,10 @@ async def test_typed_quantity_bad_input(shop: Shop) -> None:
     await ann.wait_for(text="Your cart")
     await ann.send("4")  # no longer an answer
     await ann.wait_for(text="I did not understand that")
+    await ann.press("1")
+    await ann.wait_for(text="How many")
+    await ann.press_reply("🛒 Cart")  # so is a tap on the menu
+    await ann.wait_for(text="Your cart")
 
 
 async def test_search_and_inline_mode(shop: Shop) -> None:
