@@ -44,6 +44,17 @@ async def checkout_to_summary(
     return await user.wait_for(text="Is everything right")
 
 
+async def at_the_address(shop: Shop) -> SimUser:
+    """A customer with one tea in the cart, checking out for delivery, asked for the address."""
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    await ann.press("🚚 Delivery")
+    await ann.wait_for(text="Where should we deliver")
+    return ann
+
+
 async def order_rows(shop: Shop, user: SimUser) -> list[Any]:
     async with shop.uow() as u:
         customer = await u.customers.by_telegram_id(user.id)
@@ -107,12 +118,7 @@ async def test_place_order_twice_gives_one_order(shop: Shop) -> None:
 
 
 async def test_back_and_cancel_at_every_step(shop: Shop) -> None:
-    ann = await shop.started()
-    await fill_cart(ann, 1, 1)
-    await ann.send("/checkout")
-    await ann.wait_for(text="How would you like")
-    await ann.press("🚚 Delivery")
-    await ann.wait_for(text="Where should we deliver")
+    ann = await at_the_address(shop)
     await ann.press("← Back")
     await ann.wait_for(text="How would you like")
     await ann.press("🏪 Pickup")
@@ -185,12 +191,7 @@ async def test_a_command_typed_during_the_checkout_is_a_command_not_an_answer(sh
     """/cart or a tap on the menu where the address is asked does what it says (each used to become the
     address, and go into the address book); /orders where the notes are asked lists the orders. The
     checkout stays where it was."""
-    ann = await shop.started()
-    await fill_cart(ann, 1, 1)
-    await ann.send("/checkout")
-    await ann.wait_for(text="How would you like")
-    await ann.press("🚚 Delivery")
-    await ann.wait_for(text="Where should we deliver")
+    ann = await at_the_address(shop)
     await ann.send("/cart")
     await ann.wait_for(text="Your cart")
     await ann.send("/nonsense")
