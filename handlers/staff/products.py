@@ -13,7 +13,7 @@ from shop.config import ShopConfig
 from shop.errors import DomainError
 from storage.uow import UnitOfWork
 
-from ..answers import explain
+from ..answers import another_request, explain
 from ..keyboards import InlineKeyboardBuilder
 from ..render import Texts
 from .access import IsStaff
@@ -104,7 +104,7 @@ async def field_typed(
 ) -> None:
     data = await state.get_data()
     field = FIELDS[data["index"]]
-    if (message.text or "").startswith("/"):
+    if another_request(message, t):  # a command or a main-menu tap is not a value: the edit stops
         await state.clear()
         await message.answer(t("products.cancelled"))
         return

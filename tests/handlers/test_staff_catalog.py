@@ -143,6 +143,10 @@ async def test_product_conversation_adds_and_edits(shop: Shop) -> None:
     await staff_says(owner, "5", "How many in stock?")
     await owner.press("✖ Cancel")
     await owner.wait_for(text="Nothing was changed")
+    await staff_says(owner, "/product", "Send its SKU")
+    await staff_says(owner, "TEA-1", "Name of TEA-1?")
+    await owner.press_reply("🛒 Cart")  # the owner shops too: a tap on the menu is not a name
+    await owner.wait_for(text="Nothing was changed")
     async with shop.uow() as u:
         loaf = await u.catalog.by_sku("NEW-9")
         tea = await u.catalog.by_sku("TEA-1")
