@@ -14,7 +14,7 @@ from shop.errors import DomainError
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 
-from ..answers import explain, show
+from ..answers import Answer, explain, show
 from ..render import Renderer, Texts
 from ..states import Broadcasting
 from . import keyboards
@@ -48,7 +48,7 @@ async def broadcast_command(message: Message, t: Texts, state: FSMContext) -> No
     await message.answer(t("staff.broadcast_ask"))
 
 
-@router.message(Broadcasting.compose, F.photo | (F.text & ~F.text.startswith("/")))
+@router.message(Broadcasting.compose, F.photo | F.text, Answer())  # a command or a menu tap is not the news
 async def composed(
     message: Message, t: Texts, state: FSMContext, renderer: Renderer, lang: str, config: ShopConfig
 ) -> None:

@@ -101,6 +101,8 @@ async def test_a_broadcast_reaches_opted_in_customers_and_reports_progress(shop:
     await staff_says(owner, "/broadcast", "Send the message for your customers")
     await owner.send("x" * 4001)  # too long: told why, still composing
     await owner.wait_for(text="at most 4000 characters")
+    await owner.press_reply("🛒 Cart")  # a tap on the menu is not the news: the cart, still composing
+    await owner.wait_for(text="Your cart is empty")
     await owner.send("Fresh <scones> & jam today 🍰")
     preview = await owner.wait_for(text="Fresh <scones> & jam today 🍰")
     assert preview["text"] == "Fresh <scones> & jam today 🍰"
