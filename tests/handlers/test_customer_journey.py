@@ -139,6 +139,38 @@ async def test_search_and_inline_mode(shop: Shop) -> None:
     assert button["url"].endswith("?start=p_3")
 
 
+async def test_search_pages_the_card_closes_and_missing_things_are_explained(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.send("/search")
+    await ann.wait_for(text="What are you looking for?")
+    await ann.send("/search tea")
+    results = await ann.wait_for(text="7 products")
+    await ann.press("Next ›", message_id=results["message_id"])
+    second = await ann.wait_for(
+        lambda m: m["message_id"] == results["message_id"] and "‹ Previous" in button_labels(m)
+    )
+    assert len(button_labels(second)) == 1 + 1  # the seventh product, and the way back
+    await ann.send("/start p_999")  # a link to a product that is not there (or withdrawn: CAKE-2)
+    await ann.wait_for(text="no longer available")
+    async with shop.uow() as u:
+        await u.begin_write()
+        hidden = await u.catalog.by_sku("CAKE-2")
+        (await u.catalog.by_sku("TEA-3")).photo = "gone.png"  # its file is missing: the card is text
+        await u.commit()
+    await ann.send(f"/start p_{hidden.id}")
+    await ann.wait_for(text="no longer available")
+    await ann.send("/start p_3")
+    card = await ann.wait_for(text="Mint tea")
+    assert "photo" not in card
+    await ann.press("✖ Close", message_id=card["message_id"])
+    for _ in range(50):
+        if all(m["message_id"] != card["message_id"] for m in await ann.messages()):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the card was not closed")
+
+
 async def test_cart_buttons(shop: Shop) -> None:
     ann = await shop.started()
     for product_id in (1, 3):
