@@ -45,18 +45,15 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", 0)
     if sqlite:
-        if file is not None:
-            # statements that cannot wait run without a trip to aiosqlite's thread (storage/sqlite_driver.py)
-            kwargs.setdefault(
-                "async_creator",
-                partial(sqlite_driver.connect, file, SQLITE_BUSY_TIMEOUT_MS),
-            )
-        else:
+        if file is None:
             kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         # Every unit of work ends its transaction itself (storage/uow.py); the pool's extra ROLLBACK on
         # return would be one more trip to aiosqlite's thread for every unit of work.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
+        if file is not None:
+            # statements that cannot wait run without a trip to aiosqlite's thread (storage/sqlite_driver.py)
+            event.listen(engine.sync_engine, "do_connect", partial(_connect_inline, file))
         _configure_sqlite(engine)
         return engine
     # The connection returned last is taken first: a quiet shop uses one, a busy one reuses them within
@@ -91,6 +88,10 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             dialect.do_ping(dbapi_connection)
         except Exception as error:  # whatever broke it, it cannot serve: the pool connects afresh
             raise exc.DisconnectionError() from error
+
+
+def _connect_inline(file: str, dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> Any:
+    return sqlite_driver.connect(dialect.loaded_dbapi, file, SQLITE_BUSY_TIMEOUT_MS)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 
@@ -17,7 +18,7 @@ from shop.catalog import ProductQuery
 from storage import sqlite_driver
 from storage.db import create_engine, create_session_factory
 from storage.migrations import upgrade
-from storage.sqlite_driver import InlineConnection
+from storage.sqlite_driver import InlineAdapter, InlineConnection
 from storage.uow import UnitOfWork
 from tests.factories import make_product
 
@@ -93,6 +94,45 @@ async def test_reads_writes_and_full_text_search_through_the_driver(tmp_path: Pa
         await uow.session.commit()
     async with UnitOfWork(factory) as uow:
         assert await uow.session.scalar(text("SELECT stock FROM products WHERE sku = 'COF-1'")) == 0
+    await engine.dispose()
+
+
+async def test_a_read_and_a_writers_statements_never_leave_the_loops_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads, and a writer's statements after ``BEGIN IMMEDIATE``, run where they are asked for, through
+    ``InlineCursor``: no call goes to aiosqlite's thread. A full-text search and a write outside a
+    writer's transaction still do; ``AsyncConnection.execute`` (the health check's) works as well."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    await upgrade(engine)
+    factory = create_session_factory(engine)
+    await make_product(lambda: UnitOfWork(factory), sku="TEA-1", name="Jasmine tea", stock=3)
+    trips: list[str] = []
+    to_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object) -> object:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await to_thread(self, fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.dbapi_connection, InlineAdapter)
+        assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    async with UnitOfWork(factory) as uow:
+        page = await catalog.browse(uow, ProductQuery(), 0, 10)
+        assert [p.sku for p in page.products] == ["TEA-1"]
+    async with UnitOfWork(factory) as uow:
+        await uow.begin_write()
+        assert await uow.updates.mark_new([(1, 1)]) == {(1, 1)}
+        await uow.commit()
+    assert trips == []
+    async with UnitOfWork(factory) as uow:
+        found = await catalog.browse(uow, ProductQuery(text="jasmine"), 0, 10)
+        assert [p.sku for p in found.products] == ["TEA-1"]
+        await uow.session.execute(text("UPDATE products SET stock = 2 WHERE sku = 'TEA-1'"))
+        await uow.session.commit()
+    assert "execute" in trips  # the search's, and the write's
     await engine.dispose()
 
 
