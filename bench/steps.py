@@ -29,6 +29,7 @@ import signal
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -57,37 +58,54 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
             env = {**shop_env(url, folder / "media"), "PYTHONPATH": code}  # the bot runs this checkout
             bots[name] = ([python, "-m", "bot.cli", "run"], env, visit)
         costs: dict[str, list[list[float]]] = {name: [] for name in bots}
+        calls: dict[str, list[list[Counter[str]]]] = {name: [] for name in bots}
         async with contextlib.AsyncExitStack() as stack:
             running = {}
             for name, (args, env, script) in bots.items():
                 sandbox, bot, pid = await stack.enter_async_context(running_bot(args, env, folder))
-                running[name] = (pid, simulated_customers(sandbox, bot, customers), script("Tea"))
+                people = simulated_customers(sandbox, bot, customers)
+                running[name] = (pid, sandbox.world.stats.methods, people, script("Tea"))
             for number in range(visits + 1):  # the first visit warms up and is not counted
                 if number == 1 and profile:  # ours, over the counted visits
                     await stack.enter_async_context(recording(running["ours"][0], profile))
-                for name, (pid, people, steps) in running.items():
-                    spent = []
+                for name, (pid, methods, people, steps) in running.items():
+                    spent, made = [], []
                     for step in steps:
-                        before = cpu_seconds(pid)
+                        before, called = cpu_seconds(pid), Counter(methods)
                         await asyncio.gather(*(customer.do(step) for customer in people))
                         await asyncio.sleep(SETTLE)
                         spent.append((cpu_seconds(pid) - before) * 1000 / customers)
+                        made.append(Counter(methods) - called)
                     if number:
                         costs[name].append(spent)
+                        calls[name].append(made)
     labels = [step.what.strip() or step.kind for step in visit("Tea")]
     # each step's mean over the visits: a visit's costs are one row, a step's one column
     by_step = {
         name: [statistics.mean(step) for step in zip(*rows, strict=True)] for name, rows in costs.items()
     }
+    # each step's calls over the visits
+    by_call: dict[str, list[Counter[str]]] = {
+        name: [sum(step, Counter()) for step in zip(*made, strict=True)] for name, made in calls.items()
+    }
+    per_update = customers * visits
     rows = [
         {
             "step": label,
             **{f"{name}_ms": round(cost[at], 2) for name, cost in by_step.items()},
             "times": round(by_step["ours"][at] / by_step["bare"][at], 1) if by_step["bare"][at] else None,
+            # Bot API calls per update, getUpdates left out (how many it takes depends on the timing)
+            "ours_calls": {
+                method: round(count / per_update, 2)
+                for method, count in sorted(by_call["ours"][at].items())
+                if method != "getUpdates"
+            },
+            "bare_calls": round(_answering(by_call["bare"][at]) / per_update, 2),
         }
         for at, label in enumerate(labels)
     ]
     means = {name: statistics.mean(cost) for name, cost in by_step.items()}
+    visits_made = {name: sum(steps, Counter()) for name, steps in by_call.items()}
     figures: dict[str, Any] = {
         "benchmark": "steps",
         "customers": customers,
@@ -96,6 +114,14 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
         "mean": {f"{name}_ms": round(mean, 3) for name, mean in means.items()},
         # what the saturated rate would be if CPU per update were all that counted
         "ratio_from_cpu": round(means["bare"] / means["ours"], 2) if means["ours"] else None,
+        # per update over a visit: the calls that answer, and getUpdates
+        "calls_per_update": {
+            name: {
+                "answering": round(_answering(count) / (per_update * len(labels)), 2),
+                "getUpdates": round(count["getUpdates"] / (per_update * len(labels)), 2),
+            }
+            for name, count in visits_made.items()
+        },
     }
     if profile:
         figures["profile"] = shares(profile)
@@ -111,6 +137,10 @@ async def bench(customers: int = 100, visits: int = 3, base: str | None = None) 
             for o, b in zip(costs["ours"], costs["base"], strict=True)
         ]
     return figures
+
+
+def _answering(calls: Counter[str]) -> int:
+    return sum(count for method, count in calls.items() if method != "getUpdates")
 
 
 @contextlib.asynccontextmanager

@@ -88,6 +88,10 @@ async def test_the_steps_benchmark_costs_every_step_of_a_visit_for_each_bot() ->
         assert figures["mean"][f"{bot}_ms"] > 0, figures["mean"]
     assert figures["ratio_from_cpu"] is not None and figures["ours_over_base"] is not None
     assert len(figures["ours_over_base_by_visit"]) == 1
+    # the Bot API calls each step made: a message is answered with one, a product card is a photo
+    assert rows[0]["ours_calls"] == {"sendMessage": 1.0} and rows[0]["bare_calls"] == 1.0
+    assert rows[3]["ours_calls"] == {"answerCallbackQuery": 1.0, "sendPhoto": 1.0}
+    assert figures["calls_per_update"]["ours"]["answering"] > 1
 
 
 def test_profile_shares_give_each_sample_to_its_innermost_frames_layer(tmp_path: Path) -> None:
