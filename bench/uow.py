@@ -4,7 +4,7 @@ Before any handler, the middleware records the update and reads its sender as a 
 (``HandledUpdates``: one writer's transaction for all the updates that arrive together). This
 measures, in CPU milliseconds of this process per update, a unit of work with nothing in it, the
 middleware's work for one update alone and for 20 arriving together, and one read done three ways —
-the ORM, SQLAlchemy Core on the session's connection, and Core on a bare connection without a session
+the ORM, SQLAlchemy Core through the session, and Core on a bare connection of the async engine without a
 — so the choices for the per-update path can be weighed in one run. The variants take their turns in
 rounds and each figure is the median of its rounds.
 """
@@ -77,8 +77,7 @@ def variants(engine: AsyncEngine) -> dict[str, Variant]:
 
     async def read_core_in_session(_: Iterator[int]) -> int:
         async with UnitOfWork(factory) as uow:
-            connection = await uow.session.connection()
-            (await connection.execute(CUSTOMER_ROW, {"telegram_id": USER.id})).first()
+            (await uow.session.execute(CUSTOMER_ROW, {"telegram_id": USER.id})).first()
             await uow.commit()
         return 1
 

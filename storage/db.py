@@ -10,20 +10,21 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from functools import partial
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from . import sqlite_driver
+from . import loop_session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 15  # connections per process, all kept open (docs/deploy.md: size max_connections for N workers)
 PING_AFTER_IDLE_SECONDS = 1.0  # a PostgreSQL connection idle this long is checked before use
 _RETURNED_AT = "orderbot_returned_at"
-IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMMEDIATE
+# SQLite: the pysqlite engine of each async engine's file, for LoopSession
+_LOOP_ENGINES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+IMMEDIATE = loop_session.IMMEDIATE  # execution option asking SQLite for BEGIN IMMEDIATE
 
 
 def sqlite_file(url: URL) -> str | None:
@@ -45,15 +46,17 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", 0)
     if sqlite:
-        if file is None:
-            kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         # Every unit of work ends its transaction itself (storage/uow.py); the pool's extra ROLLBACK on
         # return would be one more trip to aiosqlite's thread for every unit of work.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
         if file is not None:
-            # statements that cannot wait run without a trip to aiosqlite's thread (storage/sqlite_driver.py)
-            event.listen(engine.sync_engine, "do_connect", partial(_connect_inline, file))
+            # Sessions run at once on a sync session of a pysqlite engine (storage/loop_session.py); this
+            # async engine serves the rest (migrations, the health check).
+            loop = loop_session.loop_engine(file, SQLITE_BUSY_TIMEOUT_MS, kwargs["pool_size"])
+            _LOOP_ENGINES[engine.sync_engine] = loop
+            event.listen(engine.sync_engine, "engine_disposed", lambda _: loop.dispose())
         _configure_sqlite(engine)
         return engine
     # The connection returned last is taken first: a quiet shop uses one, a busy one reuses them within
@@ -90,10 +93,6 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise exc.DisconnectionError() from error
 
 
-def _connect_inline(file: str, dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> Any:
-    return sqlite_driver.connect(dialect.loaded_dbapi, file, SQLITE_BUSY_TIMEOUT_MS)
-
-
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -106,13 +105,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def on_begin(connection: Any) -> None:
+    def on_begin(connection: Any) -> None:  # IMMEDIATE waits for a writer on aiosqlite's thread
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
-        driver = connection.connection.driver_connection
-        if isinstance(driver, sqlite_driver.InlineConnection):
-            driver.begin_immediate() if immediate else driver.begin_deferred()
-        else:  # SQLite by another driver (aiosqlite itself, pysqlite); IMMEDIATE may wait for a writer
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 _WRITERS: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = (
@@ -144,4 +139,9 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    loop = _LOOP_ENGINES.get(engine.sync_engine)
+    if loop is not None:
+        return async_sessionmaker(
+            engine, class_=loop_session.LoopSession, loop_bind=loop, expire_on_commit=False, autoflush=True
+        )
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload, selectinload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, TextClause
 
+from .loop_session import DEEP
 from .models import (
     ON_ITS_WAY,
     PENDING,
@@ -257,7 +258,12 @@ def _word(name: str) -> ColumnElement[bool]:
     return Product.search_text.like(bindparam(name), escape="\\")
 
 
-_COUNT_MATCHING = select(func.count()).select_from(FTS).where(fts_match(bindparam("match")))
+_COUNT_MATCHING = (
+    select(func.count())
+    .select_from(FTS)
+    .where(fts_match(bindparam("match")))
+    .execution_options(**{DEEP: True})
+)
 
 
 _RESERVE = (
@@ -326,7 +332,10 @@ class CatalogRepository(Repository):
             matching = select(Product).where(Product.active)
             for name in values:
                 matching = matching.where(_FILTERS[name] if name in _FILTERS else _word(name))
-            statement = _BUILT[shape] = _SHAPED[kind](matching)
+            statement = _SHAPED[kind](matching)
+            if "match" in values:  # a full-text search may work for milliseconds: off the loop's thread
+                statement = statement.execution_options(**{DEEP: True})
+            _BUILT[shape] = statement
         return statement
 
     async def page(self, query: ProductQuery, offset: int, limit: int) -> tuple[list[Product], int]:
