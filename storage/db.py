@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from . import loop_session
+from .per_loop import PerLoop, per_loop
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 15  # connections per process, all kept open (docs/deploy.md: size max_connections for N workers)
@@ -47,8 +48,8 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 0)
     if sqlite:
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        # Every unit of work ends its transaction itself (storage/uow.py); the pool's extra ROLLBACK on
-        # return would be one more trip to aiosqlite's thread for every unit of work.
+        # Every use ends its transaction itself (storage/uow.py); the pool's extra ROLLBACK on return
+        # would be one more trip to aiosqlite's thread each time.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
         if file is not None:
@@ -110,9 +111,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-_WRITERS: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
+_WRITERS: PerLoop[asyncio.Lock] = weakref.WeakKeyDictionary()  # each engine's writers' queue
 
 
 def writer_lock(bind: AsyncEngine | None) -> asyncio.Lock | None:
@@ -125,13 +124,7 @@ def writer_lock(bind: AsyncEngine | None) -> asyncio.Lock | None:
     """
     if bind is None or not is_sqlite(bind):
         return None
-    locks = _WRITERS.get(bind.sync_engine)
-    if locks is None:  # (setdefault would make a dictionary at every call, to throw it away)
-        locks = _WRITERS[bind.sync_engine] = weakref.WeakKeyDictionary()
-    loop = asyncio.get_running_loop()  # an asyncio lock belongs to one loop (tests run many)
-    if loop not in locks:
-        locks[loop] = asyncio.Lock()
-    return locks[loop]
+    return per_loop(_WRITERS, bind.sync_engine, asyncio.Lock)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

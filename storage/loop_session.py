@@ -15,7 +15,8 @@ directly, bound to a pysqlite engine of the same file (``loop_engine``); its oth
 through the bridge, which runs sync code as it is. The calls that can wait still leave the loop's thread:
 
 - ``BEGIN IMMEDIATE`` is tried without waiting; when another process holds the writer's lock, the
-  connection is marked and ``UnitOfWork.begin_write`` waits for the lock on a thread (``wait_for_writer``);
+  connection is marked and ``LoopSession.connection`` (``UnitOfWork.begin_write`` asks for it) waits for
+  the lock on a thread;
 - a full-text search (``MATCH``) runs on a thread (``DEEP``: the statement's execution option);
 - every ``CHECKPOINT_EVERY``-th writer's commit copies the WAL into the database file on a thread, on a
   connection of its own (the connections' auto-checkpoint is off: the commit crossing its threshold
@@ -34,11 +35,13 @@ import itertools
 import logging
 import sqlite3
 import weakref
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from .per_loop import PerLoop, per_loop
 
 log = logging.getLogger("orderbot")
 IMMEDIATE = "orderbot_immediate"  # execution option asking SQLite for BEGIN IMMEDIATE
@@ -57,6 +60,7 @@ class LoopConnection(sqlite3.Connection):
 
     writing = False
     wait_for_writer = False
+    busy_timeout_ms = 0  # how long BEGIN IMMEDIATE may wait for another process, on a thread
 
 
 def loop_engine(file: str, busy_timeout_ms: int, pool_size: int) -> Engine:
@@ -76,6 +80,7 @@ def loop_engine(file: str, busy_timeout_ms: int, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "connect")
     def on_connect(connection: LoopConnection, _record: Any) -> None:
+        connection.busy_timeout_ms = busy_timeout_ms
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "wal_autocheckpoint=0"):
             connection.execute(f"PRAGMA {pragma}").close()
 
@@ -91,7 +96,7 @@ def loop_engine(file: str, busy_timeout_ms: int, pool_size: int) -> Engine:
         except sqlite3.OperationalError as error:
             if "locked" not in str(error) and "busy" not in str(error):
                 raise
-            raw.wait_for_writer = True  # another process writes: begin_write waits on a thread
+            raw.wait_for_writer = True  # another process writes: LoopSession.connection waits on a thread
             return
         finally:
             raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_HERE_MS}")
@@ -106,20 +111,13 @@ def loop_engine(file: str, busy_timeout_ms: int, pool_size: int) -> Engine:
     return engine
 
 
-async def wait_for_writer(session: LoopSession, busy_timeout_ms: int) -> None:
-    """``BEGIN IMMEDIATE`` on a thread, waiting up to the busy timeout for another process's writer."""
-    raw = cast(LoopConnection, session.sync_session.connection().connection.driver_connection)
-    if not raw.wait_for_writer:
-        return
-
-    def begin() -> None:
-        raw.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-        finally:
-            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_HERE_MS}")
-
-    await asyncio.to_thread(begin)
+def _wait_for_writer(raw: LoopConnection) -> None:
+    """On a thread: ``BEGIN IMMEDIATE``, waiting up to the busy timeout for another process's writer."""
+    raw.execute(f"PRAGMA busy_timeout = {raw.busy_timeout_ms}")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_HERE_MS}")
     raw.wait_for_writer, raw.writing = False, True
 
 
@@ -136,20 +134,7 @@ def checkpoint(file: str) -> None:
         log.warning("WAL checkpoint failed: %s", error)
 
 
-_SLOTS: weakref.WeakKeyDictionary[Engine, weakref.WeakKeyDictionary[Any, asyncio.Semaphore]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _slots(engine: Engine) -> asyncio.Semaphore:
-    """The engine's pool's connections, as an asyncio semaphore of this event loop (tests run many)."""
-    loop = asyncio.get_running_loop()
-    by_loop = _SLOTS.get(engine)
-    if by_loop is None:
-        by_loop = _SLOTS[engine] = weakref.WeakKeyDictionary()
-    if loop not in by_loop:
-        by_loop[loop] = asyncio.Semaphore(engine.pool.size())  # type: ignore[attr-defined]
-    return by_loop[loop]
+_SLOTS: PerLoop[asyncio.Semaphore] = weakref.WeakKeyDictionary()  # each loop engine's pool, as slots
 
 
 class LoopSession(AsyncSession):
@@ -168,9 +153,12 @@ class LoopSession(AsyncSession):
         self._slot: asyncio.Semaphore | None = None
 
     async def _take_slot(self) -> None:
-        slots = _slots(self._loop_bind)
-        await slots.acquire()
-        self._slot = slots
+        """A slot of the pool for this transaction, unless it has one."""
+        if self._slot is None:
+            size = self._loop_bind.pool.size()  # type: ignore[attr-defined]  # a QueuePool's
+            slots = per_loop(_SLOTS, self._loop_bind, lambda: asyncio.Semaphore(size))
+            await slots.acquire()
+            self._slot = slots
 
     @property
     def bind(self) -> Any:
@@ -184,8 +172,7 @@ class LoopSession(AsyncSession):
     async def execute(  # type: ignore[override]
         self, statement: Any, params: Any = None, *, execution_options: Any = None, **kw: Any
     ) -> Any:
-        if self._slot is None:
-            await self._take_slot()
+        await self._take_slot()
         options = {**_PREBUFFER, **execution_options} if execution_options else _PREBUFFER
         if statement.get_execution_options().get(DEEP):
             execute: Any = self.sync_session.execute
@@ -197,8 +184,7 @@ class LoopSession(AsyncSession):
     ) -> Any:
         if statement.get_execution_options().get(DEEP):
             return (await self.execute(statement, params, execution_options=execution_options, **kw)).scalar()
-        if self._slot is None:
-            await self._take_slot()
+        await self._take_slot()
         options = {**_PREBUFFER, **execution_options} if execution_options else _PREBUFFER
         return self.sync_session.scalar(statement, params, execution_options=options, **kw)
 
@@ -208,18 +194,15 @@ class LoopSession(AsyncSession):
         return (await self.execute(statement, params, execution_options=execution_options, **kw)).scalars()
 
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:  # type: ignore[override]
-        if self._slot is None:
-            await self._take_slot()
+        await self._take_slot()
         return self.sync_session.get(entity, ident, **kw)
 
     async def flush(self, objects: Any = None) -> None:
-        if self._slot is None:
-            await self._take_slot()
+        await self._take_slot()
         self.sync_session.flush(objects)
 
     async def delete(self, instance: object) -> None:
-        if self._slot is None:
-            await self._take_slot()
+        await self._take_slot()
         self.sync_session.delete(instance)
 
     async def commit(self) -> None:
@@ -260,7 +243,11 @@ class LoopSession(AsyncSession):
             self._slot = None
 
     async def connection(self, **kw: Any) -> Any:  # type: ignore[override]
-        """The sync session's connection (an ``AsyncConnection`` needs an async driver)."""
-        if self._slot is None:
-            await self._take_slot()
-        return self.sync_session.connection(**kw)
+        """The sync session's connection (an ``AsyncConnection`` needs an async driver); a writer's
+        (``IMMEDIATE``) once it holds the lock, waited for on a thread when another process has it."""
+        await self._take_slot()
+        connection = self.sync_session.connection(**kw)
+        raw = connection.connection.driver_connection
+        if isinstance(raw, LoopConnection) and raw.wait_for_writer:
+            await asyncio.to_thread(_wait_for_writer, raw)
+        return connection

@@ -9,8 +9,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import IMMEDIATE, SQLITE_BUSY_TIMEOUT_MS, writer_lock
-from .loop_session import LoopSession, wait_for_writer
+from .db import IMMEDIATE, writer_lock
 from .repositories import (
     BroadcastRepository,
     CartRepository,
@@ -122,8 +121,6 @@ class UnitOfWork:
         self._writing = True
         try:
             await self.session.connection(execution_options={IMMEDIATE: True})
-            if isinstance(self.session, LoopSession):  # another process may hold SQLite's writer's lock
-                await wait_for_writer(self.session, SQLITE_BUSY_TIMEOUT_MS)
         except BaseException:
             self._done_writing()
             raise
