@@ -15,7 +15,6 @@ from aiogram.types import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
 )
 
 from shop import cart as carts
@@ -61,19 +60,44 @@ async def ask(
     state: FSMContext,
     cart: carts.CartView | None = None,
     draft: CheckoutDraft | None = None,
+    pressed: CallbackQuery | None = None,
 ) -> None:
     """Ask the question of ``step`` (and remember it as the current step); ``cart``, ``draft``: as this
-    update has just read or written them."""
+    update has just read or written them. ``pressed``: the button that answered the question before,
+    whose message the next question replaces when it has buttons of its own (the checkout reads as one
+    message); the phone's question (a keyboard of the chat's own) comes under it, its buttons gone."""
     await state.set_state(step)  # type: ignore[arg-type]
+    try:
+        text, markup = await _question(step, t, uow, customer, config, cart, draft)
+    except DomainError as error:  # e.g. what was in the cart sold out while the customer answered
+        await state.clear()
+        await explain(target, t, error)
+        return
+    if pressed is not None and isinstance(markup, InlineKeyboardMarkup):
+        await show(pressed, text, markup)
+        return
+    if pressed is not None and target.text is not None:
+        await target.edit_reply_markup(reply_markup=None)  # the question is answered; its buttons go
+    await target.answer(text, reply_markup=markup)
+
+
+async def _question(
+    step: object,
+    t: Texts,
+    uow: UnitOfWork,
+    customer: Customer,
+    config: ShopConfig,
+    cart: carts.CartView | None,
+    draft: CheckoutDraft | None,
+) -> tuple[str, InlineKeyboardMarkup | ReplyKeyboardMarkup]:
+    """The text and buttons of ``step``'s question."""
     if step == Checkout.fulfilment:
         cart = cart if cart is not None else await carts.view_cart(uow, customer.id)
-        await target.answer(t("checkout.ask_fulfilment", cart=cart), reply_markup=keyboards.fulfilment(t))
-    elif step == Checkout.address:
+        return t("checkout.ask_fulfilment", cart=cart), keyboards.fulfilment(t)
+    if step == Checkout.address:
         saved = await uow.customers.addresses(customer.id)
-        await target.answer(
-            t("checkout.ask_address", has_saved=bool(saved)), reply_markup=keyboards.addresses(t, saved)
-        )
-    elif step == Checkout.phone:
+        return t("checkout.ask_address", has_saved=bool(saved)), keyboards.addresses(t, saved)
+    if step == Checkout.phone:
         markup = ReplyKeyboardMarkup(
             keyboard=[
                 [KeyboardButton(text=t.label("share_phone"), request_contact=True)],
@@ -82,21 +106,12 @@ async def ask(
             resize_keyboard=True,
             one_time_keyboard=True,
         )
-        await target.answer(t("checkout.ask_phone"), reply_markup=markup)
-    elif step == Checkout.notes:
-        await target.answer(t("checkout.ask_notes"), reply_markup=keyboards.notes(t))
-    elif step == Checkout.payment:
-        await target.answer(
-            t("checkout.ask_payment"), reply_markup=keyboards.payment(t, config.checkout_methods)
-        )
-    else:
-        try:
-            text, summary_markup = await _summary(uow, customer, config, t, draft)
-        except DomainError as error:  # e.g. what was in the cart sold out while the customer answered
-            await state.clear()
-            await explain(target, t, error)
-            return
-        await target.answer(text, reply_markup=summary_markup)
+        return t("checkout.ask_phone"), markup
+    if step == Checkout.notes:
+        return t("checkout.ask_notes"), keyboards.notes(t)
+    if step == Checkout.payment:
+        return t("checkout.ask_payment"), keyboards.payment(t, config.checkout_methods)
+    return await _summary(uow, customer, config, t, draft)
 
 
 async def _summary(
@@ -189,9 +204,7 @@ async def checkout_button(
         await explain(callback, t, error)
         return
     await callback.answer()
-    if message.text is not None:
-        await message.edit_reply_markup(reply_markup=None)  # the question is answered; its buttons go
-    await ask(message, step, t, uow, customer, config, state, draft=draft)
+    await ask(message, step, t, uow, customer, config, state, draft=draft, pressed=callback)
 
 
 async def _step_before(current: str | None, fulfilment: str | None) -> object:
@@ -230,7 +243,6 @@ async def _place(
         return  # a second press of the same button: the order exists and was announced once
     await state.clear()
     await show(callback, t("checkout.placed", order=placed.order))
-    await message.answer(t("checkout.whats_next"), reply_markup=keyboards.main_menu(t))
     if placed.order.payment_method in TELEGRAM_METHODS:
         await send_invoice(message, placed.order, t, config)
 
@@ -300,7 +312,8 @@ async def _phone(
     except DomainError as error:
         await explain(message, t, error)
         return
-    await message.answer(t("checkout.phone_saved", phone=phone), reply_markup=ReplyKeyboardRemove())
+    # The main menu back in place of the contact button: always on screen, as everywhere else.
+    await message.answer(t("checkout.phone_saved", phone=phone), reply_markup=keyboards.main_menu(t))
     await ask(message, Checkout.notes, t, uow, customer, config, state)
 
 

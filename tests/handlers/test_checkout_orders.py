@@ -94,6 +94,38 @@ async def test_delivery_checkout_with_contact_and_transfer(shop: Shop) -> None:
     assert "Receipt received" in detail["text"] and "awaiting payment" in detail["text"]
 
 
+async def test_a_pressed_answer_turns_its_message_into_the_next_question(shop: Shop) -> None:
+    """Where the next question has buttons of its own, it takes the answered question's place: the
+    checkout after the phone is one message from the notes to the order placed. The phone's question
+    needs the chat's keyboard and comes as a message of its own; once the phone is given, the main menu
+    is back on screen."""
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    await ann.send("/checkout")
+    asked = await ann.wait_for(text="How would you like")
+    await ann.press("🏪 Pickup")
+    phone = await ann.wait_for(text="What phone number")
+    assert phone["message_id"] != asked["message_id"]
+    assert button_labels((await ann.messages())[-2]) == []  # the answered question's buttons went
+    await ann.press_reply("📱 Share my phone number")
+    notes = await ann.wait_for(text="Anything we should know")
+    keyboard = await ann.reply_keyboard()
+    assert keyboard is not None and "🛍 Catalog" in json.dumps(keyboard, ensure_ascii=False)
+    before = len(await ann.messages())
+    await ann.press("No notes →")
+    payment = await ann.wait_for(text="How will you pay")
+    await ann.press("🏦 Bank transfer")
+    summary = await ann.wait_for(text="Is everything right")
+    await ann.press("← Back")
+    await ann.wait_for(text="How will you pay")
+    await ann.press("🏦 Bank transfer")
+    await ann.wait_for(text="Is everything right")
+    await ann.press("✅ Place order")
+    placed = await ann.wait_for(text="is placed")
+    assert notes["message_id"] == payment["message_id"] == summary["message_id"] == placed["message_id"]
+    assert len(await ann.messages()) == before
+
+
 async def test_place_order_twice_gives_one_order(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 3, 1)
