@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Integer,
@@ -28,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload, selectinload
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, TextClause
 
 from .loop_session import DEEP
@@ -68,12 +70,41 @@ def contains(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+M = TypeVar("M")
+
+
+def tables(*models: Any) -> list[Table]:
+    """The models' tables, for statements that write without the ORM (see ``Repository``)."""
+    return [model.__table__ for model in models]
+
+
+_PRODUCTS, _CUSTOMERS, _DRAFTS, _CARTS = tables(Product, Customer, CheckoutDraft, Cart)
+
+
+@functools.cache
+def _by_id(model: type[Any]) -> Select[Any]:
+    return select(model).where(model.id == bindparam("id"))
+
+
 class Repository:
     """Statements that run for most updates are built once, with bind parameters (the ``_``-prefixed
-    constants): building a statement and computing its cache key cost as much as running it."""
+    constants): building a statement and computing its cache key cost as much as running it.
+
+    For the same reason an UPDATE or DELETE is written against the table (``Model.__table__`` and its
+    columns), not the mapped class: the ORM builds such a statement anew at every execution to keep the
+    session's objects in step, and an UPDATE of one row cost 400 µs against 190 (``bench uow``'s way,
+    one writer's unit). No caller reads an object it updated that way in the same unit of work. Likewise
+    ``_get`` (below) instead of ``session.get``, which builds its SELECT at every call (210 µs against 165).
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def _get(self, model: type[M], ident: int) -> M | None:
+        """The row of ``model`` with id ``ident`` (the session's own object when it holds it already)."""
+        if identity_key(model, ident) in self.session.identity_map:
+            return await self.session.get(model, ident)  # held: no statement built, none run
+        return await self.session.scalar(_by_id(model), {"id": ident})  # type: ignore[no-any-return,arg-type]
 
     @property
     def dialect(self) -> str:
@@ -123,8 +154,10 @@ _WITH_ROLE = select(Customer, Staff.role).outerjoin(Staff, Staff.telegram_id == 
 _CUSTOMER_AND_ROLE = _WITH_ROLE.where(Customer.telegram_id == bindparam("telegram_id"))
 _CUSTOMERS_AND_ROLES = _WITH_ROLE.where(Customer.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
 _SET_PHONE = (  # the row is left alone when the phone is the one kept already
-    update(Customer)
-    .where(Customer.id == bindparam("customer_id"), Customer.phone.is_distinct_from(bindparam("phone")))
+    update(_CUSTOMERS)
+    .where(
+        _CUSTOMERS.c.id == bindparam("customer_id"), _CUSTOMERS.c.phone.is_distinct_from(bindparam("phone"))
+    )
     .values(phone=bindparam("phone"))
 )
 
@@ -150,7 +183,7 @@ class CustomerRepository(Repository):
         return {customer.telegram_id: (customer, role) for customer, role in rows}
 
     async def get(self, customer_id: int) -> Customer | None:
-        return await self.session.get(Customer, customer_id)
+        return await self._get(Customer, customer_id)
 
     async def set_phone(self, customer_id: int, phone: str) -> None:
         """The phone kept for the next checkout, written without reading the customer first."""
@@ -267,16 +300,23 @@ _COUNT_MATCHING = (
 
 
 _RESERVE = (
-    update(Product)
-    .where(Product.id == bindparam("product_id"), Product.active, Product.stock >= bindparam("quantity"))
-    .values(stock=Product.stock - bindparam("quantity"))
-    .execution_options(synchronize_session=False)
+    update(_PRODUCTS)
+    .where(
+        _PRODUCTS.c.id == bindparam("product_id"),
+        _PRODUCTS.c.active,
+        _PRODUCTS.c.stock >= bindparam("quantity"),
+    )
+    .values(stock=_PRODUCTS.c.stock - bindparam("quantity"))
 )
 _RELEASE = (
-    update(Product)
-    .where(Product.id == bindparam("product_id"))
-    .values(stock=Product.stock + bindparam("quantity"))
-    .execution_options(synchronize_session=False)
+    update(_PRODUCTS)
+    .where(_PRODUCTS.c.id == bindparam("product_id"))
+    .values(stock=_PRODUCTS.c.stock + bindparam("quantity"))
+)
+_SET_PHOTO_FILE_ID = (
+    update(_PRODUCTS)
+    .where(_PRODUCTS.c.id == bindparam("product_id"))
+    .values(photo_file_id=bindparam("file_id"))
 )
 
 
@@ -287,7 +327,7 @@ class CatalogRepository(Repository):
         return [(category, int(n)) for category, n, _ in rows], any(row.any_featured for row in rows)
 
     async def category(self, category_id: int) -> Category | None:
-        return await self.session.get(Category, category_id)
+        return await self._get(Category, category_id)
 
     async def category_by_name(self, name: str) -> Category | None:
         return await self.session.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
@@ -359,7 +399,7 @@ class CatalogRepository(Repository):
         return brands, (int(min(low for _, low, _ in rows)), int(max(high for _, _, high in rows)))
 
     async def product(self, product_id: int) -> Product | None:
-        return await self.session.get(Product, product_id)
+        return await self._get(Product, product_id)
 
     async def by_sku(self, sku: str) -> Product | None:
         return await self.session.scalar(select(Product).where(Product.sku == sku))
@@ -392,9 +432,7 @@ class CatalogRepository(Repository):
         await self.session.execute(_RELEASE, {"product_id": product_id, "quantity": quantity})
 
     async def set_photo_file_id(self, product_id: int, file_id: str) -> None:
-        await self.session.execute(
-            update(Product).where(Product.id == product_id).values(photo_file_id=file_id)
-        )
+        await self.session.execute(_SET_PHOTO_FILE_ID, {"product_id": product_id, "file_id": file_id})
 
 
 # The cart, its lines and their products in one query.
@@ -411,7 +449,8 @@ _QUANTITY = (
 )
 _DRAFT = select(CheckoutDraft).where(CheckoutDraft.customer_id == bindparam("customer_id"))
 _DRAFT_LOCKED = _DRAFT.with_for_update()
-_DELETE_DRAFT = delete(CheckoutDraft).where(CheckoutDraft.customer_id == bindparam("customer_id"))
+_DELETE_DRAFT = delete(_DRAFTS).where(_DRAFTS.c.customer_id == bindparam("customer_id"))
+_DELETE_CART = delete(_CARTS).where(_CARTS.c.customer_id == bindparam("customer_id"))  # its lines by cascade
 
 
 class CartRepository(Repository):
@@ -443,7 +482,7 @@ class CartRepository(Repository):
         await self.session.execute(_DELETE_DRAFT, {"customer_id": customer_id})
 
     async def delete_cart(self, customer_id: int) -> None:
-        await self.session.execute(delete(Cart).where(Cart.customer_id == customer_id))
+        await self.session.execute(_DELETE_CART, {"customer_id": customer_id})
 
     async def untouched_between(self, since: datetime, until: datetime) -> list[tuple[Cart, Customer]]:
         """Carts with items last changed in [since, until], of customers who take reminders."""
@@ -707,12 +746,12 @@ _OLDEST = (
 )
 
 
-_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+[_OUTBOX] = tables(OutboxMessage)
 # On the table: the columns a message has are given at execution (the ORM's bulk INSERT is not needed)
 _ENQUEUE = InsertIgnoring(_OUTBOX)
 _LEASE = (
-    update(OutboxMessage)
-    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
     .values(leased_until=bindparam("until"))
 )
 
@@ -774,7 +813,7 @@ class OutboxRepository(Repository):
             await self.session.execute(_LEASE, {"ids": ids, "until": None})
 
     async def get(self, message_id: int) -> OutboxMessage | None:
-        return await self.session.get(OutboxMessage, message_id)
+        return await self._get(OutboxMessage, message_id)
 
     async def backlog(self) -> int:
         statement = select(func.count(OutboxMessage.id)).where(text(PENDING))  # the partial index's words
@@ -804,7 +843,7 @@ class NoteRepository(Repository):
         self.session.add(note)
 
     async def get(self, note_id: int) -> CustomerNote | None:
-        return await self.session.get(CustomerNote, note_id)
+        return await self._get(CustomerNote, note_id)
 
     async def for_customer(self, customer_id: int) -> list[CustomerNote]:
         return list(
@@ -885,7 +924,7 @@ class BroadcastRepository(Repository):
         self.session.add(broadcast)
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
-        return await self.session.get(Broadcast, broadcast_id)
+        return await self._get(Broadcast, broadcast_id)
 
     async def unfinished(self) -> list[Broadcast]:
         statement = select(Broadcast).where(Broadcast.finished_at.is_(None)).order_by(Broadcast.id)
