@@ -92,11 +92,17 @@ async def current_draft(uow: UnitOfWork, customer_id: int) -> CheckoutDraft:
     return draft
 
 
-async def _update(uow: UnitOfWork, customer_id: int, **values: object) -> CheckoutDraft:
+async def _answer(uow: UnitOfWork, customer_id: int, **values: object) -> CheckoutDraft:
+    """Write answers into the draft, in a writer's transaction (begun here unless it is already)."""
     await uow.begin_write()
-    draft = await current_draft(uow, customer_id)
-    for key, value in values.items():
-        setattr(draft, key, value)
+    draft = await uow.carts.update_draft(customer_id, values)
+    if draft is None:
+        raise CheckoutExpired()
+    return draft
+
+
+async def _update(uow: UnitOfWork, customer_id: int, **values: object) -> CheckoutDraft:
+    draft = await _answer(uow, customer_id, **values)
     await uow.commit()
     return draft
 
@@ -166,9 +172,7 @@ async def set_phone(
     if contact_user_id is not None and contact_user_id != telegram_id:
         raise NotYourContact()
     phone = clean_phone(text if contact_user_id is None or text.startswith("+") else f"+{text}")
-    await uow.begin_write()
-    draft = await current_draft(uow, customer_id)
-    draft.phone = phone
+    draft = await _answer(uow, customer_id, phone=phone)
     await uow.customers.set_phone(customer_id, phone)  # offered again at the next checkout
     await uow.commit()
     return draft

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload, selectinload
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, TextClause
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from .loop_session import DEEP
 from .models import (
@@ -449,6 +450,21 @@ _QUANTITY = (
 )
 _DRAFT = select(CheckoutDraft).where(CheckoutDraft.customer_id == bindparam("customer_id"))
 _DRAFT_LOCKED = _DRAFT.with_for_update()
+
+
+@functools.cache
+def _draft_update(columns: frozenset[str]) -> ExecutableReturnsRows:
+    """An UPDATE of these columns of a customer's draft, returning it as an ORM object: built once for
+    each set of columns (a step writes one or two)."""
+    update_draft = (
+        update(_DRAFTS)
+        .where(_DRAFTS.c.customer_id == bindparam("draft_of"))
+        .values({name: bindparam(f"new_{name}") for name in sorted(columns)})
+        .returning(*_DRAFTS.c)
+    )
+    return select(CheckoutDraft).from_statement(update_draft).execution_options(populate_existing=True)
+
+
 _DELETE_DRAFT = delete(_DRAFTS).where(_DRAFTS.c.customer_id == bindparam("customer_id"))
 _DELETE_CART = delete(_CARTS).where(_CARTS.c.customer_id == bindparam("customer_id"))  # its lines by cascade
 
@@ -474,6 +490,14 @@ class CartRepository(Repository):
     async def draft(self, customer_id: int, *, lock: bool = False) -> CheckoutDraft | None:
         """The checkout draft; ``lock`` holds it (FOR UPDATE) so concurrent "Place order" calls take turns."""
         return await self.session.scalar(_DRAFT_LOCKED if lock else _DRAFT, {"customer_id": customer_id})
+
+    async def update_draft(self, customer_id: int, values: dict[str, Any]) -> CheckoutDraft | None:
+        """Write ``values`` into the customer's draft and return it; None when there is none. One
+        statement (an UPDATE returning the row as the session's object): reading the draft and flushing
+        it cost two, and the flush's bookkeeping (390 µs against 290 for the unit of work)."""
+        statement = _draft_update(frozenset(values))
+        parameters = {f"new_{key}": value for key, value in values.items()}
+        return await self.session.scalar(statement, {"draft_of": customer_id, **parameters})
 
     def add_draft(self, draft: CheckoutDraft) -> None:
         self.session.add(draft)
