@@ -9,16 +9,14 @@ from typing import Any  # noqa: E402
 
 from aiogram import Router  # noqa: E402
 from aiogram.dispatcher.event.handler import FilterObject  # noqa: E402
-from aiogram.filters import Filter  # noqa: E402
-from aiogram.filters.callback_data import CallbackQueryFilter  # noqa: E402
-from aiogram.types import CallbackQuery  # noqa: E402
 
-from .callbacks import prefix_of  # noqa: E402
+from .gates import Gated, Gates, gates_of  # noqa: E402
 
 
 def routers() -> list[Router]:
-    """Every router in the order it must be tried: the staff routers behind one gate (``MayBeForStaff``),
-    then the customer's, the catch-all last.
+    """The bot's routers, under one parent that tries each only when its gate lets the update through
+    (``handlers.gates``): the staff routers behind one gate (``may_be_for_staff``), then the customer's,
+    the catch-all last.
 
     Routers are module singletons (aiogram's style); a new dispatcher (tests build many in one process)
     takes them over from the previous one.
@@ -31,11 +29,9 @@ def routers() -> list[Router]:
     from .staff import products as staff_products
     from .staff import refusal
     from .staff import reports as staff_reports
-    from .staff.access import MayBeForStaff
+    from .staff.access import may_be_for_staff
 
     staff_tree = Router(name="staff_tree")  # a new one for each dispatcher
-    staff_tree.message.filter(MayBeForStaff())
-    staff_tree.callback_query.filter(MayBeForStaff())
     staff_routers = [
         staff.router,
         staff_catalog.router,
@@ -59,10 +55,10 @@ def routers() -> list[Router]:
     for router in [*staff_routers, *customer_routers]:
         router._parent_router = None  # aiogram offers no public way to detach a router
         run_filters_inline(router)
-    for router in customer_routers:
-        gate_presses(router)
     staff_tree.include_routers(*staff_routers)
-    return [staff_tree, *customer_routers]
+    staff_gates: Gates = {"message": may_be_for_staff, "callback_query": may_be_for_staff}
+    gated = [(staff_tree, staff_gates), *((router, gates_of(router)) for router in customer_routers)]
+    return [Gated("shop", gated)]
 
 
 def run_filters_inline(router: Router) -> None:
@@ -80,38 +76,6 @@ def run_filters_inline(router: Router) -> None:
             _inline(check)
 
 
-class PressFor(Filter):
-    """A router's gate for presses: their callback data's prefix is one of its buttons'."""
-
-    def __init__(self, prefixes: frozenset[str]) -> None:
-        self.prefixes = prefixes
-
-    async def __call__(self, callback: CallbackQuery) -> bool:
-        return prefix_of(callback.data) in self.prefixes
-
-
-def gate_presses(router: Router) -> None:
-    """A gate on the router's presses when every handler of them takes one kind of button
-    (``SomeCb.filter(...)``): a press for another router passes this one with one check instead of a
-    try of each handler's filter (each parses the data). A router with a handler for any press (the
-    fallback) gets none. Idempotent, as ``run_filters_inline``."""
-    observer = router.callback_query
-    if any(isinstance(check.callback, PressFor) for check in observer._handler.filters or []):
-        return
-    prefixes: set[str] = set()
-    for handler in observer.handlers:
-        kinds = {
-            check.callback.callback_data.__prefix__
-            for check in handler.filters or []
-            if isinstance(check.callback, CallbackQueryFilter)
-        }
-        if not kinds:
-            return
-        prefixes |= kinds
-    if prefixes:
-        observer.filter(PressFor(frozenset(prefixes)))
-
-
 def filters_of(router: Router) -> Iterator[FilterObject]:
     """Every filter of the router: those on each observer (``router.message.filter(...)``, kept by
     aiogram in the observer's private ``_handler``) and those of each handler."""
@@ -125,6 +89,8 @@ def _inline(check: FilterObject) -> None:
 
     async def inline(*args: Any, **kwargs: Any) -> Any:
         return plain(*args, **kwargs)
+
+    inline.plain = plain  # type: ignore[attr-defined]  # the filter as written, for handlers.gates
 
     # ``params`` and ``varkw`` stay those of the plain callback: aiogram passes it what it asks for
     check.callback, check.awaitable = inline, True

@@ -9,8 +9,9 @@ import pytest
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 
-from handlers import PressFor, filters_of, gate_presses, routers, run_filters_inline
+from handlers import filters_of, routers, run_filters_inline
 from handlers.callbacks import CartAction, CartCb, CatalogCb, ProductAction, ProductCb
+from handlers.gates import Gated, gates_of
 
 
 def test_no_filter_of_the_bot_goes_through_a_thread() -> None:
@@ -65,7 +66,7 @@ async def test_the_staff_gate_lets_a_customer_through_exactly_what_the_refusal_a
     from aiogram.types import Message
 
     from handlers.staff import refusal
-    from handlers.staff.access import STAFF_COMMANDS, MayBeForStaff
+    from handlers.staff.access import STAFF_COMMANDS, may_be_for_staff
 
     chat = {"id": 7, "type": "private"}
 
@@ -104,11 +105,10 @@ async def test_the_staff_gate_lets_a_customer_through_exactly_what_the_refusal_a
         )
     ]
     samples += [message("/import", file=True), message("/importing", file=True), message("/start", file=True)]
-    gate = MayBeForStaff()
     for event in samples:
-        assert await gate(event, role=None) == await refused(event), event.text or event.caption
-    assert await gate(message("/queue@orderbot"), role=None)  # the refusal checks the mention itself
-    assert await gate(message("/start"), role="staff")  # staff: everything goes to the staff routers
+        assert may_be_for_staff(event, {"role": None}) == await refused(event), event.text or event.caption
+    assert may_be_for_staff(message("/queue@orderbot"), {})  # the refusal checks the mention itself
+    assert may_be_for_staff(message("/start"), {"role": "staff"})  # staff: everything to the staff routers
 
 
 async def test_a_routers_gate_passes_exactly_the_presses_of_its_buttons() -> None:
@@ -116,27 +116,78 @@ async def test_a_routers_gate_passes_exactly_the_presses_of_its_buttons() -> Non
 
     from handlers.customer import catalog, fallback
 
-    routers()
-    routers()  # a second dispatcher: still one gate
-    gates = [
-        c.callback
-        for c in catalog.router.callback_query._handler.filters or []
-        if isinstance(c.callback, PressFor)
-    ]
-    assert len(gates) == 1
-    assert not any(
-        isinstance(c.callback, PressFor) for c in fallback.router.callback_query._handler.filters or []
-    )
-    gate_presses(fallback.router)  # a handler for any press: no gate
-    assert not fallback.router.callback_query._handler.filters
+    [shop] = routers()
+    assert isinstance(shop, Gated) and [r.name for r in shop.sub_routers][:2] == ["staff_tree", "start"]
+    assert "callback_query" not in gates_of(fallback.router)  # a handler for any press: no gate
+    gate = routers()[0].gates[catalog.router]["callback_query"]  # a second dispatcher: the same gate
 
     def press(data: str | None) -> CallbackQuery:
         user = {"id": 7, "is_bot": False, "first_name": "Ann"}
         return CallbackQuery.model_validate({"id": "1", "from": user, "chat_instance": "c", "data": data})
 
-    gate = gates[0]
-    assert await gate(press(CatalogCb(category=2).pack()))
-    assert await gate(press(ProductCb(action=ProductAction.add, id=3).pack()))
-    assert not await gate(press(CartCb(action=CartAction.checkout).pack()))  # the checkout's
-    assert not await gate(press("zz:1"))
-    assert not await gate(press(None))
+    assert gate(press(CatalogCb(category=2).pack()), {})
+    assert gate(press(ProductCb(action=ProductAction.add, id=3).pack()), {})
+    assert not gate(press(CartCb(action=CartAction.checkout).pack()), {})  # the checkout's
+    assert not gate(press(None), {})
+
+
+async def test_a_message_passes_every_gate_of_a_router_that_would_take_it() -> None:
+    """Each customer router's message gate, checked against its filters: for every command the bot
+    knows, every main-menu button, plain text, a contact and a photo, at every step of every
+    conversation, a message one of the router's handlers would take passes its gate. And the gates
+    keep most messages out of most routers (what they are for)."""
+    from aiogram.filters import Command
+    from aiogram.types import Message
+
+    from handlers.answers import MENU_KEYS
+    from handlers.render import Renderer
+    from handlers.states import Broadcasting, Browsing, Checkout
+    from shop.config import ShopConfig
+
+    [shop] = routers()
+    t = Renderer(ShopConfig(currency="USD")).texts("en")
+    commands = {
+        name
+        for router in shop.chain_tail
+        for check in filters_of(router)
+        if isinstance(check.callback, Command)
+        for name in check.callback.commands
+        if isinstance(name, str)
+    }
+    user = {"id": 7, "is_bot": False, "first_name": "Ann"}
+    base = {"message_id": 1, "date": 0, "chat": {"id": 7, "type": "private"}, "from": user}
+    texts = [f"/{c}" for c in commands] + [f"/{c}@shop_bot 2" for c in commands]
+    texts += [t.label(key) for key in MENU_KEYS] + ["hello", "/nonsense", "12"]
+    bodies: list[dict[str, Any]] = [{"text": text} for text in texts]
+    bodies += [
+        {"contact": {"phone_number": "+15551234567", "first_name": "Ann", "user_id": 7}},
+        {"photo": [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]},
+        {"photo": [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}], "caption": "/cart"},
+    ]
+    messages = [Message.model_validate(base | body) for body in bodies]
+    states = [None, *Checkout.__all_states_names__, *Browsing.__all_states_names__]
+    states += Broadcasting.__all_states_names__
+
+    class Bot:  # what a mentioned command asks of the bot
+        async def me(self) -> Any:
+            return type("Me", (), {"username": "shop_bot"})()
+
+    kept_out = tried = 0
+    for router, gates in shop.gates.items():
+        gate = gates.get("message")
+        if gate is None or router.name == "staff_tree":
+            continue
+        observer = router.message
+        for message in messages:
+            for state in states:
+                data = {"t": t, "raw_state": state, "role": None, "bot": Bot(), "event_from_user": None}
+                tried += 1
+                if gate(message, data):
+                    continue
+                kept_out += 1
+                if not (await observer._handler.check(message, **data))[0]:
+                    continue
+                for handler in observer.handlers:
+                    taken, _ = await handler.check(message, **data)
+                    assert not taken, (router.name, handler.callback.__name__, message.text, state)
+    assert kept_out > tried * 0.8, (kept_out, tried)
