@@ -61,7 +61,11 @@ def check_quantity(quantity: int, config: ShopConfig) -> None:
 
 async def view_cart(uow: UnitOfWork, customer_id: int) -> CartView:
     """The cart as it can be bought now; price, stock and availability changes are applied and listed.
-    Inside a writer's transaction the changes join it (its owner commits); otherwise they are committed."""
+    Inside a writer's transaction the changes join it (its owner commits); otherwise they are committed.
+    Read as rows first: when nothing changed (nearly always) no object is built."""
+    rows = await uow.carts.lines(customer_id)
+    if all(r.active and 0 < r.quantity <= r.stock and r.price_seen_minor == r.price_minor for r in rows):
+        return CartView([CartLine(r.id, r.sku, r.name, r.price_minor, r.quantity, r.stock) for r in rows])
     cart = await uow.carts.cart(customer_id)
     if cart is None or not cart.items:
         return CartView([])
