@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from storage.models import Cart, CartItem, utcnow
 from storage.uow import UnitOfWork
@@ -49,6 +50,11 @@ class CartView:
         return sum(line.quantity for line in self.lines)
 
 
+def _row_line(row: Any) -> CartLine:
+    """A line of ``CartRepository.lines``."""
+    return CartLine(row.id, row.sku, row.name, row.price_minor, row.quantity, row.stock)
+
+
 def _line(item: CartItem) -> CartLine:
     p = item.product
     return CartLine(p.id, p.sku, p.name, p.price_minor, item.quantity, p.stock)
@@ -65,7 +71,7 @@ async def view_cart(uow: UnitOfWork, customer_id: int) -> CartView:
     Read as rows first: when nothing changed (nearly always) no object is built."""
     rows = await uow.carts.lines(customer_id)
     if all(r.active and 0 < r.quantity <= r.stock and r.price_seen_minor == r.price_minor for r in rows):
-        return CartView([CartLine(r.id, r.sku, r.name, r.price_minor, r.quantity, r.stock) for r in rows])
+        return CartView([_row_line(r) for r in rows])
     cart = await uow.carts.cart(customer_id)
     if cart is None or not cart.items:
         return CartView([])
@@ -115,21 +121,15 @@ async def add_to_cart(
     product = await uow.catalog.product(product_id)
     if product is None or not product.active:
         raise ProductUnavailable(product_id=product_id)
-    cart = await uow.carts.get_or_create(customer_id)
-    item = next((i for i in cart.items if i.product_id == product_id), None)
-    wanted = quantity + (item.quantity if item else 0)
+    wanted = quantity + await uow.carts.quantity(customer_id, product_id)
     if wanted > config.max_quantity:
         raise InvalidQuantity(max=config.max_quantity)
     if wanted > product.stock:
         raise OutOfStock(items=[{"name": product.name, "wanted": wanted, "available": product.stock}])
-    if item is None:
-        cart.items.append(CartItem(product=product, quantity=quantity, price_seen_minor=product.price_minor))
-    else:
-        item.quantity = wanted
-        item.price_seen_minor = product.price_minor
-    cart.updated_at = utcnow()
+    await uow.carts.put_line(customer_id, product_id, wanted, product.price_minor)
+    rows = await uow.carts.lines(customer_id)
     await uow.commit()
-    return CartView([_line(i) for i in cart.items])
+    return CartView([_row_line(r) for r in rows])
 
 
 async def change_quantity(
