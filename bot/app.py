@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,16 @@ from .middlewares import (
     UnitOfWorkMiddleware,
 )
 from .outbox import OutboxSender, SendLimits
+from .polling import ConfirmingDispatcher
 from .scheduler import Clock
 from .settings import Settings
-from .telegram_session import JsonSession, KeepResponseTypes, RetryAfterMiddleware, loads_without_echo
+from .telegram_session import (
+    JsonSession,
+    KeepResponseTypes,
+    LateAnswers,
+    RetryAfterMiddleware,
+    loads_without_echo,
+)
 
 CUSTOMER_COMMANDS = (
     "start",
@@ -53,6 +61,7 @@ def create_bot(settings: Settings) -> Bot:
         api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=loads_without_echo
     )
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
+    session.middleware(LateAnswers())  # an answer too late to matter is no error
     session.middleware(KeepResponseTypes())  # one response class per return type, not one per call
     return Bot(
         settings.bot_token.get_secret_value(),
@@ -80,7 +89,7 @@ def create_dispatcher(
         keys = DefaultKeyBuilder(prefix="orderbot:fsm", with_bot_id=True, with_destiny=True)
         storage = RedisStorage(redis, key_builder=keys)
         isolation = RedisEventIsolation(redis, key_builder=keys)
-    dp = Dispatcher(
+    dp = ConfirmingDispatcher(
         storage=storage,
         events_isolation=isolation,
         session_factory=session_factory,
@@ -111,6 +120,7 @@ def create_dispatcher(
         )
         dispatcher["outbox"] = OutboxSender(bot, session_factory, renderer, limits, metrics)
         dispatcher["outbox"].timeout = settings.notify_send_timeout
+        dispatcher["outbox"].give_up_after = timedelta(hours=settings.notify_give_up_after_hours)
         dispatcher["broadcasts"] = BroadcastReporter(bot, session_factory, renderer, config)
         dispatcher["clock"] = Clock(dispatcher["outbox"], session_factory, config, dispatcher["broadcasts"])
         dispatcher["clock"].start()

@@ -1,5 +1,5 @@
-"""Outer middlewares, in order: throttle → unit of work (drop a redelivered update; the customer, staff
-role and language; then deliver what the update queued)."""
+"""Outer middlewares, in order: throttle → unit of work (drop an update handled before; the customer,
+staff role and language; the update recorded with its effects; then deliver what the update queued)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -17,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.render import Renderer
 from shop.config import ShopConfig
-from shop.customers import Known, TelegramUser, identify
-from storage.uow import UnitOfWork
+from shop.customers import TelegramUser, identify
+from storage.uow import AlreadyHandled, UnitOfWork, UpdateKey
 
 log = logging.getLogger("orderbot")
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -98,110 +97,108 @@ class ThrottleMiddleware(BaseMiddleware):
         return None
 
 
-@dataclass
-class Arrival:
-    """An update as recorded: is this its first time, and who sent it (as read in the same transaction)."""
-
-    first_time: bool
-    known: Known | None  # the sender as a customer (None in it: not one yet) with their staff role
-
-
-# (bot id, update id): (the sender's user id, the answer the update waits for)
-Waiting = dict[tuple[int, int], tuple[int | None, "asyncio.Future[Arrival]"]]
-
-
-class HandledUpdates:
-    """The record of handled update ids, written for many updates in one transaction (a group commit),
-    with their senders read as customers in the same transaction.
-
-    Every update is recorded before it is handled, so a redelivered copy is dropped. Updates that arrive
-    while a record is being written wait for it to finish and are then written together: at rest each
-    update has a transaction of its own, as before; under load one transaction and two statements serve
-    all that queued. One per update cost a writer's transaction and a query each (bench uow).
-    """
+class ReadOnlyUpdates:
+    """Records, once handled, the updates that wrote nothing (a look at the cart, /help), so a copy
+    Telegram delivers again is not answered twice. Updates that wrote are recorded with their effects
+    (``UnitOfWork.handle``); these have none to lose, so the record comes after. Records that arrive
+    while one is being written wait for it and are then written together (a group commit): at rest an
+    update's record is a transaction of its own, under load one serves all that queued."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
-        self._waiting: Waiting = {}
+        self._waiting: dict[UpdateKey, asyncio.Future[None]] = {}
         self._writer: asyncio.Task[None] | None = None
 
-    async def arrive(self, bot_id: int, update_id: int, user_id: int | None) -> Arrival:
-        """Record the update; ``first_time`` is False when it was recorded before (or is being now)."""
-        key = (bot_id, update_id)
-        if key in self._waiting:
-            return Arrival(False, None)  # the same update twice at once: one copy is enough
-        future = asyncio.get_running_loop().create_future()
-        self._waiting[key] = (user_id, future)
+    async def record(self, key: UpdateKey) -> None:
+        future = self._waiting.get(key)
+        if future is None:
+            future = self._waiting[key] = asyncio.get_running_loop().create_future()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        return await future
+        try:
+            await asyncio.shield(future)
+        except Exception as error:  # noqa: BLE001 - handled all the same; a copy would be answered again
+            log.warning("update %s was handled but could not be recorded: %s", key[1], error)
 
     async def _write(self) -> None:
         while self._waiting:
-            batch: Waiting = {}
+            batch: dict[UpdateKey, asyncio.Future[None]] = {}
             try:
                 async with UnitOfWork(self.session_factory) as uow:
                     await uow.begin_write()  # waiting for the writer's turn, more updates join the batch
                     batch, self._waiting = self._waiting, {}
-                    new = await uow.updates.mark_new(list(batch))
-                    users = sorted({user for user, _ in batch.values() if user is not None})
-                    customers = await uow.customers.with_staff_roles(users) if users else {}
+                    await uow.updates.mark_new(list(batch))
                     await uow.commit()
-            except Exception as error:  # the database is down? Those it was for fail with it
-                failed = batch or self._waiting  # the batch, or all waiting for the writer's turn
-                for _, future in failed.values():
+            except Exception as error:  # noqa: BLE001 - the database is down? Those it was for hear of it
+                for future in (batch or self._waiting).values():
                     if not future.done():
                         future.set_exception(error)
-                failed.clear()  # those who came while the batch was written try on their own
+                (batch or self._waiting).clear()
                 continue
-            except BaseException:  # cancelled (the bot is stopping): so is every update waiting
-                for _, future in [*batch.values(), *self._waiting.values()]:
-                    future.cancel()
-                self._waiting.clear()
-                raise
-            for key, (user, future) in batch.items():
-                if not future.done():  # its update may have been cancelled meanwhile
-                    known = None if user is None else customers.get(user, (None, None))
-                    future.set_result(Arrival(key in new, known))
+            for future in batch.values():
+                if not future.done():
+                    future.set_result(None)
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
-    """One unit of work per update. Before any handler: the update id is recorded and its sender read as
-    a customer with their staff ``role`` ("owner", "staff" or None, for the staff routers' filter), both
-    by ``HandledUpdates`` (a redelivered update is dropped here); a first contact is registered. Their
-    language comes as ``lang`` and ``t``. What the update queued in the outbox is delivered when it is
-    done."""
+    """One unit of work per update. An update handled before (a redelivery) is dropped; otherwise its
+    sender is read as a customer with their staff ``role`` ("owner", "staff" or None, for the staff
+    routers' filter), a first contact registered, and the unit of work told which update it handles:
+    the update is recorded as handled in the transaction that commits its effects
+    (``UnitOfWork.handle``), never before; one that wrote nothing is recorded after its handler
+    (``ReadOnlyUpdates``). Their language comes as ``lang`` and ``t``. What the update queued in the
+    outbox is delivered when it is done."""
 
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], renderer: Renderer, config: ShopConfig
     ) -> None:
         self.session_factory, self.renderer, self.config = session_factory, renderer, config
-        self.handled = HandledUpdates(session_factory)
+        self._running: dict[UpdateKey, asyncio.Event] = {}  # updates being handled in this process
+        self.read_only = ReadOnlyUpdates(session_factory)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Update):
+            return await self._handle(handler, event, data, None)
+        key = (data["bot"].id, event.update_id)
+        while (running := self._running.get(key)) is not None:
+            await running.wait()  # the same update twice at once: this copy after the first, if needed
+        done = self._running[key] = asyncio.Event()
+        try:
+            return await self._handle(handler, event, data, key)
+        finally:
+            del self._running[key]
+            done.set()
+
+    async def _handle(
+        self, handler: Handler, event: TelegramObject, data: dict[str, Any], key: UpdateKey | None
+    ) -> Any:
         user: User | None = data.get("event_from_user")
         if user is not None and user.is_bot:
             user = None
-        known = None
-        if isinstance(event, Update):
-            arrival = await self.handled.arrive(data["bot"].id, event.update_id, user.id if user else None)
-            if not arrival.first_time:
-                log.info("update %s was already processed; dropped", event.update_id)
-                return None
-            known = arrival.known
         async with UnitOfWork(self.session_factory) as uow:
+            if key is not None and await uow.updates.handled(*key):
+                log.info("update %s was handled before; dropped", key[1])
+                return None
             language = self.config.default_language
             if user is not None:
                 telegram_user = TelegramUser(
                     user.id, user.first_name, user.last_name, user.username, user.language_code
                 )
-                customer, data["role"] = await identify(uow, telegram_user, self.config, known)
+                customer, data["role"] = await identify(uow, telegram_user, self.config)
                 language = self.config.language_for(customer.language, customer.telegram_language)
                 data["customer"] = customer
+            if key is not None:
+                uow.handle(key)
             data["uow"], data["lang"], data["t"] = uow, language, self.renderer.texts(language)
             try:
-                return await handler(event, data)
+                result = await handler(event, data)
+            except AlreadyHandled:
+                log.info("update %s was handled by another copy meanwhile; this one rolled back", key)
+                return None
             finally:
                 outbox = data.get("outbox")
                 if outbox is not None and uow.queued:
                     outbox.kick()  # deliver what the update committed to the outbox now, not at the next tick
+        if key is not None and not uow.marked:  # it wrote nothing: recorded now it is done
+            await self.read_only.record(key)
+        return result

@@ -8,7 +8,12 @@ on a refusal (``OutboxRepository.due``); chats go side by side. A refused messag
 a 5xx) goes back to the table for as long as Telegram asks or the backoff says, and the chat's later
 messages wait behind it, so the order holds and no round waits on a refusal. A row is marked sent only
 after Telegram accepted it (at least once: a crash between the two can send a row twice, never zero
-times).
+times; a row that edits a message, as the order confirmation does, shows once however often it goes).
+
+Telegram unreachable, a timeout, a 5xx: retried with a backoff that doubles up to a minute
+(``retry_cap``), for as long as the message still matters (``give_up_after``,
+NOTIFY_GIVE_UP_AFTER_HOURS: 24 hours by default), then failed. Only what Telegram refuses for good fails
+at once: 400 (failed) and 403 (the person blocked the bot: unreachable).
 """
 
 from __future__ import annotations
@@ -23,15 +28,15 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
-    TelegramNetworkError,
     TelegramRetryAfter,
-    TelegramServerError,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LabeledPrice
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.answers import plain
 from handlers.render import Renderer
 from handlers.staff import keyboards as staff_keyboards
 from storage.models import OutboxMessage, utcnow
@@ -42,7 +47,7 @@ from .pacing import Pace
 from .telegram_session import retry_429
 
 log = logging.getLogger("orderbot.outbox")
-MAX_ATTEMPTS = 5
+GONE = ("message to edit not found", "message can't be edited")  # an edit that must be a new message
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class OutboxSender:
         self._lock = asyncio.Lock()
         self.timeout = 20  # seconds for one send; a timeout is retried like any network error
         self.backoff = 2.0  # seconds before the first retry after a network error or 5xx; doubles each time
+        self.retry_cap = 60.0  # seconds: the longest wait between two tries while Telegram is away
+        self.give_up_after = timedelta(hours=24)  # a message Telegram could not take for this long fails
 
     def _chat_pace(self, chat_id: int) -> Pace:
         pace = self._chats.get(chat_id)
@@ -156,29 +163,8 @@ class OutboxSender:
     async def _send(self, row: OutboxMessage) -> tuple[str, datetime | None]:
         """Send one row and record the outcome; with the time it is due again when it was refused for
         now."""
-        text = self.renderer.render(row.template, row.language, **row.context)
-        markup = self._markup(row)
         try:
-            if row.context.get("pickup_code"):
-                await self.bot.send_photo(
-                    row.chat_id,
-                    BufferedInputFile(qr_png(row.context["pickup_code"]), "pickup.png"),
-                    caption=text,
-                    reply_markup=markup,
-                    request_timeout=self.timeout,
-                )
-            elif row.photo:
-                await self.bot.send_photo(
-                    row.chat_id,
-                    row.photo,
-                    caption=text[:1024],
-                    reply_markup=markup,
-                    request_timeout=self.timeout,
-                )
-            else:
-                await self.bot.send_message(
-                    row.chat_id, text, reply_markup=markup, request_timeout=self.timeout
-                )
+            await self._deliver(row)
         except TelegramRetryAfter as error:  # flood control: back to the table for as long as it asks
             self.metrics.rate_limited.inc()
             again_at = utcnow() + timedelta(seconds=error.retry_after)
@@ -189,24 +175,85 @@ class OutboxSender:
                 row.id, status="unreachable", last_error=error.message, unreachable=row.chat_id
             )
             return "unreachable", None
-        except TelegramBadRequest as error:
+        except TelegramBadRequest as error:  # refused for good: sent again, it would be refused again
             await self._update(row.id, status="failed", last_error=error.message)
             return "failed", None
-        except (TelegramNetworkError, TelegramServerError) as error:
+        except TelegramAPIError as error:  # Telegram away (network, timeout, 5xx, anything else): later
             attempts = row.attempts + 1
-            again_at = utcnow() + timedelta(seconds=self.backoff * 2 ** (attempts - 1))
-            final = attempts >= MAX_ATTEMPTS
-            await self._update(
-                row.id,
-                attempts=attempts,
-                last_error=str(error),
-                status="failed" if final else "pending",
-                due_at=again_at,
-            )
-            return ("failed", None) if final else ("retry", again_at)
+            now = utcnow()
+            if now - row.created_at >= self.give_up_after:
+                await self._update(row.id, attempts=attempts, last_error=str(error), status="failed")
+                return "failed", None
+            again_at = now + timedelta(seconds=min(self.backoff * 2 ** min(attempts - 1, 20), self.retry_cap))
+            await self._update(row.id, attempts=attempts, last_error=str(error), due_at=again_at)
+            return "retry", again_at
+        except Exception as error:  # ours (a template that does not render): sending again would not help
+            log.exception("outbox message %s cannot be sent", row.id)
+            await self._update(row.id, status="failed", last_error=f"{type(error).__name__}: {error}")
+            return "failed", None
         await self._update(row.id, status="sent", sent_at=utcnow(), attempts=row.attempts + 1)
         self.metrics.sent.inc()
         return "sent", None
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        """The Bot API call a row stands for: an invoice, a photo (the pickup code's QR, or a file id), an
+        edit of a message the customer has (a confirmation in place of the question it answers), or a
+        message."""
+        if row.kind == "invoice":
+            await self._invoice(row)
+            return
+        text = self.renderer.render(row.template, row.language, **row.context)
+        markup = self._markup(row)
+        if row.context.get("pickup_code"):
+            await self.bot.send_photo(
+                row.chat_id,
+                BufferedInputFile(qr_png(row.context["pickup_code"]), "pickup.png"),
+                caption=text,
+                reply_markup=markup,
+                request_timeout=self.timeout,
+            )
+        elif row.photo:
+            await self.bot.send_photo(
+                row.chat_id, row.photo, caption=text[:1024], reply_markup=markup, request_timeout=self.timeout
+            )
+        elif row.edit_message_id is not None and await self._edited(row, text, markup):
+            return
+        else:
+            await self.bot.send_message(row.chat_id, text, reply_markup=markup, request_timeout=self.timeout)
+
+    async def _edited(self, row: OutboxMessage, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+        """Edit the row's message to ``text``; False when that message is gone (then it is sent anew).
+        Edited already (a second delivery after a crash): nothing changes, and it counts as sent."""
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=row.chat_id,
+                message_id=row.edit_message_id,
+                reply_markup=markup,
+                request_timeout=self.timeout,
+            )
+        except TelegramBadRequest as error:
+            if "message is not modified" in error.message:
+                return True
+            if any(reason in error.message for reason in GONE):
+                return False
+            raise
+        return True
+
+    async def _invoice(self, row: OutboxMessage) -> None:
+        """An invoice for an order paid inside Telegram (card through the provider, or Stars)."""
+        invoice, config = row.context["invoice"], self.renderer.config
+        t = self.renderer.texts(row.language)
+        await self.bot.send_invoice(
+            row.chat_id,
+            title=plain(t("checkout.invoice_title", number=row.context["number"]), 32),
+            description=plain(t("checkout.invoice_description", item_count=row.context["item_count"]), 255),
+            payload=invoice["payload"],
+            currency=invoice["currency"],
+            prices=[LabeledPrice(label=t.label("invoice_total"), amount=invoice["amount"])],
+            provider_token=config.payment_provider_token if invoice["currency"] != "XTR" else None,
+            request_timeout=self.timeout,
+        )
 
     def _markup(self, row: OutboxMessage) -> InlineKeyboardMarkup | None:
         if row.kind in {"new_order", "receipt", "payment_recorded"}:

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     notify_chat_burst: int = Field(3, ge=1)
     notify_group_per_minute: float = Field(20.0, gt=0)
     notify_send_timeout: float = Field(20.0, gt=0)  # seconds; claimed messages are retried after about this
+    notify_give_up_after_hours: float = Field(24.0, gt=0)  # Telegram away this long: a message is failed
     payment_provider_token: SecretStr = SecretStr("")
     stars_enabled: bool = False
     stars_per_unit: int = Field(50, ge=1)

@@ -2,6 +2,11 @@
 
 - ``RetryAfterMiddleware``: direct replies survive Telegram's flood control (wait ``retry_after``, retry).
   The outbox sender turns it off for its own sends (``retry_429``): a refused row waits in the table.
+- ``LateAnswers``: answering a query (a button press, a payment's pre-checkout, an inline query) that
+  Telegram no longer waits for is not an error: the query was handled again after a crash or an outage,
+  and the person has moved on (a pre-checkout unanswered in time was declined, nothing charged). And
+  answering a button press is a courtesy (it stops the spinner): Telegram away, it is skipped. By then
+  the press has done its work: the customer must not hear "something went wrong" about an order placed.
 - ``loads_without_echo``: the session's JSON reader, which leaves out the keyboard and formatting Telegram
   echoes back with every message we send or edit (never read, and most of the answer's pydantic work).
 - ``JsonSession``: sends each call's parameters as one JSON body instead of aiogram's url-encoded form
@@ -26,8 +31,8 @@ from aiogram import Bot
 from aiogram.client.default import Default
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import TelegramMethod
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import AnswerCallbackQuery, AnswerInlineQuery, AnswerPreCheckoutQuery, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiohttp import BytesPayload, FormData
 
@@ -36,6 +41,8 @@ log = logging.getLogger("orderbot.telegram")
 retry_429: ContextVar[bool] = ContextVar("retry_429", default=True)
 # Parts of a sent or edited message that Telegram echoes back and the bot never reads.
 ECHOED = ("reply_markup", "entities", "caption_entities")
+TOO_LATE = ("query is too old", "query ID is invalid")  # a query Telegram no longer waits for an answer to
+ANSWERS = (AnswerCallbackQuery, AnswerPreCheckoutQuery, AnswerInlineQuery)
 
 
 def loads_without_echo(content: str) -> Any:
@@ -124,6 +131,29 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                 waited += pause
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")
+
+
+class LateAnswers(BaseRequestMiddleware):
+    """An answer to a query that Telegram refuses as too late, or a button press's answer it cannot take
+    now, succeeds with nothing shown (flood control is left to ``RetryAfterMiddleware``)."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter:
+            raise
+        except TelegramAPIError as error:
+            late = isinstance(error, TelegramBadRequest) and any(s in error.message for s in TOO_LATE)
+            courtesy = type(method) is AnswerCallbackQuery and not isinstance(error, TelegramBadRequest)
+            if not (late and isinstance(method, ANSWERS) or courtesy):
+                raise
+            log.info("%s not answered: %s", type(method).__name__, error.message)
+            return Response[bool](ok=True, result=True)  # type: ignore[return-value]
 
 
 class KeepResponseTypes(BaseRequestMiddleware):

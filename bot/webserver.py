@@ -1,8 +1,9 @@
 """Webhook mode: one aiohttp server per worker with the bot's webhook, /healthz and /metrics.
 
 Each update is handled inside its request (tens of milliseconds), so Telegram gets 200 only once the
-work is committed; an error answers 500 and Telegram delivers again, which the processed-updates table
-turns into nothing if the first attempt got far enough to count. Any worker may receive any update.
+work is committed; a worker that dies mid-update has answered nothing, and Telegram delivers it again
+(to any worker), where the record of handled updates, committed with the update's effects, makes a copy
+of one that got that far change nothing.
 """
 
 from __future__ import annotations

@@ -258,8 +258,9 @@ def payment(t: Texts, methods: Sequence[str]) -> InlineKeyboardMarkup:
 
 
 def summary(
-    t: Texts, token: str, points_available: int = 0, using_points: bool = False
+    t: Texts, token: str, total_minor: int, points_available: int = 0, using_points: bool = False
 ) -> InlineKeyboardMarkup:
+    """The summary's buttons; "Place order" carries the total shown, the only one it places at."""
     kb = InlineKeyboardBuilder()
     if points_available:
         label = t.label("skip_points") if using_points else t.label("use_points", points=points_available)
@@ -274,7 +275,7 @@ def summary(
     kb.row(
         InlineKeyboardButton(
             text=t.label("place_order"),
-            callback_data=CheckoutCb(action=CheckoutAction.place, value=token).pack(),
+            callback_data=CheckoutCb(action=CheckoutAction.place, value=token, id=total_minor).pack(),
         )
     )
     _nav(kb, t)

@@ -50,7 +50,7 @@ class CartView:
         return sum(line.quantity for line in self.lines)
 
 
-def _row_line(row: Any) -> CartLine:
+def row_line(row: Any) -> CartLine:
     """A line of ``CartRepository.lines``."""
     return CartLine(row.id, row.sku, row.name, row.price_minor, row.quantity, row.stock)
 
@@ -71,7 +71,7 @@ async def view_cart(uow: UnitOfWork, customer_id: int) -> CartView:
     Read as rows first: when nothing changed (nearly always) no object is built."""
     rows = await uow.carts.lines(customer_id)
     if all(r.active and 0 < r.quantity <= r.stock and r.price_seen_minor == r.price_minor for r in rows):
-        return CartView([_row_line(r) for r in rows])
+        return CartView([row_line(r) for r in rows])
     cart = await uow.carts.cart(customer_id)
     if cart is None or not cart.items:
         return CartView([])
@@ -129,7 +129,7 @@ async def add_to_cart(
     await uow.carts.put_line(customer_id, product_id, wanted, product.price_minor)
     rows = await uow.carts.lines(customer_id)
     await uow.commit()
-    return CartView([_row_line(r) for r in rows])
+    return CartView([row_line(r) for r in rows])
 
 
 async def change_quantity(

@@ -18,10 +18,11 @@ from storage.models import Address, CheckoutDraft, Customer, Order, OrderEvent, 
 from storage.uow import UnitOfWork
 
 from . import loyalty
-from .cart import CartView, view_cart
+from .cart import CartView, row_line, view_cart
 from .config import ShopConfig
 from .context import about_order
 from .errors import (
+    CheckoutChanged,
     CheckoutExpired,
     CheckoutIncomplete,
     EmptyCart,
@@ -33,8 +34,9 @@ from .errors import (
     OutOfStock,
     PaymentMethodUnavailable,
 )
-from .notifications import notify_staff
+from .notifications import notify_customer, notify_staff
 from .orders import OrderStatus
+from .telegram_payments import TELEGRAM_METHODS, invoice_for
 
 FULFILMENTS = ("pickup", "delivery")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
@@ -220,16 +222,37 @@ async def summary(
     cart = await view_cart(uow, customer_id)
     if not cart.lines:
         raise EmptyCart()
+    return await _priced(uow, draft, cart, config)
+
+
+async def _priced(uow: UnitOfWork, draft: CheckoutDraft, cart: CartView, config: ShopConfig) -> Summary:
+    """The draft's summary for ``cart``: its delivery fee and the points it may use."""
     fee = config.delivery_fee_minor if draft.fulfilment == "delivery" else 0
-    balance = await uow.loyalty.balance(customer_id)
+    balance = await uow.loyalty.balance(draft.customer_id)
     available = loyalty.redeemable(balance, cart.total_minor + fee, config)
     used = available if draft.use_points else 0
     return Summary(draft, cart, fee, available, used, used * config.point_value_minor)
 
 
-async def place_order(uow: UnitOfWork, customer: Customer, token: str, config: ShopConfig) -> Placed:
+async def place_order(
+    uow: UnitOfWork,
+    customer: Customer,
+    token: str,
+    config: ShopConfig,
+    summary_message_id: int | None = None,
+    seen_total_minor: int | None = None,
+) -> Placed:
     """Turn the draft into an order, reserving stock; idempotent per draft token. ``customer``: as this
-    update read them (their names go into the staff's alert)."""
+    update read them (their names go into the staff's alert).
+
+    Only as the customer saw it: if a price or what is for sale changed since the summary was shown
+    (the cart is brought up to date, and ``CheckoutChanged`` lists what changed), or its total
+    (``seen_total_minor``) would not be the total now, nothing is placed. Stock that ran out meanwhile
+    is ``OutOfStock``, the cart kept as it was.
+
+    The customer's confirmation (and the invoice, for paying inside Telegram) is queued with the order,
+    replacing the summary (``summary_message_id``) they pressed "Place order" on: it reaches them however
+    the reply to the press fares (a crash, Telegram away)."""
     customer_id = customer.id
     await uow.begin_write()
     draft = await uow.carts.draft(customer_id, lock=True)  # a second device waits here for the first
@@ -243,6 +266,14 @@ async def place_order(uow: UnitOfWork, customer: Customer, token: str, config: S
         raise CheckoutIncomplete(step=step)
     if draft.payment_method not in config.checkout_methods:
         raise PaymentMethodUnavailable(method=draft.payment_method)
+    rows = await uow.carts.lines(customer_id)
+    if any(not r.active or r.price_seen_minor != r.price_minor for r in rows):
+        changed = await view_cart(uow, customer_id)  # the cart as it can be bought now, kept
+        await uow.commit()
+        raise CheckoutChanged(changes=changed.changes)
+    now = await _priced(uow, draft, CartView([row_line(r) for r in rows]), config)
+    if seen_total_minor is not None and now.total_minor != seen_total_minor:
+        raise CheckoutChanged(changes=[])  # points that expired meanwhile, a price changed and back
     cart = await uow.carts.cart(customer_id)
     if cart is None or not cart.items:
         raise EmptyCart()
@@ -305,6 +336,7 @@ async def place_order(uow: UnitOfWork, customer: Customer, token: str, config: S
         about_order(order.id)
         if draft.use_points:
             await loyalty.redeem_for_order(uow, order, order.total_minor, config)
+        await _confirm(uow, customer, order, config, summary_message_id)
         await notify_staff(
             uow,
             config,
@@ -337,6 +369,41 @@ async def place_order(uow: UnitOfWork, customer: Customer, token: str, config: S
             raise
         return _own(existing, customer_id)
     return Placed(order, True)
+
+
+async def _confirm(
+    uow: UnitOfWork, customer: Customer, order: Order, config: ShopConfig, summary_message_id: int | None
+) -> None:
+    """The confirmation in place of the summary, then the invoice when the order is paid inside Telegram."""
+    about = {
+        "number": order.id,
+        "total_minor": order.total_minor,
+        "reference": order.reference,
+        "payment_method": order.payment_method,
+    }
+    await notify_customer(
+        uow,
+        customer,
+        config,
+        kind="order_placed",
+        template="checkout.placed",
+        key=f"order:{order.id}:placed",
+        edit_message_id=summary_message_id,
+        order=about,
+    )
+    if order.payment_method in TELEGRAM_METHODS:
+        invoice = invoice_for(order, config)
+        await notify_customer(
+            uow,
+            customer,
+            config,
+            kind="invoice",
+            template="checkout.invoice_title",
+            key=f"order:{order.id}:invoice",
+            number=order.id,
+            item_count=sum(item.quantity for item in order.items),
+            invoice={"payload": invoice.payload, "currency": invoice.currency, "amount": invoice.amount},
+        )
 
 
 def _own(order: Order, customer_id: int) -> Placed:

@@ -28,16 +28,10 @@ async def register_customer(uow: UnitOfWork, user: TelegramUser) -> Customer:
     return await _kept_current(uow, user, await uow.customers.by_telegram_id(user.id))
 
 
-Known = tuple[Customer | None, str | None]  # a customer (None: not one yet) and their staff role, as read
-
-
-async def identify(
-    uow: UnitOfWork, user: TelegramUser, config: ShopConfig, known: Known | None = None
-) -> tuple[Customer, str | None]:
+async def identify(uow: UnitOfWork, user: TelegramUser, config: ShopConfig) -> tuple[Customer, str | None]:
     """The customer behind an update (registered on first contact) and their staff role: "owner", "staff"
-    or None. One query for a customer we know whose names have not changed; none when ``known`` gives
-    what was read already (with the update's record, ``bot.middlewares.HandledUpdates``)."""
-    customer, role = known if known is not None else await uow.customers.with_staff_role(user.id)
+    or None. One query for a customer we know whose names have not changed."""
+    customer, role = await uow.customers.with_staff_role(user.id)
     if customer is None or user.id in config.admin_ids:
         role = await role_of(uow, user.id, config)  # owners by setting; staff may write before they shop
     return await _kept_current(uow, user, customer), role

@@ -39,6 +39,13 @@ class CheckoutExpired(DomainError):
     code = "checkout_expired"
 
 
+class CheckoutChanged(DomainError):
+    """A price, the stock or what is for sale changed since the customer saw the summary: nothing was
+    placed; the summary as it stands now is shown for them to confirm again."""
+
+    code = "checkout_changed"
+
+
 class CheckoutIncomplete(DomainError):
     code = "checkout_incomplete"
 

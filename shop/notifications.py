@@ -37,9 +37,11 @@ async def notify_customer(
     key: str,
     photo: str | None = None,
     urgent: bool = True,
+    edit_message_id: int | None = None,
     **context: Any,
 ) -> bool:
-    """Queue a message to a customer, in their language.
+    """Queue a message to a customer, in their language; with ``edit_message_id``, one that replaces
+    that message of theirs (shown once however often it is delivered).
 
     Nothing for someone who asked to be forgotten; nothing non-urgent for someone unreachable; non-urgent
     messages wait out the quiet hours.
@@ -58,6 +60,7 @@ async def notify_customer(
             context=context,
             language=language,
             photo=photo,
+            edit_message_id=edit_message_id,
             dedupe_key=key,
             due_at=due,
             about_customer_id=customer.id,

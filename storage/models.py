@@ -354,6 +354,9 @@ class OutboxMessage(Base):
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     language: Mapped[str] = mapped_column(String(8), default="en")
     photo: Mapped[str | None] = mapped_column(String(200))  # a Telegram file id to send with the text
+    # A message of the chat to edit into this one (a confirmation in place of the question it answers):
+    # delivered twice, it still shows once. Sent as a new message if that one is gone.
+    edit_message_id: Mapped[int | None] = mapped_column(BigInteger)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|unreachable

@@ -133,7 +133,18 @@ _RECORD_UPDATES = InsertIgnoring(
 )
 
 
+_HANDLED = select(_PROCESSED_UPDATES.c.update_id).where(
+    _PROCESSED_UPDATES.c.bot_id == bindparam("bot_id"),
+    _PROCESSED_UPDATES.c.update_id == bindparam("update_id"),
+)
+
+
 class UpdateRepository(Repository):
+    async def handled(self, bot_id: int, update_id: int) -> bool:
+        """Whether the update's effects were committed (it was recorded with them)."""
+        found = await self.session.scalar(_HANDLED, {"bot_id": bot_id, "update_id": update_id})
+        return found is not None
+
     async def mark_new(self, updates: list[tuple[int, int]]) -> set[tuple[int, int]]:
         """Record many (bot id, update id) at once, in one statement; those that were not there before."""
         statement = _RECORD_UPDATES.on(self.dialect)

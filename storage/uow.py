@@ -27,6 +27,11 @@ from .repositories import (
 )
 
 R = TypeVar("R", bound=Repository)
+UpdateKey = tuple[int, int]  # (bot id, update id)
+
+
+class AlreadyHandled(Exception):  # noqa: N818 - a fact, not a failure
+    """Another copy of this update committed its effects first: this copy's are rolled back."""
 
 
 class _Made(Generic[R]):
@@ -56,6 +61,18 @@ class UnitOfWork:
         self._factory = session_factory
         self._writing = False
         self._lock: asyncio.Lock | None = None  # SQLite: this process's writers' queue, held while writing
+        self.update: UpdateKey | None = None  # the update whose effects this unit of work commits
+        self.marked = False  # its record committed (with the first writer's commit after ``handle``)
+
+    def handle(self, update: UpdateKey) -> None:
+        """From now on this unit of work commits ``update``'s effects: the first writer's commit records
+        the update as handled in the same transaction, so a crash before it leaves the update to be
+        handled again, and a copy of it that commits second changes nothing (``AlreadyHandled``).
+
+        An update's effects commit once. A later commit of the same update is not covered: only what is
+        safe to lose may come after (a look at the cart applying its price changes, done again next time).
+        """
+        self.update = update
 
     @cached_property
     def session(self) -> AsyncSession:
@@ -134,7 +151,12 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         try:
+            mark = self._writing and self.update is not None and not self.marked
+            if mark and not await self.updates.mark_new([self.update]):  # type: ignore[list-item]
+                await self.session.rollback()
+                raise AlreadyHandled(self.update)
             await self.session.commit()
+            self.marked = self.marked or mark
         finally:
             self._done_writing()
 

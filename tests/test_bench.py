@@ -50,8 +50,10 @@ async def test_the_unit_of_work_benchmark_times_each_variant() -> None:
     figures = await uow_bench(repetitions=5, rounds=2, postgres_url="")
     assert set(figures["sqlite"]) == {
         "empty_writer_unit_ms",
-        "update_record_and_customer_ms",
-        "update_record_and_customer_20_together_ms",
+        "writer_unit_recording_its_update_ms",
+        "handled_before_and_customer_ms",
+        "read_only_update_record_ms",
+        "read_only_update_record_20_together_ms",
         "read_customer_orm_ms",
         "read_customer_core_in_session_ms",
         "read_customer_core_without_session_ms",

@@ -20,17 +20,15 @@ from aiogram.types import (
 from shop import cart as carts
 from shop import checkout
 from shop.config import ShopConfig
-from shop.errors import DomainError
-from shop.telegram_payments import TELEGRAM_METHODS
+from shop.errors import CheckoutChanged, DomainError
 from storage.models import CheckoutDraft, Customer
 from storage.uow import UnitOfWork
 
 from .. import keyboards
-from ..answers import Answer, explain, show
+from ..answers import Answer, explain, plain, show
 from ..callbacks import CartAction, CartCb, CheckoutAction, CheckoutCb
 from ..render import Texts
 from ..states import Checkout
-from .telegram_pay import send_invoice
 
 router = Router(name="checkout")  # the way in: /checkout, the cart's button, the checkout's buttons
 router.message.filter(F.chat.type == "private")  # customers talk to the shop in private
@@ -115,10 +113,21 @@ async def _question(
 
 
 async def _summary(
-    uow: UnitOfWork, customer: Customer, config: ShopConfig, t: Texts, draft: CheckoutDraft | None = None
+    uow: UnitOfWork,
+    customer: Customer,
+    config: ShopConfig,
+    t: Texts,
+    draft: CheckoutDraft | None = None,
+    changes: list[carts.CartChange] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """The summary's text and buttons; ``changes``: what changed in the cart since the customer last saw
+    it, when the cart was brought up to date already."""
     summary = await checkout.summary(uow, customer.id, config, draft)
-    markup = keyboards.summary(t, summary.draft.token, summary.points_available, summary.draft.use_points)
+    if changes:
+        summary.cart.changes = changes
+    markup = keyboards.summary(
+        t, summary.draft.token, summary.total_minor, summary.points_available, summary.draft.use_points
+    )
     return t("checkout.summary", summary=summary), markup
 
 
@@ -176,7 +185,7 @@ async def checkout_button(
             await _cancel(callback, t, customer, uow, state)
             return
         if action == CheckoutAction.place:
-            await _place(callback, message, value, t, customer, uow, config, state)
+            await _place(callback, message, callback_data, t, customer, uow, config, state)
             return
         # A stale button (the checkout was placed or cancelled): the service says CheckoutExpired.
         if action == CheckoutAction.points:
@@ -230,21 +239,31 @@ async def _cancel(
 async def _place(
     callback: CallbackQuery,
     message: Message,
-    token: str,
+    pressed: CheckoutCb,
     t: Texts,
     customer: Customer,
     uow: UnitOfWork,
     config: ShopConfig,
     state: FSMContext,
 ) -> None:
-    placed = await checkout.place_order(uow, customer, token, config)
-    await callback.answer()
-    if not placed.created:
-        return  # a second press of the same button: the order exists and was announced once
+    try:
+        placed = await checkout.place_order(
+            uow, customer, pressed.value, config, message.message_id, seen_total_minor=pressed.id
+        )
+    except CheckoutChanged as error:  # the summary as it stands now, to confirm again
+        await explain(callback, t, error)
+        try:
+            text, markup = await _summary(uow, customer, config, t, changes=error.params["changes"])
+        except DomainError as why:  # nothing left that can be bought
+            await state.clear()
+            await show(callback, t("errors.error", code=why.code, params=why.params))
+            return
+        await show(callback, text, markup)
+        return
     await state.clear()
-    await show(callback, t("checkout.placed", order=placed.order))
-    if placed.order.payment_method in TELEGRAM_METHODS:
-        await send_invoice(message, placed.order, t, config)
+    # The confirmation (and any invoice) went into the outbox with the order: it replaces this summary as
+    # soon as this update is done, however this answer fares. A second press hears that it is placed.
+    await callback.answer(None if placed.created else plain(t("checkout.placed_already", order=placed.order)))
 
 
 # --- typed answers ------------------------------------------------------------------------------------

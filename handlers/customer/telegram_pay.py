@@ -1,32 +1,20 @@
-"""Paying inside Telegram: the invoice after placing, the pre-checkout answer, the successful payment."""
+"""Paying inside Telegram: the pre-checkout answer and the successful payment (the invoice goes out
+with the order's confirmation, through the outbox: ``shop.checkout.place_order``)."""
 
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.types import LabeledPrice, Message, PreCheckoutQuery
+from aiogram.types import Message, PreCheckoutQuery
 
 from shop import telegram_payments
 from shop.config import ShopConfig
 from shop.errors import DomainError
-from storage.models import Order
 from storage.uow import UnitOfWork
 
 from ..answers import plain
 from ..render import Texts
 
 router = Router(name="telegram_pay")
-
-
-async def send_invoice(message: Message, order: Order, t: Texts, config: ShopConfig) -> None:
-    invoice = telegram_payments.invoice_for(order, config)
-    await message.answer_invoice(
-        title=t("checkout.invoice_title", order=order)[:32],
-        description=t("checkout.invoice_description", order=order)[:255],
-        payload=invoice.payload,
-        currency=invoice.currency,
-        prices=[LabeledPrice(label=t.label("invoice_total"), amount=invoice.amount)],
-        provider_token=config.payment_provider_token if invoice.currency != "XTR" else None,
-    )
 
 
 @router.pre_checkout_query()
@@ -45,10 +33,13 @@ async def pre_checkout(query: PreCheckoutQuery, t: Texts, uow: UnitOfWork, confi
 
 
 @router.message(F.successful_payment)
-async def successful_payment(message: Message, t: Texts, uow: UnitOfWork, config: ShopConfig) -> None:
+async def successful_payment(message: Message, uow: UnitOfWork, config: ShopConfig) -> None:
+    """Record the money once per charge. What the customer hears ("we received your payment") is queued
+    with the record, so a crash or Telegram away after it loses nothing; a copy of this update changes
+    nothing."""
     payment = message.successful_payment
     assert payment is not None and message.from_user is not None
-    settlement = await telegram_payments.record_telegram_payment(
+    await telegram_payments.record_telegram_payment(
         uow,
         message.from_user.id,
         payment.invoice_payload,
@@ -57,5 +48,3 @@ async def successful_payment(message: Message, t: Texts, uow: UnitOfWork, config
         payment.telegram_payment_charge_id,
         config,
     )
-    if settlement is not None:  # None: this charge was recorded already; the customer heard then
-        await message.answer(t("checkout.paid_in_telegram", order=settlement.order))

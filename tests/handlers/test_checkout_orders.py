@@ -382,3 +382,77 @@ async def test_unknown_text_gets_a_friendly_answer(shop: Shop, text: str) -> Non
     ann = await shop.started()
     await ann.send(text)
     await ann.wait_for(text="did not understand")
+
+
+@pytest.mark.allow_bot_errors
+async def test_telegram_failing_while_an_order_is_placed_stores_it_once_and_confirms_it_after(
+    shop: Shop,
+) -> None:
+    """The confirmation cannot be delivered (502s, then timeouts); the order exists once, a second press
+    says it is placed, and once Telegram is back the summary becomes the confirmation with everything
+    the customer needs to pay: number, total, bank details, reference."""
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    summary = await checkout_to_summary(ann, delivery=False, notes=None)
+    shop.dp["outbox"].backoff, shop.dp["outbox"].retry_cap = 0.2, 0.5
+
+    await shop.client.add_fault("502", method="editMessageText", chat_id=ann.id, times=6)
+    await shop.client.add_fault("timeout", method="editMessageText", chat_id=ann.id, times=2, delay=0.2)
+    await shop.client.add_fault("502", method="answerCallbackQuery", chat_id=ann.id, times=1)
+    await ann.press("✅ Place order")
+    again = await ann.press_data(summary["message_id"], summary_button(summary, "✅ Place order"))
+    assert "is placed already" in (again.get("text") or ""), again
+
+    placed = await ann.wait_for(text="is placed!", timeout=30)
+    assert placed["message_id"] == summary["message_id"]  # the summary became the confirmation
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+        assert customer is not None
+        orders, count = await u.orders.for_customer(customer.id, 0, 10)
+    assert count == 1, orders
+    order = orders[0]
+    for needed in (f"Order #{order.id}", "$4.50", "IBAN GB00 TEST 0000 0000", order.reference):
+        assert needed in placed["text"], (needed, placed["text"])
+    texts = [m.get("text") or "" for m in await ann.bot_messages()]
+    assert sum("is placed!" in text for text in texts) == 1
+    assert not [text for text in texts if "Sorry, something went wrong" in text]
+
+
+def summary_button(message: dict[str, object], label: str) -> str:
+    rows = message["reply_markup"]["inline_keyboard"]  # type: ignore[index]
+    return next(b["callback_data"] for row in rows for b in row if b["text"] == label)
+
+
+async def test_an_order_is_placed_only_at_the_price_the_customer_saw(shop: Shop) -> None:
+    """The owner changes a price, then hides a product, while the summary is on the customer's screen:
+    each time "Place order" places nothing and shows the summary as it now stands; the order is placed
+    at the total the customer saw last."""
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)  # Green tea, $4.50
+    await fill_cart(ann, 3, 1)  # Mint tea, $2.50
+    summary = await checkout_to_summary(ann, delivery=False, notes=None)
+    assert "Total: $7.00" in summary["text"]
+    await shop.owner.send("/price TEA-1 99")
+    await shop.owner.wait_for(text="99.00")
+
+    answer = await ann.press("✅ Place order")
+    assert "Something changed since you looked" in (answer.get("text") or ""), answer
+    again = await ann.wait_for(text="Total: $101.50")
+    assert again["message_id"] == summary["message_id"]
+    assert "Green tea now costs $99.00 (was $4.50)" in again["text"]
+    await shop.owner.send("/hide TEA-3")
+    await shop.owner.wait_for(text="TEA-3")
+    assert "Something changed" in ((await ann.press("✅ Place order")).get("text") or "")
+    last = await ann.wait_for(text="Total: $99.00")
+    assert "Mint tea is sold out and was removed" in last["text"]
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+        assert customer is not None
+        assert await u.orders.all_for_customer(customer.id) == []
+
+    await ann.press("✅ Place order")
+    placed = await ann.wait_for(text="is placed!")
+    assert "Total: $99.00" in placed["text"]
+    async with shop.uow() as u:
+        [order] = await u.orders.all_for_customer(customer.id)
+    assert (order.total_minor, [i.unit_price_minor for i in order.items]) == (9900, [9900])

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from bot.app import create_bot
+from bot.outbox import SendLimits
 from bot.pacing import Pace
 from shop.notifications import notify_customer
 from storage.models import utcnow
@@ -206,11 +209,12 @@ async def test_a_refused_message_waits_as_long_as_telegram_asks(shop: Shop) -> N
 
 
 @pytest.mark.allow_bot_errors  # the injected 500s are the point
-async def test_server_errors_are_retried_with_backoff_then_the_row_fails_with_the_reason(shop: Shop) -> None:
+async def test_server_errors_are_retried_until_the_message_no_longer_matters(shop: Shop) -> None:
     ann, bob = await shop.started("Ann"), await shop.started("Bob")
-    shop.dp["outbox"].backoff = 0.2
+    sender = shop.dp["outbox"]
+    sender.backoff, sender.retry_cap, sender.give_up_after = 0.2, 0.4, timedelta(seconds=4)
     await shop.client.add_fault("500", method="sendMessage", chat_id=ann.id, times=2)
-    await shop.client.add_fault("500", method="sendMessage", chat_id=bob.id, times=50)
+    await shop.client.add_fault("500", method="sendMessage", chat_id=bob.id, times=500)
     await queue_news(shop, [ann, bob], each=1)
 
     async def settled() -> bool:
@@ -219,11 +223,54 @@ async def test_server_errors_are_retried_with_backoff_then_the_row_fails_with_th
     await eventually(settled, timeout=30)
     rows = {r.chat_id: r for r in await outbox_rows(shop, "news")}
     assert rows[ann.id].status == "sent" and rows[ann.id].attempts == 3  # two 500s, then accepted
-    assert rows[bob.id].status == "failed" and rows[bob.id].attempts == 5
+    assert rows[bob.id].status == "failed" and rows[bob.id].attempts > 5  # tried on until it was too late
+    assert rows[bob.id].sent_at is None and rows[bob.id].last_error
     assert "Internal Server Error" in rows[bob.id].last_error
     assert [m["text"] for m in await ann.bot_messages() if "news" in m.get("text", "")] == [
         "📦 Order #0: paid\n📝 news 0"
     ]
+
+
+@pytest.mark.allow_bot_errors  # the outage's 502s are the point
+async def test_a_ten_minute_outage_delays_every_message_and_loses_none(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram answers 502 for five minutes, then cannot be reached for five more; 50 messages queued
+    before it all arrive after it, each chat's in order, none twice. The sender's clock is moved on by
+    the test (its retries are minutes apart), Telegram's faults are real HTTP answers."""
+    people = [await shop.started(name) for name in ("Ann", "Bob", "Cid", "Dee", "Eve")]
+    sender = shop.dp["outbox"]
+    sender.limits, sender._chats = SendLimits(chat_per_second=50, chat_burst=50), {}  # the test's own pace
+    clock = [utcnow()]
+    monkeypatch.setattr("bot.outbox.utcnow", lambda: clock[0])
+    await shop.client.add_fault("502", times=100_000)  # every Bot API call, polling included
+    await queue_news(shop, people, each=10)
+    away = create_bot(shop.settings.model_copy(update={"telegram_api_url": "http://127.0.0.1:9"}))
+    reachable, outage_end = sender.bot, clock[0] + timedelta(minutes=10)
+    try:
+        while clock[0] < outage_end:
+            if clock[0] > outage_end - timedelta(minutes=5):
+                sender.bot = away  # connection refused for the second half
+            await sender.flush()
+            clock[0] += timedelta(seconds=5)
+        assert not [r for r in await outbox_rows(shop, "news") if r.status != "pending"]
+    finally:
+        sender.bot = reachable
+        await away.session.close()
+        await shop.client.clear_faults()
+    for _ in range(60):  # Telegram is back: within a couple of retry intervals
+        await sender.flush()
+        if all(r.status == "sent" for r in await outbox_rows(shop, "news")):
+            break
+        clock[0] += timedelta(seconds=5)
+    rows = await outbox_rows(shop, "news")
+    assert [r.status for r in rows] == ["sent"] * 50
+    assert min(r.attempts for r in rows) >= 1 and max(r.attempts for r in rows) > 5
+    for person in people:
+        news = [
+            m["text"].rsplit(" ", 1)[1] for m in await person.bot_messages() if "news" in m.get("text", "")
+        ]
+        assert news == [str(i) for i in range(10)], (person.id, news)
 
 
 @pytest.mark.allow_bot_errors

@@ -43,7 +43,7 @@ async def test_pay_with_stars_and_refund(shop: Shop) -> None:
     )  # 10 ⭐ per $1
     result = await ann.pay(invoice["message_id"])
     assert result["ok"], result
-    await ann.wait_for(text="is paid. Thank you!")
+    await ann.wait_for(text="We received your payment")
     assert await order_state(shop, number) == ("paid", [(900, "verified")])
     await shop.owner.wait_for(text=f"New order #{number}")
     await staff_says(shop.owner, f"/refund {number}", "are given back; the order is refunded")
@@ -56,7 +56,7 @@ async def test_card_payment_through_the_provider(shop: Shop) -> None:
     ann, number, invoice = await checkout_paying_in_telegram(shop, "💳 Pay now by card")
     assert (invoice["invoice"]["currency"], invoice["invoice"]["total_amount"]) == ("USD", 900)
     assert (await ann.pay(invoice["message_id"]))["ok"]
-    await ann.wait_for(text="is paid. Thank you!")
+    await ann.wait_for(text="We received your payment")
     assert await order_state(shop, number) == ("paid", [(900, "verified")])
     await staff_says(shop.owner, f"/refund {number}", "has no Telegram Stars payment")
 
@@ -82,12 +82,12 @@ async def test_a_cancelled_order_is_not_charged(shop: Shop) -> None:
 async def test_the_same_payment_replayed_ten_times_is_recorded_once(shop: Shop) -> None:
     ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
     paid = await ann.pay(invoice["message_id"])
-    await ann.wait_for(text="is paid. Thank you!")
+    await ann.wait_for(text="We received your payment")
     message = paid["message"]
     for replay in range(10):  # new update ids each time: only the charge id can tell it is the same payment
         await shop.dp.feed_raw_update(shop.bot, {"update_id": 10**14 + replay, "message": message})
     assert await order_state(shop, number) == ("paid", [(900, "verified")])
-    thanks = [m for m in await ann.bot_messages() if "is paid. Thank you!" in (m.get("text") or "")]
+    thanks = [m for m in await ann.bot_messages() if "We received your payment" in (m.get("text") or "")]
     assert len(thanks) == 1
 
 

@@ -287,8 +287,8 @@ async def test_forgetting_a_customer_erases_their_messages_alerts_and_notes(uow:
 
     async with uow() as u:
         assert await rows(u, OutboxMessage.chat_id == -100) == 6  # each order's alert, receipt, payment
-        assert await rows(u, OutboxMessage.about_customer_id == ann.id) == 4
-        assert await rows(u, OutboxMessage.chat_id == ann.telegram_id) == 2
+        assert await rows(u, OutboxMessage.about_customer_id == ann.id) == 5  # and her order's confirmation
+        assert await rows(u, OutboxMessage.chat_id == ann.telegram_id) == 3
         everyone_else = await rows(u, OutboxMessage.about_customer_id == bob.id)
     async with uow() as u:
         await customers.forget_customer(u, ann.id)
