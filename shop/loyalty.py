@@ -1,6 +1,6 @@
 """Loyalty points: an account per customer and a ledger of every change with the balance after it.
 
-Earned when an order becomes paid, redeemed at checkout (capped), adjusted by staff, expired soonest
+Earned when an order becomes paid, redeemed at checkout (capped), adjusted by owners, expired soonest
 first. When an order is cancelled, expires or is refunded, the points it used come back with the expiry
 they had, and the points it earned are taken back, all of them but those that expired, even if already
 spent: the balance then goes below zero and the next points make it up. The ledger never makes points,
@@ -23,10 +23,11 @@ from .config import ShopConfig, Tier
 from .errors import DomainError
 from .money import to_major
 from .notifications import notify_customer
+from .staff import role_of
 
 KINDS = ("earned", "redeemed", "expired", "adjusted", "reversed")
 NOTICE_AHEAD = timedelta(days=7)
-MAX_ADJUST = 1_000_000
+MAX_ADJUST = 10_000  # points one adjustment may add or remove: a typo's extra zeros are refused
 NEVER = timedelta(days=36500)
 
 
@@ -36,6 +37,10 @@ class InvalidPoints(DomainError):
 
 class NotEnoughPoints(DomainError):
     code = "not_enough_points"
+
+
+class OwnersAdjustPoints(DomainError):
+    code = "owners_adjust_points"
 
 
 # --- pure rules -------------------------------------------------------------------------------------
@@ -377,7 +382,9 @@ async def reverse_for_order(uow: UnitOfWork, order: Order, why: str, config: Sho
 async def adjust(
     uow: UnitOfWork, customer: Customer, points: int, reason: str, actor_id: int, config: ShopConfig
 ) -> LoyaltyEntry:
-    """Staff's ``/points ID +N reason``; never below zero; the customer is told."""
+    """An owner's ``/points ID +N reason`` (never below zero), recorded as theirs; the customer is told."""
+    if await role_of(uow, actor_id, config) != "owner":
+        raise OwnersAdjustPoints()
     if points == 0 or abs(points) > MAX_ADJUST:
         raise InvalidPoints(max=MAX_ADJUST)
     await uow.begin_write()

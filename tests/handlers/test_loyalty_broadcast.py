@@ -61,12 +61,31 @@ async def test_points_commands_refuse_bad_input_and_non_staff(shop: Shop) -> Non
     await staff_says(owner, "/points abc", "Use: /points ID")
     await staff_says(owner, "/points 99999 +5", "99999")
     await staff_says(owner, f"/points {cid} -5 oops", "cannot take it below zero")
+    await staff_says(owner, f"/points {cid} +20000", "whole number from 1 to 10000")
     await staff_says(owner, f"/points {cid} +0", "whole number from 1")
     await staff_says(owner, f"/points {cid}", "Adjust: /points")
     await ann.send(f"/points {cid} +500 free")
     await ann.wait_for(text="for the shop's staff only")
     async with shop.uow() as u:
         assert await u.loyalty.entries(cid) == []
+
+
+@pytest.mark.staff_group
+async def test_only_owners_adjust_points_and_the_ledger_names_the_person(shop: Shop) -> None:
+    """An employee could have given themselves a million points; in the staff group the ledger named
+    the group (its chat id) as the actor."""
+    ann = await shop.started("Ann")
+    cid = await customer_id(shop, ann)
+    owner, group = shop.owner, shop.settings.staff_chat_id
+    await staff_says(owner, f"/points {cid} +5 thanks", "+5 points for Ann", chat_id=group)
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    await staff_says(clerk, f"/points {cid} +500 for me", "Only an owner can change a customer's points.")
+    view = await staff_says(clerk, f"/points {cid}", "5 points")  # employees still see them
+    assert "Adjust:" not in view["text"]
+    async with shop.uow() as u:
+        [entry] = await u.loyalty.entries(cid)
+    assert (entry.points, entry.actor) == (5, f"staff:{owner.id}")
 
 
 async def place(user: SimUser, product_id: int, quantity: int, *, points: int = 0) -> int:

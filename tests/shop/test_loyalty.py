@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shop import cart as carts
-from shop import checkout, loyalty, orders, payments
+from shop import checkout, loyalty, orders, payments, staff
 from shop.config import ShopConfig, Tier
 from shop.errors import DomainError
 from shop.orders import OrderStatus
@@ -27,6 +27,7 @@ from tests.shop.test_checkout import ready_checkout
 from tests.shop.test_reminders import outbox
 
 OWNER = 1
+CLERK = 2
 _skus = itertools.count(1)
 CONFIG = ShopConfig(
     currency="USD",
@@ -303,6 +304,27 @@ async def test_points_that_expired_are_not_taken_back_again(uow: Any) -> None:
     assert await ledger(uow, ann.id) == [("earned", 9, 9), ("expired", -9, 0)]
     async with uow() as u:
         assert (await u.loyalty.account(ann.id)).lifetime == 0  # no longer counts toward a tier
+
+
+async def test_only_owners_adjust_points_within_bounds(uow: Any) -> None:
+    """An employee could have given themselves a million points."""
+    ann = await make_customer(uow)
+    async with uow() as u:
+        await staff.add_staff(u, OWNER, CLERK, CONFIG)
+    async with uow() as u:
+        customer = await u.customers.get(ann.id)
+        with pytest.raises(DomainError) as refused:
+            await loyalty.adjust(u, customer, 5, "for me", CLERK, CONFIG)
+    assert refused.value.code == "owners_adjust_points"
+    for typo in (10_001, -10_001, 1_000_000):
+        with pytest.raises(DomainError) as refused:
+            async with uow() as u:
+                await loyalty.adjust(u, customer, typo, "", OWNER, CONFIG)
+        assert refused.value.code == "invalid_points" and refused.value.params == {"max": 10_000}
+    assert await ledger(uow, ann.id) == [] and await outbox(uow, "loyalty") == []
+    async with uow() as u:
+        await loyalty.adjust(u, customer, 10_000, "a big order by phone", OWNER, CONFIG)
+    assert await ledger(uow, ann.id) == [("adjusted", 10_000, 10_000)]
 
 
 async def test_staff_adjustments_never_go_below_zero(uow: Any) -> None:
