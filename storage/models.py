@@ -380,18 +380,18 @@ class OutboxMessage(Base):
 class LoyaltyAccount(Base):
     """A customer's points now: the balance (always the ledger's sum) and lifetime points (the tier's basis).
 
-    Its row is also the lock that makes ledger writes for one customer take turns.
+    Its row is also the lock that makes ledger writes for one customer take turns. The balance is below
+    zero when points an order earned were taken back after they were spent.
     """
 
     __tablename__ = "loyalty_accounts"
-    __table_args__ = (
-        CheckConstraint("balance >= 0", name="balance_not_negative"),
-        CheckConstraint("lifetime >= 0", name="lifetime_not_negative"),
-    )
+    __table_args__ = (CheckConstraint("lifetime >= 0", name="lifetime_not_negative"),)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     balance: Mapped[int] = mapped_column(default=0)
     lifetime: Mapped[int] = mapped_column(default=0)
+    # When the soonest points held expire, or earlier: the expiry job looks for customers by it.
+    next_expiry: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -399,10 +399,7 @@ class LoyaltyEntry(Base):
     """The points ledger: every change with the balance after it; the balance is the sum of the points."""
 
     __tablename__ = "loyalty_ledger"
-    __table_args__ = (
-        Index("ix_loyalty_ledger_customer_id_id", "customer_id", "id"),
-        CheckConstraint("balance_after >= 0", name="balance_not_negative"),
-    )
+    __table_args__ = (Index("ix_loyalty_ledger_customer_id_id", "customer_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

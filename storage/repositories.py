@@ -14,7 +14,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     column,
     delete,
     exists,
@@ -985,19 +984,11 @@ class LoyaltyRepository(Repository):
         return list(await self.session.scalars(statement))
 
     async def holders_expiring_by(self, moment: datetime) -> list[int]:
-        """Customers with points left from credits that expire by ``moment`` (debits use the oldest first)."""
-        credits = func.sum(
-            case(
-                (and_(LoyaltyEntry.points > 0, LoyaltyEntry.expires_at <= moment), LoyaltyEntry.points),
-                else_=0,
-            )
-        )
-        debits = func.sum(case((LoyaltyEntry.points < 0, -LoyaltyEntry.points), else_=0))
+        """Customers who may hold points that expire by ``moment`` (``next_expiry`` is never later)."""
         statement = (
-            select(LoyaltyEntry.customer_id)
-            .group_by(LoyaltyEntry.customer_id)
-            .having(credits > debits)
-            .order_by(LoyaltyEntry.customer_id)
+            select(LoyaltyAccount.customer_id)
+            .where(LoyaltyAccount.next_expiry <= moment)
+            .order_by(LoyaltyAccount.customer_id)
         )
         return list(await self.session.scalars(statement))
 

@@ -8,28 +8,33 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from handlers.render import Renderer
+from shop.config import ShopConfig
 from tests.conftest import ROOT
 from tests.handlers.conftest import Shop, button_labels
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def messages(path: Path) -> dict[object, object]:
+def messages(path: Path) -> dict[tuple[str | None, object], object]:
+    """Each message by its context (pgettext's, or None) and id."""
     with path.open("rb") as po:
-        return {m.id: m.string for m in read_po(po) if m.id}
+        return {(m.context, m.id): m.string for m in read_po(po) if m.id}
 
 
 def test_template_catalog_is_current() -> None:
     method_map = [("templates/**.j2", "jinja2")]
     options = {"templates/**.j2": {"extensions": "jinja2.ext.i18n,jinja2.ext.do", "trimmed": "true"}}
-    extracted = {message for _, _, message, *_ in extract_from_dir(str(ROOT), method_map, options)}
+    extracted = {
+        (context, message) for _, _, message, _, context in extract_from_dir(str(ROOT), method_map, options)
+    }
     assert extracted == set(messages(ROOT / "locales/messages.pot")), "run `make translations`"
 
 
 def test_russian_is_complete_with_the_same_placeholders() -> None:
     russian = messages(ROOT / "locales/ru/LC_MESSAGES/messages.po")
     assert set(russian) == set(messages(ROOT / "locales/messages.pot"))
-    for msgid, msgstr in russian.items():
+    for (_, msgid), msgstr in russian.items():
         ids = msgid if isinstance(msgid, tuple) else (msgid,)
         strs = msgstr if isinstance(msgstr, tuple) else (msgstr,)
         assert all(strs), f"untranslated: {msgid!r}"
@@ -78,3 +83,24 @@ async def test_staff_alerts_speak_each_owners_language(shop: Shop) -> None:
     _, number = await placed(shop)
     alert = await owner.wait_for(text=f"Новый заказ №{number}")
     assert "💰" in button_labels(alert)[0] and "Record payment" not in str(button_labels(alert))
+
+
+def test_point_counts_read_right_in_russian_below_zero_too() -> None:
+    """Plural forms chosen by the count's size: Python's % on -1 would pick the form of 9."""
+    renderer = Renderer(ShopConfig(currency="USD"))
+    for balance, words in [
+        (-1, "-1 балл."),
+        (-3, "-3 балла."),
+        (-9, "-9 баллов."),
+        (-21, "-21 балл."),
+        (0, "0 баллов."),
+    ]:
+        text = renderer.render(
+            "notify.points_reversed", "ru", number=7, back=0, taken=9, expired=0, balance=balance
+        )
+        assert f"На счету: {words}" in text, text
+    text = renderer.render("notify.points_reversed", "ru", number=7, back=2, taken=1, expired=0, balance=-1)
+    assert text.startswith(
+        "⭐ 2 балла, потраченные на заказ №7, вернулись на счёт. 1 балл, начисленный за заказ №7"
+    )
+    assert "Новые баллы сначала покроют этот минус." in text

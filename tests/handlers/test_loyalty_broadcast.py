@@ -60,13 +60,65 @@ async def test_points_commands_refuse_bad_input_and_non_staff(shop: Shop) -> Non
     owner = shop.owner
     await staff_says(owner, "/points abc", "Use: /points ID")
     await staff_says(owner, "/points 99999 +5", "99999")
-    await staff_says(owner, f"/points {cid} -5 oops", "a balance cannot go below zero")
+    await staff_says(owner, f"/points {cid} -5 oops", "cannot take it below zero")
+    await staff_says(owner, f"/points {cid} +20000", "whole number from 1 to 10000")
     await staff_says(owner, f"/points {cid} +0", "whole number from 1")
     await staff_says(owner, f"/points {cid}", "Adjust: /points")
     await ann.send(f"/points {cid} +500 free")
     await ann.wait_for(text="for the shop's staff only")
     async with shop.uow() as u:
         assert await u.loyalty.entries(cid) == []
+
+
+@pytest.mark.staff_group
+async def test_only_owners_adjust_points_and_the_ledger_names_the_person(shop: Shop) -> None:
+    """An employee could have given themselves a million points; in the staff group the ledger named
+    the group (its chat id) as the actor."""
+    ann = await shop.started("Ann")
+    cid = await customer_id(shop, ann)
+    owner, group = shop.owner, shop.settings.staff_chat_id
+    await staff_says(owner, f"/points {cid} +5 thanks", "+5 points for Ann", chat_id=group)
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    await staff_says(clerk, f"/points {cid} +500 for me", "Only an owner can change a customer's points.")
+    view = await staff_says(clerk, f"/points {cid}", "5 points")  # employees still see them
+    assert "Adjust:" not in view["text"]
+    async with shop.uow() as u:
+        [entry] = await u.loyalty.entries(cid)
+    assert (entry.points, entry.actor) == (5, f"staff:{owner.id}")
+
+
+async def place(user: SimUser, product_id: int, quantity: int, *, points: int = 0) -> int:
+    """A pickup order by bank transfer, paid partly with ``points`` if given; its number."""
+    await fill_cart(user, product_id, quantity)
+    await checkout_to_summary(user, delivery=False, notes=None)
+    if points:
+        await user.press(f"⭐ Use {points} points")
+        await user.wait_for(text=f"Points ({points})")
+    await user.press("✅ Place order")
+    placed = await user.wait_for(text="is placed")
+    return int(placed["text"].split("#", 1)[1].split()[0])
+
+
+async def test_a_refund_after_the_points_were_spent_reads_honestly(shop: Shop) -> None:
+    """Points earned on A, used on B, A refunded: all of them are taken back (a balance below zero,
+    explained); B cancelled: the points it used come back, and the balance is where it began."""
+    ann = await shop.started("Ann")
+    owner = shop.owner
+    a = await place(ann, 1, 10)  # 10 × $4.50: 4 points
+    await staff_says(owner, f"/pay {a} 45 cash", "The order is paid")
+    await ann.wait_for(text=f"You earned 4 points with order #{a}. Your balance: 4 points.")
+    b = await place(ann, 3, 2, points=4)
+    await staff_says(owner, f"/status {a} refunded", "refunded")
+    taken = await ann.wait_for(text=f"The 4 points order #{a} earned are taken back.")
+    assert "Your balance: -4 points.\nYour next points make this up first." in taken["text"]
+    await ann.send("/points")
+    view = await ann.wait_for(text="Your points: -4")
+    assert "worth" not in view["text"] and "taken back, even when already used" in view["text"]
+    assert f"-4 · taken back · #{a}" in view["text"]
+    await staff_says(owner, f"/status {b} cancelled", "cancelled")
+    back = await ann.wait_for(text=f"The 4 points you used on order #{b} are back.")
+    assert "Your balance: 0 points." in back["text"] and "make this up" not in back["text"]
 
 
 async def test_cart_reminders_can_be_turned_off_in_the_profile(shop: Shop) -> None:

@@ -5,8 +5,8 @@ that call, left an order the customer was never told about. It is now an outbox 
 order, that edits the checkout's summary into the confirmation (``edit_message_id``): at least once, and
 an edit delivered twice still shows once.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 03:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
