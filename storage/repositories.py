@@ -321,6 +321,12 @@ _SET_PHOTO_FILE_ID = (
 )
 
 
+_CATEGORIES_TABLE: Table = Category.__table__  # type: ignore[assignment]
+_CATEGORY_NAMES = select(Category.id, Category.name)
+_INSERT_CATEGORY = _CATEGORIES_TABLE.insert().returning(_CATEGORIES_TABLE.c.id)
+_UPDATE_PRODUCT = _PRODUCTS.update().where(_PRODUCTS.c.id == bindparam("product_id"))
+
+
 class CatalogRepository(Repository):
     async def categories_with_counts(self) -> tuple[list[tuple[Category, int]], bool]:
         """Active categories with their active products' counts; and whether any product is featured."""
@@ -330,8 +336,29 @@ class CatalogRepository(Repository):
     async def category(self, category_id: int) -> Category | None:
         return await self._get(Category, category_id)
 
-    async def category_by_name(self, name: str) -> Category | None:
-        return await self.session.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
+    async def category_ids(self, names: list[str]) -> dict[str, int]:
+        """Each name's category id, by the name case-folded; a name no category has yet gets a new one.
+        Compared in Python: SQLite's lower() folds ASCII letters only ("Чай" and "чай" would differ)."""
+        ids = {name.casefold(): id_ for id_, name in await self.session.execute(_CATEGORY_NAMES)}
+        new = {name.casefold(): name for name in names if name.casefold() not in ids}
+        for folded, name in new.items():
+            ids[folded] = int(await self.session.scalar(_INSERT_CATEGORY, {"name": name}))
+        return ids
+
+    async def photos_by_sku(self, skus: list[str]) -> dict[str, tuple[int, str | None, str | None]]:
+        """The products with these SKUs: each one's id, photo and Telegram's file id of the photo."""
+        statement = select(Product.sku, Product.id, Product.photo, Product.photo_file_id)
+        rows = await self.session.execute(statement.where(Product.sku.in_(skus)))
+        return {sku: (id_, photo, file_id) for sku, id_, photo, file_id in rows}
+
+    async def insert_products(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(_PRODUCTS.insert(), rows)
+
+    async def update_products(self, rows: list[dict[str, Any]]) -> None:
+        """Products' columns by name, each row's ``product_id`` saying which product."""
+        if rows:
+            await self.session.execute(_UPDATE_PRODUCT, rows)
 
     def _match(self, query: ProductQuery) -> tuple[str | None, list[str]]:
         """The query's words as one FTS5 MATCH (SQLite, words of three characters or more) and the rest,

@@ -60,9 +60,21 @@ async def test_catalog_import_and_export_from_the_command_line(tmp_path: Path) -
         "TEA-1,Green tea,Tea,4.50,10,Leafy,Sencha <fresh> & green,tea.png,yes,yes"
         in (tmp_path / "out.csv").read_text()
     )
-    (tmp_path / "bad.csv").write_text("sku,name,price\nX-1,Broken,12.345\n")
+    (tmp_path / "bad.csv").write_text("sku,name,price,stock\nX-1,Broken,12.50,1000000000000000000000\n")
     code, out, err = await run(orderbot("catalog", "import", "bad.csv"), env, tmp_path)
-    assert code == 1 and "line 2" in err and "nothing was imported" in err
+    assert (code, err) == (
+        1,
+        "Row 2, stock: “1000000000000000000000” is not a stock quantity: use a whole number from 0 to "
+        "1000000.\nnothing was imported\n",
+    )
+    (tmp_path / "latin1.csv").write_bytes("sku,name,price\nX-1,Café,1\n".encode("latin-1"))
+    (tmp_path / "columns.csv").write_text("sku,title,cost\nX-1,Tea,1\n")
+    for name, expected in [
+        ("latin1.csv", "latin1.csv is not UTF-8 text (save it as CSV UTF-8); nothing was imported\n"),
+        ("columns.csv", "The file lacks the columns name, price.\n"),
+    ]:
+        code, out, err = await run(orderbot("catalog", "import", name), env, tmp_path)
+        assert (code, err) == (1, expected)  # one line, no traceback
 
 
 async def test_a_backup_taken_while_the_bot_runs_holds_its_last_commits(tmp_path: Path) -> None:

@@ -206,7 +206,7 @@ async def test_csv_round_trip_and_all_or_nothing(uow: Any) -> None:
     bad = "sku,name,price,stock\nTEA-1,Green tea,4.555,10\nNEW,New thing,1,-3\n,nameless,1,1\n"
     async with uow() as u:
         refused = await catalog.import_products_csv(u, bad, "USD")
-    assert [line for line, _ in refused.errors] == [2, 3, 4]
+    assert [(e.row, e.column) for e in refused.errors] == [(2, "price"), (3, "stock"), (4, "sku")]
     async with uow() as u:
         assert (await u.catalog.by_sku("TEA-1")).price_minor == 450 and await u.catalog.by_sku("NEW") is None
 

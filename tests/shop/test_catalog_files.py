@@ -1,0 +1,156 @@
+"""The catalog as a CSV file: every row checked before anything is written, the same bounds as staff's
+commands, and a large file written in short transactions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from markupsafe import Markup
+
+from handlers.render import Renderer
+from shop import catalog
+from tests.shop.test_checkout import CONFIG
+
+HEADER = "sku,name,category,price,stock,brand,description,photo,featured,active\n"
+
+
+def friendly(error: catalog.RowError, language: str = "en") -> str:
+    """A bad row as staff read it (in /import's answer and on the command line)."""
+    return Markup(Renderer(CONFIG).render("crm.row_error", language, e=error)).striptags()
+
+
+async def product_count(uow: Any) -> int:
+    async with uow() as u:
+        return await u.catalog.product_count()
+
+
+async def test_every_bad_row_is_one_friendly_line_and_nothing_is_imported(uow: Any) -> None:
+    bad = (
+        HEADER + "OK-1,Fine,Tea,1.00,5,,,,,\n"
+        "OK-2,Stock of 23 digits,Tea,1.00,12345678901234567890123,,,,,\n"
+        "OK-3,Too much stock,Tea,1.00,3000000000,,,,,\n"
+        f"OK-4,Long category,{'C' * 129},1.00,1,,,,,\n"
+        f"{'S' * 65},Long SKU,Tea,1.00,1,,,,,\n"
+        "TWO WORDS,SKU with a space,Tea,1.00,1,,,,,\n"
+        f"OK-5,{'N' * 201},Tea,1.00,1,,,,,\n"
+        'OK-6,A price,Tea,12.345,1,,"two\nlines",,,\n'  # a cell over two lines: still one row
+        "OK-7,Featured?,Tea,1.00,1,,,,maybe,\n"
+        "OK-8,,Tea,1.00,1,,,,,\n"
+        "OK-1,Again,Tea,1.00,1,,,,,\n"
+        ",,,,,,,,,\n"  # a blank row (spreadsheets leave them): skipped
+        f"OK-9,Long brand,Tea,1.00,1,{'B' * 101},,,,\n"
+        f"OK-10,A long price,Tea,{'9' * 50},1,,,,,\n"
+    )
+    async with uow() as u:
+        result = await catalog.import_products_csv(u, bad, "USD")
+    assert (result.created, result.updated) == (0, 0)
+    assert [(e.row, e.column, e.error.code) for e in result.errors] == [
+        (3, "stock", "invalid_stock"),
+        (4, "stock", "invalid_stock"),
+        (5, "category", "invalid_product_field"),
+        (6, "sku", "invalid_product_field"),
+        (7, "sku", "invalid_product_field"),
+        (8, "name", "invalid_product_field"),
+        (9, "price", "invalid_amount"),
+        (10, "featured", "invalid_flag"),
+        (11, "name", "invalid_product_field"),
+        (12, "sku", "duplicate_sku"),
+        (14, "brand", "invalid_product_field"),
+        (15, "price", "invalid_amount"),
+    ]
+    lines = [friendly(e) for e in result.errors]
+    assert lines[:4] == [
+        "Row 3, stock: “12345678901234567890123” is not a stock quantity: use a whole number from 0 to "
+        "1000000.",
+        "Row 4, stock: “3000000000” is not a stock quantity: use a whole number from 0 to 1000000.",
+        "Row 5, category: That is too long: at most 128 characters.",
+        "Row 6, sku: A SKU is one word of at most 64 characters, like TEA-1.",
+    ]
+    assert lines[9] == "Row 12, sku: The SKU OK-1 is on row 2 already."
+    cut = "9" * 40 + "…"  # the cell, cut: twenty lines must fit one message
+    assert lines[11] == f"Row 15, price: “{cut}” is not an amount in USD. Write it like 25.50, with no sign."
+    assert all("{" not in line and "\n" not in line for line in lines)  # sentences, not reprs
+    assert "Строка 10, featured:" in friendly(result.errors[7], "ru")
+    assert await product_count(uow) == 0  # not even the good first row
+
+
+async def test_names_at_their_limits_import_and_import_again(uow: Any) -> None:
+    """A category of 128 characters and a SKU of 64 are stored whole, so the next import finds them;
+    a category is found by its name in any case, Cyrillic too (SQLite's lower() folds ASCII only)."""
+    sku, category = "S" * 64, "C" * 128
+    first = HEADER + f"{sku},Long,{category},1.00,1000000,,,,,\nTEA-1,Чай,Чай,1.00,1,,,,,\n"
+    teas = "TEA-1,Чай,ЧАЙ,1.00,1,,,,,\nTEA-2,Чай 2,чай,1.00,1,,,,,\n"
+    again = HEADER + f"{sku},Long,{category},1.00,5,,,,,\n" + teas
+    async with uow() as u:
+        assert (await catalog.import_products_csv(u, first, "USD")).errors == []
+    async with uow() as u:
+        result = await catalog.import_products_csv(u, again, "USD")
+    assert (result.created, result.updated, result.errors) == (1, 2, [])
+    async with uow() as u:
+        assert (await u.catalog.by_sku(sku)).stock == 5
+        tea, tea2 = await u.catalog.by_sku("TEA-1"), await u.catalog.by_sku("TEA-2")
+        assert tea.category_id == tea2.category_id
+        assert [(c.name, n) for c, n in (await u.catalog.categories_with_counts())[0]] == [
+            (category, 1),
+            ("Чай", 2),
+        ]
+
+
+async def test_a_large_file_is_written_in_short_transactions_with_progress(uow: Any) -> None:
+    """Between two chunks the writer's lock is free: another unit of work writes while the import runs
+    (on SQLite it would wait for the whole file, as customers' presses did)."""
+    rows = 3 * catalog.IMPORT_CHUNK + 7
+    text = HEADER + "".join(f"P-{i},Product {i},Bulk,1.00,{i % 50},,,,,\n" for i in range(rows))
+    seen: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        if len(seen) == 1:
+            async with uow() as other:
+                await catalog.set_stock(other, "P-0", "42")
+        async with uow() as reader:
+            assert await reader.catalog.product_count() == done  # each chunk committed before it is told
+
+    async with uow() as u:
+        result = await catalog.import_products_csv(u, text, "USD", progress)
+    assert (result.created, result.updated, result.errors) == (rows, 0, [])
+    chunk = catalog.IMPORT_CHUNK
+    assert seen == [(chunk, rows), (2 * chunk, rows), (3 * chunk, rows), (rows, rows)]
+    async with uow() as u:
+        assert (await u.catalog.by_sku("P-0")).stock == 42
+
+
+async def test_an_import_cut_short_is_completed_by_importing_the_file_again(uow: Any) -> None:
+    """What a crash midway leaves: the chunks written before it. The same file again writes the rest
+    (and rewrites the first chunks with the same values)."""
+    rows = catalog.IMPORT_CHUNK + 10
+    text = HEADER + "".join(f"P-{i},Product {i},Bulk,1.00,1,,,,,\n" for i in range(rows))
+
+    async def crash(done: int, total: int) -> None:
+        raise RuntimeError("the process died here")
+
+    async with uow() as u:
+        with pytest.raises(RuntimeError):
+            await catalog.import_products_csv(u, text, "USD", crash)
+    assert await product_count(uow) == catalog.IMPORT_CHUNK
+    async with uow() as u:
+        result = await catalog.import_products_csv(u, text, "USD")
+    assert (result.created, result.updated) == (10, catalog.IMPORT_CHUNK)
+    assert await product_count(uow) == rows
+
+
+async def test_a_file_that_is_not_csv_or_lacks_columns_is_refused_whole(uow: Any) -> None:
+    for text, params in [
+        ("name,price\nTea,1\n", {"missing": ["sku"]}),
+        ("", {"missing": ["sku", "name", "price"]}),
+        (HEADER + "T-1,Tea,,1,1\n" + f"T-2,{'x' * 200_000},,1,1\n", {"unreadable": 3}),
+        ("SKU, Name ,PRICE\nT-1,Tea,1\n", None),  # column names in any case, spaces around
+    ]:
+        async with uow() as u:
+            if params is None:
+                assert (await catalog.import_products_csv(u, text, "USD")).created == 1
+                continue
+            with pytest.raises(catalog.InvalidImport) as refused:
+                await catalog.import_products_csv(u, text, "USD")
+            assert refused.value.params == params
