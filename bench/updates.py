@@ -483,7 +483,7 @@ async def seed(url: str, media: Path) -> None:
     try:
         await upgrade(engine)
         async with UnitOfWork(create_session_factory(engine)) as uow:
-            result = await import_products_csv(uow, out.getvalue(), "USD")
+            result = await import_products_csv(uow, out.getvalue(), "USD", media)
             assert not result.errors, result.errors
     finally:
         await engine.dispose()

@@ -198,7 +198,12 @@ def catalog_import(
 
     try:
         result = asyncio.run(
-            _with_uow(settings, lambda uow: import_products_csv(uow, text, settings.currency, progress))
+            _with_uow(
+                settings,
+                lambda uow: import_products_csv(
+                    uow, text, settings.currency, Path(settings.media_dir), progress
+                ),
+            )
         )
     except InvalidImport as error:
         fail(t("errors.error", code=error.code, params=error.params))

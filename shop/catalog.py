@@ -8,6 +8,7 @@ import io
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from storage.models import Category, Product
@@ -16,6 +17,7 @@ from storage.uow import UnitOfWork
 
 from .errors import DomainError, InvalidImport, ProductUnavailable
 from .money import format_plain, parse_amount
+from .photos import checked_photo
 
 CSV_COLUMNS = [
     "sku",
@@ -161,7 +163,7 @@ Progress = Callable[[int, int], Awaitable[None]]  # rows written so far, rows in
 
 
 async def import_products_csv(
-    uow: UnitOfWork, text: str, currency: str, progress: Progress | None = None
+    uow: UnitOfWork, text: str, currency: str, media_dir: Path, progress: Progress | None = None
 ) -> ImportResult:
     """Create or update products by SKU from a CSV file's text.
 
@@ -171,7 +173,7 @@ async def import_products_csv(
     A crash midway leaves the chunks written so far; importing the same file again completes it (rows
     match products by SKU, so a row written before is an update that changes nothing).
     """
-    rows, errors = await asyncio.to_thread(read_products_csv, text, currency)
+    rows, errors = await asyncio.to_thread(read_products_csv, text, currency, media_dir)
     if errors:
         return ImportResult(errors=errors)
     result = ImportResult()
@@ -222,10 +224,10 @@ async def _write_products(uow: UnitOfWork, rows: list[ProductRow]) -> int:
     return len(new)
 
 
-def read_products_csv(text: str, currency: str) -> tuple[list[ProductRow], list[RowError]]:
-    """Every row of a catalog file checked (no database): the products, and each bad row's first wrong
-    cell. Columns are named in the header (any case, any order); rows with every cell blank are skipped.
-    Raises InvalidImport when required columns are missing or the text is not CSV."""
+def read_products_csv(text: str, currency: str, media_dir: Path) -> tuple[list[ProductRow], list[RowError]]:
+    """Every row of a catalog file checked (no database; photos in ``media_dir``): the products, and each
+    bad row's first wrong cell. Columns are named in the header (any case, any order); rows with every
+    cell blank are skipped. Raises InvalidImport when required columns are missing or the text is not CSV."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     reading = 1  # the row the reader is at, should it fail
     try:
@@ -241,7 +243,7 @@ def read_products_csv(text: str, currency: str) -> tuple[list[ProductRow], list[
             reading = number + 1
             if not any(cell.strip() for cell in cells):
                 continue
-            row = _checked_row(number, dict(zip(header, cells, strict=False)), currency)
+            row = _checked_row(number, dict(zip(header, cells, strict=False)), currency, media_dir)
             if isinstance(row, RowError):
                 errors.append(row)
                 continue
@@ -255,12 +257,12 @@ def read_products_csv(text: str, currency: str) -> tuple[list[ProductRow], list[
     return rows, errors
 
 
-def _checked_row(number: int, cells: dict[str, str], currency: str) -> ProductRow | RowError:
+def _checked_row(number: int, cells: dict[str, str], currency: str, media_dir: Path) -> ProductRow | RowError:
     values: dict[str, Any] = {}
     for column in CSV_COLUMNS:
         text = (cells.get(column) or "").strip()
         try:
-            values[column] = _checked_cell(column, text, currency)
+            values[column] = _checked_cell(column, text, currency, media_dir)
         except DomainError as error:
             error.params = _shortened(error.params)
             return RowError(number, column, error)
@@ -279,13 +281,15 @@ def _checked_row(number: int, cells: dict[str, str], currency: str) -> ProductRo
     )
 
 
-def _checked_cell(column: str, text: str, currency: str) -> Any:
+def _checked_cell(column: str, text: str, currency: str, media_dir: Path) -> Any:
     """A cell's value, by the same rules as staff's commands (``check_field``); blank optional cells
     take their defaults."""
     if column in ("featured", "active"):
         return _flag(text, default=column == "active")
     if not text and column not in REQUIRED_COLUMNS:
         return {"stock": 0, "description": ""}.get(column)
+    if column == "photo":
+        return checked_photo(text, media_dir)
     return check_field(column, text, currency)
 
 
@@ -374,8 +378,8 @@ class InvalidProductField(DomainError):
 
 
 # Every way a product's fields come in (/product, /stock, a catalog file) has the same bounds: these,
-# and a price's (``shop.money.parse_amount``). The lengths are the columns'.
-PRODUCT_LIMITS = {"sku": 64, "name": 200, "category": 128, "brand": 100, "description": 2000, "photo": 500}
+# a price's (``shop.money.parse_amount``) and a photo's (``shop.photos``). The lengths are the columns'.
+PRODUCT_LIMITS = {"sku": 64, "name": 200, "category": 128, "brand": 100, "description": 2000}
 MAX_STOCK = 1_000_000
 
 

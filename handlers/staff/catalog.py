@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -174,7 +175,13 @@ async def import_command(message: Message, t: Texts, state: FSMContext) -> None:
 @router.message(Importing.waiting_for_file, F.document)
 @router.message(F.document, F.caption.startswith("/import"))
 async def import_file(
-    message: Message, t: Texts, uow: UnitOfWork, config: ShopConfig, bot: Bot, state: FSMContext
+    message: Message,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    bot: Bot,
+    state: FSMContext,
+    media_dir: Path,
 ) -> None:
     document = message.document
     assert document is not None
@@ -190,7 +197,8 @@ async def import_file(
         await message.answer(t("crm.not_a_csv"))
         return
     try:
-        result = await catalog.import_products_csv(uow, text, config.currency, ImportProgress(message, t))
+        progress = ImportProgress(message, t)
+        result = await catalog.import_products_csv(uow, text, config.currency, media_dir, progress)
     except DomainError as error:
         await explain(message, t, error)
         return

@@ -3,16 +3,19 @@ commands, and a large file written in short transactions."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from markupsafe import Markup
+from PIL import Image
 
 from handlers.render import Renderer
 from shop import catalog
 from tests.shop.test_checkout import CONFIG
 
 HEADER = "sku,name,category,price,stock,brand,description,photo,featured,active\n"
+MEDIA = Path("media-not-used")  # these files name no photos
 
 
 def friendly(error: catalog.RowError, language: str = "en") -> str:
@@ -43,7 +46,7 @@ async def test_every_bad_row_is_one_friendly_line_and_nothing_is_imported(uow: A
         f"OK-10,A long price,Tea,{'9' * 50},1,,,,,\n"
     )
     async with uow() as u:
-        result = await catalog.import_products_csv(u, bad, "USD")
+        result = await catalog.import_products_csv(u, bad, "USD", MEDIA)
     assert (result.created, result.updated) == (0, 0)
     assert [(e.row, e.column, e.error.code) for e in result.errors] == [
         (3, "stock", "invalid_stock"),
@@ -83,9 +86,9 @@ async def test_names_at_their_limits_import_and_import_again(uow: Any) -> None:
     teas = "TEA-1,Чай,ЧАЙ,1.00,1,,,,,\nTEA-2,Чай 2,чай,1.00,1,,,,,\n"
     again = HEADER + f"{sku},Long,{category},1.00,5,,,,,\n" + teas
     async with uow() as u:
-        assert (await catalog.import_products_csv(u, first, "USD")).errors == []
+        assert (await catalog.import_products_csv(u, first, "USD", MEDIA)).errors == []
     async with uow() as u:
-        result = await catalog.import_products_csv(u, again, "USD")
+        result = await catalog.import_products_csv(u, again, "USD", MEDIA)
     assert (result.created, result.updated, result.errors) == (1, 2, [])
     async with uow() as u:
         assert (await u.catalog.by_sku(sku)).stock == 5
@@ -113,7 +116,7 @@ async def test_a_large_file_is_written_in_short_transactions_with_progress(uow: 
             assert await reader.catalog.product_count() == done  # each chunk committed before it is told
 
     async with uow() as u:
-        result = await catalog.import_products_csv(u, text, "USD", progress)
+        result = await catalog.import_products_csv(u, text, "USD", MEDIA, progress)
     assert (result.created, result.updated, result.errors) == (rows, 0, [])
     chunk = catalog.IMPORT_CHUNK
     assert seen == [(chunk, rows), (2 * chunk, rows), (3 * chunk, rows), (rows, rows)]
@@ -132,10 +135,10 @@ async def test_an_import_cut_short_is_completed_by_importing_the_file_again(uow:
 
     async with uow() as u:
         with pytest.raises(RuntimeError):
-            await catalog.import_products_csv(u, text, "USD", crash)
+            await catalog.import_products_csv(u, text, "USD", MEDIA, crash)
     assert await product_count(uow) == catalog.IMPORT_CHUNK
     async with uow() as u:
-        result = await catalog.import_products_csv(u, text, "USD")
+        result = await catalog.import_products_csv(u, text, "USD", MEDIA)
     assert (result.created, result.updated) == (10, catalog.IMPORT_CHUNK)
     assert await product_count(uow) == rows
 
@@ -149,8 +152,53 @@ async def test_a_file_that_is_not_csv_or_lacks_columns_is_refused_whole(uow: Any
     ]:
         async with uow() as u:
             if params is None:
-                assert (await catalog.import_products_csv(u, text, "USD")).created == 1
+                assert (await catalog.import_products_csv(u, text, "USD", MEDIA)).created == 1
                 continue
             with pytest.raises(catalog.InvalidImport) as refused:
-                await catalog.import_products_csv(u, text, "USD")
+                await catalog.import_products_csv(u, text, "USD", MEDIA)
             assert refused.value.params == params
+
+
+async def test_a_photo_is_a_link_or_an_image_inside_the_media_folder(uow: Any, tmp_path: Path) -> None:
+    """A photo path is read from our disk and uploaded to customers: nothing outside MEDIA_DIR (absolute,
+    ``..``, a symlink out) and nothing that is not an image; each such row is an error naming it."""
+    media = tmp_path / "media"
+    (media / "sub").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(media / "tea.png")
+    Image.new("RGB", (8, 8)).save(media / "sub" / "cake.jpg")
+    Image.new("RGB", (8, 8)).save(media / "leaf.webp")
+    Image.new("RGB", (8, 8)).save(tmp_path / "outside.png")  # an image, but not in the media folder
+    (media / "alias.png").symlink_to(media / "tea.png")  # a symlink that stays inside
+    (media / "escape.png").symlink_to(tmp_path / "outside.png")
+    (media / "passwords.png").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    photos = [
+        ("tea.png", None),
+        ("sub/cake.jpg", None),
+        ("leaf.webp", None),
+        ("alias.png", None),
+        ("https://example.com/tea.jpg", None),
+        ("/etc/passwd", "outside"),
+        ("../../../../etc/hostname", "outside"),
+        ("sub/../../outside.png", "outside"),
+        ("escape.png", "outside"),
+        ("passwords.png", "not_image"),
+        ("missing.png", "missing"),
+        ("sub", "missing"),  # a folder
+    ]
+    rows = "".join(f"P-{i},Product,,1.00,1,,,{photo},,\n" for i, (photo, _) in enumerate(photos))
+    async with uow() as u:
+        result = await catalog.import_products_csv(u, HEADER + rows, "USD", media)
+    refused = [(e.row, e.column, e.error.code, e.error.params["reason"]) for e in result.errors]
+    assert refused == [
+        (i + 2, "photo", "invalid_photo", reason) for i, (_, reason) in enumerate(photos) if reason
+    ]
+    assert friendly(result.errors[0]) == (
+        "Row 7, photo: A photo is an https:// link or a file in the media folder (MEDIA_DIR); “/etc/passwd” "
+        "is outside it."
+    )
+    not_image = "Row 11, photo: “passwords.png” is not a JPEG, PNG, GIF or WebP image."
+    assert friendly(result.errors[4]) == not_image
+    assert await product_count(uow) == 0
+    good = "".join(f"P-{i},Product,,1.00,1,,,{photo},,\n" for i, (photo, bad) in enumerate(photos) if not bad)
+    async with uow() as u:
+        assert (await catalog.import_products_csv(u, HEADER + good, "USD", media)).created == 5
