@@ -18,6 +18,7 @@ from storage.uow import UnitOfWork
 from .errors import DomainError, InvalidImport, ProductUnavailable
 from .money import format_plain, parse_amount
 from .photos import checked_photo
+from .spreadsheets import csv_text, unguarded
 
 CSV_COLUMNS = [
     "sku",
@@ -260,7 +261,7 @@ def read_products_csv(text: str, currency: str, media_dir: Path) -> tuple[list[P
 def _checked_row(number: int, cells: dict[str, str], currency: str, media_dir: Path) -> ProductRow | RowError:
     values: dict[str, Any] = {}
     for column in CSV_COLUMNS:
-        text = (cells.get(column) or "").strip()
+        text = unguarded((cells.get(column) or "").strip())
         try:
             values[column] = _checked_cell(column, text, currency, media_dir)
         except DomainError as error:
@@ -310,25 +311,23 @@ def _shortened(params: dict[str, Any], limit: int = 40) -> dict[str, Any]:
 
 
 async def export_products_csv(uow: UnitOfWork, currency: str) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    for p in await uow.catalog.all_products():
-        writer.writerow(
-            {
-                "sku": p.sku,
-                "name": p.name,
-                "category": p.category.name if p.category else "",
-                "price": format_plain(p.price_minor, currency),
-                "stock": p.stock,
-                "brand": p.brand or "",
-                "description": p.description,
-                "photo": p.photo or "",
-                "featured": "yes" if p.featured else "no",
-                "active": "yes" if p.active else "no",
-            }
-        )
-    return out.getvalue()
+    """Every product in the columns the import reads (what ``import_products_csv`` takes back as it is)."""
+    rows = [
+        [
+            p.sku,
+            p.name,
+            p.category.name if p.category else "",
+            format_plain(p.price_minor, currency),
+            p.stock,
+            p.brand or "",
+            p.description,
+            p.photo or "",
+            "yes" if p.featured else "no",
+            "yes" if p.active else "no",
+        ]
+        for p in await uow.catalog.all_products()
+    ]
+    return csv_text(CSV_COLUMNS, rows)
 
 
 # --- staff: quick changes by SKU -----------------------------------------------------------------------

