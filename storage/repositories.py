@@ -49,6 +49,7 @@ from .models import (
     LoyaltyAccount,
     LoyaltyEntry,
     Order,
+    OrderEvent,
     OrderItem,
     OutboxMessage,
     Payment,
@@ -687,8 +688,11 @@ class OrderRepository(Repository):
         return await self.session.scalar(statement)
 
     async def pseudonymise(self, customer_id: int) -> None:
-        """The customer's orders keep their numbers, items and money; not the address, phone, notes or
-        the photos of their receipts (a bank's screenshot names the payer and their account)."""
+        """The customer's orders keep their numbers, items, money and status history; not the address,
+        phone, notes or the photos of their receipts (a bank's screenshot names the payer and their
+        account), nor the words staff wrote about them: the notes of status changes ("Ann asked to cancel,
+        call +1…") and the reasons payments were turned down. (A Stars payment's reason is Telegram's
+        amount in Stars, kept for the books.)"""
         theirs = select(Order.id).where(Order.customer_id == customer_id)
         await self.session.execute(
             update(Order)
@@ -697,6 +701,14 @@ class OrderRepository(Repository):
         )
         await self.session.execute(
             update(Payment).where(Payment.order_id.in_(theirs)).values(proof_file_id=None)
+        )
+        await self.session.execute(
+            update(Payment)
+            .where(Payment.order_id.in_(theirs), Payment.status == "rejected")
+            .values(reason=None)
+        )
+        await self.session.execute(
+            update(OrderEvent).where(OrderEvent.order_id.in_(theirs)).values(reason=None)
         )
 
     async def reference_taken(self, reference: str) -> bool:
@@ -999,6 +1011,13 @@ class LoyaltyRepository(Repository):
     async def for_order(self, order_id: int) -> list[LoyaltyEntry]:
         statement = select(LoyaltyEntry).where(LoyaltyEntry.order_id == order_id).order_by(LoyaltyEntry.id)
         return list(await self.session.scalars(statement))
+
+    async def forget_reasons(self, customer_id: int) -> None:
+        """The ledger keeps every entry's points; not their reasons, which staff write about the customer
+        (``/points 12 +50 birthday, call +1…``). The rest say what the entry's kind and order say."""
+        await self.session.execute(
+            update(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer_id).values(reason=None)
+        )
 
     async def holders_expiring_by(self, moment: datetime) -> list[int]:
         """Customers with points left from credits that expire by ``moment`` (debits use the oldest first)."""
