@@ -271,3 +271,15 @@ async def test_an_exported_catalog_imports_as_it_was(uow: Any) -> None:
         again = await catalog.import_products_csv(u, exported, "USD", MEDIA)
     assert (again.created, again.updated, again.errors) == (0, len(names), [])
     assert await products() == before
+
+
+async def test_the_answer_to_a_file_of_bad_rows_fits_one_message(uow: Any) -> None:
+    """Twenty rows are listed, the rest counted; a cell echoed in an error is cut."""
+    bad = HEADER + "".join(f"P-{i},Product,,1.00,1,,,/{'x' * 400}.png,,\n" for i in range(68_000, 68_050))
+    async with uow() as u:
+        result = await catalog.import_products_csv(u, bad, "USD", MEDIA)
+    assert len(result.errors) == 50
+    for language in ("en", "ru"):
+        answer = Markup(Renderer(CONFIG).render("crm.imported", language, result=result)).striptags()
+        assert len(answer) <= 4096
+    assert answer.endswith("…и ещё 30 строк")
