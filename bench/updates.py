@@ -483,10 +483,8 @@ async def seed(url: str, media: Path) -> None:
     try:
         await upgrade(engine)
         async with UnitOfWork(create_session_factory(engine)) as uow:
-            await uow.begin_write()
-            result = await import_products_csv(uow, out.getvalue(), "USD")
+            result = await import_products_csv(uow, out.getvalue(), "USD", media)
             assert not result.errors, result.errors
-            await uow.commit()
     finally:
         await engine.dispose()
 

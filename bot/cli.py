@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -169,19 +170,45 @@ def catalog_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file")],
 ) -> None:
     """Create or update products by SKU from a CSV file (columns in docs/catalog.md). All or nothing."""
+    from markupsafe import Markup
+
+    from handlers.render import Renderer
     from shop.catalog import import_products_csv
+    from shop.errors import InvalidImport
 
     settings = _settings()
-    result = asyncio.run(
-        _with_uow(
-            settings, lambda uow: import_products_csv(uow, file.read_text("utf-8-sig"), settings.currency)
-        )
-    )
-    if result.errors:
-        for line, message in result.errors:
-            typer.secho(f"line {line}: {message}", fg=typer.colors.RED, err=True)
-        typer.secho("nothing was imported", fg=typer.colors.RED, err=True)
+    t = Renderer(settings.shop_config()).texts(settings.default_language)
+
+    def fail(*lines: str) -> NoReturn:
+        for line in lines:
+            typer.secho(Markup(line).striptags(), fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+
+    try:
+        text = file.read_text("utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{file} is not UTF-8 text (save it as CSV UTF-8); nothing was imported")
+    shown_at = time.monotonic()
+
+    async def progress(done: int, total: int) -> None:
+        nonlocal shown_at
+        if time.monotonic() - shown_at >= 1 or done == total:
+            shown_at = time.monotonic()
+            typer.echo(f"{done} of {total} rows written", err=True)
+
+    try:
+        result = asyncio.run(
+            _with_uow(
+                settings,
+                lambda uow: import_products_csv(
+                    uow, text, settings.currency, Path(settings.media_dir), progress
+                ),
+            )
+        )
+    except InvalidImport as error:
+        fail(t("errors.error", code=error.code, params=error.params))
+    if result.errors:
+        fail(*(t("crm.row_error", e=e) for e in result.errors), "nothing was imported")
     typer.echo(f"{result.created} created, {result.updated} updated")
 
 

@@ -113,7 +113,7 @@ async def load_demo_catalog(uow: UnitOfWork, media_dir: Path, currency: str) -> 
     if await uow.catalog.product_count() > 0:
         return False
     draw_photos(media_dir)
-    result = await import_products_csv(uow, demo_csv(), currency)
+    result = await import_products_csv(uow, demo_csv(), currency, media_dir)
     if result.errors:
         raise RuntimeError(f"demo catalog did not load: {result.errors}")
     return True

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from storage.models import Category, Product
 from storage.repositories import ProductQuery
@@ -12,6 +17,8 @@ from storage.uow import UnitOfWork
 
 from .errors import DomainError, InvalidImport, ProductUnavailable
 from .money import format_plain, parse_amount
+from .photos import checked_photo
+from .spreadsheets import csv_text, unguarded
 
 CSV_COLUMNS = [
     "sku",
@@ -89,7 +96,11 @@ async def get_product(uow: UnitOfWork, product_id: int) -> Product:
 
 
 def search_text(product: Product) -> str:
-    return " ".join(filter(None, [product.name, product.brand, product.sku, product.description])).lower()
+    return text_to_search(product.name, product.brand, product.sku, product.description)
+
+
+def text_to_search(name: str, brand: str | None, sku: str, description: str | None) -> str:
+    return " ".join(filter(None, [name, brand, sku, description])).lower()
 
 
 async def remember_photo(uow: UnitOfWork, product_id: int, file_id: str) -> None:
@@ -99,103 +110,224 @@ async def remember_photo(uow: UnitOfWork, product_id: int, file_id: str) -> None
     await uow.commit()
 
 
+# --- the catalog as a CSV file --------------------------------------------------------------------------
+REQUIRED_COLUMNS = ("sku", "name", "price")
+# Rows written per transaction. SQLite's statements run in the event loop's thread and hold the one
+# writer's lock: a chunk of 250 takes 25-30 ms, and customers' updates run between two chunks.
+IMPORT_CHUNK = 250
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    """A row of a catalog file, checked: the product it makes or updates."""
+
+    row: int
+    sku: str
+    name: str
+    category: str | None
+    price_minor: int
+    stock: int
+    brand: str | None
+    description: str
+    photo: str | None
+    featured: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why a row of a catalog file cannot be imported: its first wrong cell."""
+
+    row: int  # as a spreadsheet numbers it: the header is row 1
+    column: str
+    error: DomainError
+
+
 @dataclass
 class ImportResult:
     created: int = 0
     updated: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
 
 
-async def import_products_csv(uow: UnitOfWork, text: str, currency: str) -> ImportResult:
-    """Create or update products by SKU. All rows or none: any error leaves the catalog unchanged."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"sku", "name", "price"} - set(reader.fieldnames or [])
-    if missing:
-        raise InvalidImport(missing=sorted(missing))
-    await uow.begin_write()
+class InvalidFlag(DomainError):
+    code = "invalid_flag"
+
+
+class DuplicateSku(DomainError):
+    """params: sku, row (where it came first)."""
+
+    code = "duplicate_sku"
+
+
+Progress = Callable[[int, int], Awaitable[None]]  # rows written so far, rows in all
+
+
+async def import_products_csv(
+    uow: UnitOfWork, text: str, currency: str, media_dir: Path, progress: Progress | None = None
+) -> ImportResult:
+    """Create or update products by SKU from a CSV file's text.
+
+    Every row is checked first, on a thread and without the database: a file with any bad row changes
+    nothing and gets every bad row back. A good file is then written ``IMPORT_CHUNK`` rows to a
+    transaction, so a large import never holds the writer's lock for long; ``progress`` hears after each.
+    A crash midway leaves the chunks written so far; importing the same file again completes it (rows
+    match products by SKU, so a row written before is an update that changes nothing).
+    """
+    rows, errors = await asyncio.to_thread(read_products_csv, text, currency, media_dir)
+    if errors:
+        return ImportResult(errors=errors)
     result = ImportResult()
-    for line, row in enumerate(reader, start=2):
-        try:
-            await _import_row(uow, row, currency, result)
-        except (DomainError, ValueError) as error:
-            result.errors.append((line, str(error)))
-    if result.errors:
-        await uow.rollback()
-        return ImportResult(errors=result.errors)
-    await uow.commit()
+    for start in range(0, len(rows), IMPORT_CHUNK):
+        chunk = rows[start : start + IMPORT_CHUNK]
+        began = time.monotonic()
+        await uow.begin_write()
+        created = await _write_products(uow, chunk)
+        await uow.commit()
+        result.created += created
+        result.updated += len(chunk) - created
+        if progress is not None:
+            await progress(start + len(chunk), len(rows))
+        # As long again for everyone else: the statements ran in the loop's thread (SQLite), and a
+        # customer's update needs more than one turn of the loop to reach its own transaction.
+        await asyncio.sleep(time.monotonic() - began)
     return result
 
 
-async def _import_row(uow: UnitOfWork, row: dict[str, str], currency: str, result: ImportResult) -> None:
-    sku = (row.get("sku") or "").strip()
-    name = (row.get("name") or "").strip()
-    if not sku or not name:
-        raise ValueError("sku and name are required")
-    price = parse_amount(row.get("price") or "", currency)
-    stock = int((row.get("stock") or "0").strip() or 0)
-    if stock < 0:
-        raise ValueError("stock cannot be negative")
-    category_name = (row.get("category") or "").strip()
-    category_row = None
-    if category_name:
-        category_row = await uow.catalog.category_by_name(category_name)
-        if category_row is None:
-            category_row = Category(name=category_name[:128])
-            uow.catalog.add(category_row)
-            await uow.session.flush()
-    product = await uow.catalog.by_sku(sku)
-    if product is None:
-        product = Product(sku=sku[:64], price_minor=price, name=name)
-        uow.catalog.add(product)
-        result.created += 1
-    else:
-        result.updated += 1
-    product.name = name[:200]
-    product.price_minor = price
-    product.stock = stock
-    product.category_id = category_row.id if category_row else None
-    product.brand = (row.get("brand") or "").strip() or None
-    product.description = (row.get("description") or "").strip()
-    photo = (row.get("photo") or "").strip() or None
-    if photo != product.photo:
-        product.photo, product.photo_file_id = photo, None
-    product.featured = _flag(row.get("featured"), False)
-    product.active = _flag(row.get("active"), True)
-    product.search_text = search_text(product)
-    await uow.session.flush()
+async def _write_products(uow: UnitOfWork, rows: list[ProductRow]) -> int:
+    """Insert or update these products (their SKUs are distinct); how many were new."""
+    categories = await uow.catalog.category_ids([row.category for row in rows if row.category])
+    existing = await uow.catalog.photos_by_sku([row.sku for row in rows])
+    new, changed = [], []
+    for row in rows:
+        values = {
+            "sku": row.sku,
+            "name": row.name,
+            "category_id": categories[row.category.casefold()] if row.category else None,
+            "price_minor": row.price_minor,
+            "stock": row.stock,
+            "brand": row.brand,
+            "description": row.description,
+            "photo": row.photo,
+            "featured": row.featured,
+            "active": row.active,
+            "search_text": text_to_search(row.name, row.brand, row.sku, row.description),
+        }
+        if row.sku in existing:
+            product_id, photo, file_id = existing[row.sku]
+            # Telegram's copy of the photo stands while the photo does
+            kept_file_id = file_id if photo == row.photo else None
+            changed.append({**values, "product_id": product_id, "photo_file_id": kept_file_id})
+        else:
+            new.append(values)
+    await uow.catalog.insert_products(new)
+    await uow.catalog.update_products(changed)
+    return len(new)
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    text = (value or "").strip().lower()
-    if not text:
+def read_products_csv(text: str, currency: str, media_dir: Path) -> tuple[list[ProductRow], list[RowError]]:
+    """Every row of a catalog file checked (no database; photos in ``media_dir``): the products, and each
+    bad row's first wrong cell. Columns are named in the header (any case, any order); rows with every
+    cell blank are skipped. Raises InvalidImport when required columns are missing or the text is not CSV."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reading = 1  # the row the reader is at, should it fail
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+        missing = [name for name in REQUIRED_COLUMNS if name not in header]
+        if missing:
+            raise InvalidImport(missing=missing)
+        rows: list[ProductRow] = []
+        errors: list[RowError] = []
+        first_row: dict[str, int] = {}  # SKU → the row it is on
+        reading = 2
+        for number, cells in enumerate(reader, start=2):
+            reading = number + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            row = _checked_row(number, dict(zip(header, cells, strict=False)), currency, media_dir)
+            if isinstance(row, RowError):
+                errors.append(row)
+                continue
+            if row.sku in first_row:
+                errors.append(RowError(number, "sku", DuplicateSku(sku=row.sku, row=first_row[row.sku])))
+                continue
+            first_row[row.sku] = number
+            rows.append(row)
+    except csv.Error:  # a cell over 128 kB, say
+        raise InvalidImport(unreadable=reading) from None
+    return rows, errors
+
+
+def _checked_row(number: int, cells: dict[str, str], currency: str, media_dir: Path) -> ProductRow | RowError:
+    values: dict[str, Any] = {}
+    for column in CSV_COLUMNS:
+        text = unguarded((cells.get(column) or "").strip())
+        try:
+            values[column] = _checked_cell(column, text, currency, media_dir)
+        except DomainError as error:
+            error.params = _shortened(error.params)
+            return RowError(number, column, error)
+    return ProductRow(
+        row=number,
+        sku=values["sku"],
+        name=values["name"],
+        category=values["category"],
+        price_minor=values["price"],
+        stock=values["stock"],
+        brand=values["brand"],
+        description=values["description"],
+        photo=values["photo"],
+        featured=values["featured"],
+        active=values["active"],
+    )
+
+
+def _checked_cell(column: str, text: str, currency: str, media_dir: Path) -> Any:
+    """A cell's value, by the same rules as staff's commands (``check_field``); blank optional cells
+    take their defaults."""
+    if column in ("featured", "active"):
+        return _flag(text, default=column == "active")
+    if not text and column not in REQUIRED_COLUMNS:
+        return {"stock": 0, "description": ""}.get(column)
+    if column == "photo":
+        return checked_photo(text, media_dir)
+    return check_field(column, text, currency)
+
+
+def _flag(text: str, default: bool) -> bool:
+    value = text.lower()
+    if not value:
         return default
-    if text in {"1", "true", "yes", "y"}:
+    if value in {"1", "true", "yes", "y"}:
         return True
-    if text in {"0", "false", "no", "n"}:
+    if value in {"0", "false", "no", "n"}:
         return False
-    raise ValueError(f"not a yes/no value: {value!r}")
+    raise InvalidFlag(text=text)
+
+
+def _shortened(params: dict[str, Any], limit: int = 40) -> dict[str, Any]:
+    """A cell echoed in an error, at most ``limit`` characters: twenty errors must fit one message."""
+    return {k: v[:limit] + "…" if isinstance(v, str) and len(v) > limit else v for k, v in params.items()}
 
 
 async def export_products_csv(uow: UnitOfWork, currency: str) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    for p in await uow.catalog.all_products():
-        writer.writerow(
-            {
-                "sku": p.sku,
-                "name": p.name,
-                "category": p.category.name if p.category else "",
-                "price": format_plain(p.price_minor, currency),
-                "stock": p.stock,
-                "brand": p.brand or "",
-                "description": p.description,
-                "photo": p.photo or "",
-                "featured": "yes" if p.featured else "no",
-                "active": "yes" if p.active else "no",
-            }
-        )
-    return out.getvalue()
+    """Every product in the columns the import reads (what ``import_products_csv`` takes back as it is)."""
+    rows = [
+        [
+            p.sku,
+            p.name,
+            p.category.name if p.category else "",
+            format_plain(p.price_minor, currency),
+            p.stock,
+            p.brand or "",
+            p.description,
+            p.photo or "",
+            "yes" if p.featured else "no",
+            "yes" if p.active else "no",
+        ]
+        for p in await uow.catalog.all_products()
+    ]
+    return csv_text(CSV_COLUMNS, rows)
 
 
 # --- staff: quick changes by SKU -----------------------------------------------------------------------
@@ -216,11 +348,9 @@ async def _by_sku(uow: UnitOfWork, sku: str) -> Product:
 
 
 async def set_stock(uow: UnitOfWork, sku: str, quantity_text: str) -> Product:
-    text = quantity_text.strip()
-    if not (text.isdecimal() and text.isascii()) or int(text) > 1_000_000:
-        raise InvalidStock(text=quantity_text)
+    stock = check_stock(quantity_text)
     product = await _by_sku(uow, sku)
-    product.stock = int(text)
+    product.stock = stock
     await uow.commit()
     return product
 
@@ -246,20 +376,34 @@ class InvalidProductField(DomainError):
     code = "invalid_product_field"
 
 
-PRODUCT_LIMITS = {"sku": 64, "name": 200, "category": 128, "description": 2000}
+# Every way a product's fields come in (/product, /stock, a catalog file) has the same bounds: these,
+# a price's (``shop.money.parse_amount``) and a photo's (``shop.photos``). The lengths are the columns'.
+PRODUCT_LIMITS = {"sku": 64, "name": 200, "category": 128, "brand": 100, "description": 2000}
+MAX_STOCK = 1_000_000
+
+
+def check_stock(text: str) -> int:
+    value = (text or "").strip()
+    if not (value.isdecimal() and value.isascii()) or len(value) > 12 or int(value) > MAX_STOCK:
+        raise InvalidStock(text=text, max=MAX_STOCK)
+    return int(value)
 
 
 def check_field(field_name: str, text: str, currency: str) -> str | int:
-    """One answer of the /product conversation, checked: the value to store."""
+    """A product's field as staff give it (an answer of /product, a cell of a catalog file), checked:
+    the value to store."""
     value = (text or "").strip()
     if field_name == "price":
         return parse_amount(value, currency)
     if field_name == "stock":
-        if not (value.isdecimal() and value.isascii()) or int(value) > 1_000_000:
-            raise InvalidStock(text=text)
-        return int(value)
-    if not value or len(value) > PRODUCT_LIMITS[field_name] or (field_name == "sku" and " " in value):
-        raise InvalidProductField(field=field_name, max=PRODUCT_LIMITS[field_name])
+        return check_stock(value)
+    limit = PRODUCT_LIMITS[field_name]
+    if not value:
+        raise InvalidProductField(field=field_name, max=limit, reason="empty")
+    if len(value) > limit:
+        raise InvalidProductField(field=field_name, max=limit, reason="long")
+    if field_name == "sku" and any(character.isspace() for character in value):
+        raise InvalidProductField(field=field_name, max=limit, reason="space")
     return value
 
 
@@ -282,12 +426,7 @@ async def save_product(uow: UnitOfWork, sku: str, values: dict[str, str | int]) 
         product.stock = int(values["stock"])
     if "category" in values:
         name = str(values["category"])
-        category_row = await uow.catalog.category_by_name(name)
-        if category_row is None:
-            category_row = Category(name=name)
-            uow.catalog.add(category_row)
-            await uow.session.flush()
-        product.category_id = category_row.id
+        product.category_id = (await uow.catalog.category_ids([name]))[name.casefold()]
     if "photo_file_id" in values:
         product.photo, product.photo_file_id = None, str(values["photo_file_id"])
     product.search_text = search_text(product)

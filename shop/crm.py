@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +10,7 @@ from storage.uow import UnitOfWork
 
 from .errors import DomainError
 from .money import format_plain
+from .spreadsheets import csv_text
 
 CUSTOMER_TYPES = ("walk_in", "regular", "vip", "wholesale")
 NOTE_TYPES = ("personal", "preference", "issue", "feedback")
@@ -136,28 +135,25 @@ async def set_note_type(uow: UnitOfWork, note_id: int, note_type: str) -> Custom
 
 
 async def export_customers_csv(uow: UnitOfWork, currency: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "id",
-            "telegram_id",
-            "first_name",
-            "last_name",
-            "username",
-            "phone",
-            "type",
-            "marketing_opt_in",
-            "orders",
-            "spent",
-            "first_purchase",
-            "last_purchase",
-            "frequency",
-        ]
-    )
+    header = [
+        "id",
+        "telegram_id",
+        "first_name",
+        "last_name",
+        "username",
+        "phone",
+        "type",
+        "marketing_opt_in",
+        "orders",
+        "spent",
+        "first_purchase",
+        "last_purchase",
+        "frequency",
+    ]
+    rows = []
     for customer in await uow.customers.all_active():
         m = metrics(await uow.orders.all_for_customer(customer.id))
-        writer.writerow(
+        rows.append(
             [
                 customer.id,
                 customer.telegram_id,
@@ -174,44 +170,39 @@ async def export_customers_csv(uow: UnitOfWork, currency: str) -> str:
                 m.frequency,
             ]
         )
-    return out.getvalue()
+    return csv_text(header, rows)
 
 
 async def export_orders_csv(uow: UnitOfWork) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    header = [
+        "number",
+        "created_at",
+        "status",
+        "customer_id",
+        "fulfilment",
+        "payment_method",
+        "currency",
+        "subtotal_minor",
+        "delivery_fee_minor",
+        "total_minor",
+        "reference",
+        "items",
+    ]
+    rows = [
         [
-            "number",
-            "created_at",
-            "status",
-            "customer_id",
-            "fulfilment",
-            "payment_method",
-            "currency",
-            "subtotal_minor",
-            "delivery_fee_minor",
-            "total_minor",
-            "reference",
-            "items",
+            order.id,
+            order.created_at.isoformat(),
+            order.status,
+            order.customer_id,
+            order.fulfilment,
+            order.payment_method,
+            order.currency,
+            order.subtotal_minor,
+            order.delivery_fee_minor,
+            order.total_minor,
+            order.reference,
+            "; ".join(f"{i.sku} x{i.quantity}" for i in order.items),
         ]
-    )
-    for order in await uow.orders.all_orders():
-        items = "; ".join(f"{i.sku} x{i.quantity}" for i in order.items)
-        writer.writerow(
-            [
-                order.id,
-                order.created_at.isoformat(),
-                order.status,
-                order.customer_id,
-                order.fulfilment,
-                order.payment_method,
-                order.currency,
-                order.subtotal_minor,
-                order.delivery_fee_minor,
-                order.total_minor,
-                order.reference,
-                items,
-            ]
-        )
-    return out.getvalue()
+        for order in await uow.orders.all_orders()
+    ]
+    return csv_text(header, rows)

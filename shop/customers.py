@@ -171,9 +171,10 @@ async def export_data(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
 
 
 async def forget_customer(uow: UnitOfWork, customer_id: int) -> None:
-    """Erase personal data: the profile, addresses, staff notes, cart, checkout and the outbox's messages
-    to or about them. Orders, payments and points stay for the shop's books, without name, phone,
-    address or notes."""
+    """Erase personal data: the profile, addresses, staff notes, cart, checkout, the outbox's messages
+    to or about them, and what staff wrote about them elsewhere (status notes, reasons for a rejected
+    payment or a points adjustment). Orders, payments and points stay for the shop's books, without
+    name, phone, address or notes; on SQLite no old copy stays in the files either."""
     await uow.begin_write()
     customer = await get_customer(uow, customer_id)
     await uow.outbox.forget_customer(customer_id, customer.telegram_id)  # their messages, our alerts
@@ -188,4 +189,6 @@ async def forget_customer(uow: UnitOfWork, customer_id: int) -> None:
     await uow.carts.delete_cart(customer_id)
     await uow.carts.delete_draft(customer_id)
     await uow.orders.pseudonymise(customer_id)
+    await uow.loyalty.forget_reasons(customer_id)
     await uow.commit()
+    await uow.erase_old_copies()

@@ -1,13 +1,15 @@
 """Engines and sessions: one code path for SQLite (default) and PostgreSQL.
 
-SQLite runs with WAL, foreign keys and a busy timeout. Reads begin deferred (never blocked by a writer
-under WAL); a unit of work that writes begins ``BEGIN IMMEDIATE``, so two writers queue on the busy
-timeout instead of deadlocking when a read lock would have to be upgraded.
+SQLite runs with WAL, foreign keys, a busy timeout and secure_delete (``loop_session.SECURE_DELETE``).
+Reads begin deferred (never blocked by a writer under WAL); a unit of work that writes begins
+``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of deadlocking when a read lock
+would have to be upgraded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import weakref
 from typing import Any
@@ -26,6 +28,7 @@ _RETURNED_AT = "orderbot_returned_at"
 # SQLite: the pysqlite engine of each async engine's file, for LoopSession
 _LOOP_ENGINES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 IMMEDIATE = loop_session.IMMEDIATE  # execution option asking SQLite for BEGIN IMMEDIATE
+SECURE_DELETE = loop_session.SECURE_DELETE
 
 
 def sqlite_file(url: URL) -> str | None:
@@ -103,6 +106,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA secure_delete={SECURE_DELETE}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -125,6 +129,18 @@ def writer_lock(bind: AsyncEngine | None) -> asyncio.Lock | None:
     if bind is None or not is_sqlite(bind):
         return None
     return per_loop(_WRITERS, bind.sync_engine, asyncio.Lock)
+
+
+def empty_wal(file: str) -> bool:
+    """Copy the whole WAL into the SQLite database ``file`` and cut the WAL to nothing, waiting (up to the
+    busy timeout) for readers of older snapshots to finish; False if one held on longer. After an erasure
+    the WAL still holds the pages as they were before it, until a checkpoint writes over them."""
+    connection = sqlite3.connect(file, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        connection.close()
+    return not busy
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -52,6 +52,10 @@ _commits = itertools.count(1)
 # moments (another process recovering the WAL). BEGIN IMMEDIATE does not wait here at all.
 BUSY_TIMEOUT_HERE_MS = 100
 CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"  # copies what it can, never waiting for a reader
+# Every connection zeroes what it deletes or overwrites, in its pages and on the free list: a customer who
+# asks to be forgotten must not stay in the file's free space (an address deleted months ago, an alert
+# swept out after 30 days, a name since changed).
+SECURE_DELETE = "ON"
 _PREBUFFER = {"prebuffer_rows": True}  # as AsyncSession asks: rows read before execute returns
 
 
@@ -81,7 +85,8 @@ def loop_engine(file: str, busy_timeout_ms: int, pool_size: int) -> Engine:
     @event.listens_for(engine, "connect")
     def on_connect(connection: LoopConnection, _record: Any) -> None:
         connection.busy_timeout_ms = busy_timeout_ms
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "wal_autocheckpoint=0"):
+        pragmas = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "wal_autocheckpoint=0")
+        for pragma in (*pragmas, f"secure_delete={SECURE_DELETE}"):
             connection.execute(f"PRAGMA {pragma}").close()
 
     @event.listens_for(engine, "begin")

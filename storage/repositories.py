@@ -48,6 +48,7 @@ from .models import (
     LoyaltyAccount,
     LoyaltyEntry,
     Order,
+    OrderEvent,
     OrderItem,
     OutboxMessage,
     Payment,
@@ -331,6 +332,12 @@ _SET_PHOTO_FILE_ID = (
 )
 
 
+_CATEGORIES_TABLE: Table = Category.__table__  # type: ignore[assignment]
+_CATEGORY_NAMES = select(Category.id, Category.name)
+_INSERT_CATEGORY = _CATEGORIES_TABLE.insert().returning(_CATEGORIES_TABLE.c.id)
+_UPDATE_PRODUCT = _PRODUCTS.update().where(_PRODUCTS.c.id == bindparam("product_id"))
+
+
 class CatalogRepository(Repository):
     async def categories_with_counts(self) -> tuple[list[tuple[Category, int]], bool]:
         """Active categories with their active products' counts; and whether any product is featured."""
@@ -340,8 +347,29 @@ class CatalogRepository(Repository):
     async def category(self, category_id: int) -> Category | None:
         return await self._get(Category, category_id)
 
-    async def category_by_name(self, name: str) -> Category | None:
-        return await self.session.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
+    async def category_ids(self, names: list[str]) -> dict[str, int]:
+        """Each name's category id, by the name case-folded; a name no category has yet gets a new one.
+        Compared in Python: SQLite's lower() folds ASCII letters only ("Чай" and "чай" would differ)."""
+        ids = {name.casefold(): id_ for id_, name in await self.session.execute(_CATEGORY_NAMES)}
+        new = {name.casefold(): name for name in names if name.casefold() not in ids}
+        for folded, name in new.items():
+            ids[folded] = int(await self.session.scalar(_INSERT_CATEGORY, {"name": name}))
+        return ids
+
+    async def photos_by_sku(self, skus: list[str]) -> dict[str, tuple[int, str | None, str | None]]:
+        """The products with these SKUs: each one's id, photo and Telegram's file id of the photo."""
+        statement = select(Product.sku, Product.id, Product.photo, Product.photo_file_id)
+        rows = await self.session.execute(statement.where(Product.sku.in_(skus)))
+        return {sku: (id_, photo, file_id) for sku, id_, photo, file_id in rows}
+
+    async def insert_products(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(_PRODUCTS.insert(), rows)
+
+    async def update_products(self, rows: list[dict[str, Any]]) -> None:
+        """Products' columns by name, each row's ``product_id`` saying which product."""
+        if rows:
+            await self.session.execute(_UPDATE_PRODUCT, rows)
 
     def _match(self, query: ProductQuery) -> tuple[str | None, list[str]]:
         """The query's words as one FTS5 MATCH (SQLite, words of three characters or more) and the rest,
@@ -670,8 +698,11 @@ class OrderRepository(Repository):
         return await self.session.scalar(statement)
 
     async def pseudonymise(self, customer_id: int) -> None:
-        """The customer's orders keep their numbers, items and money; not the address, phone, notes or
-        the photos of their receipts (a bank's screenshot names the payer and their account)."""
+        """The customer's orders keep their numbers, items, money and status history; not the address,
+        phone, notes or the photos of their receipts (a bank's screenshot names the payer and their
+        account), nor the words staff wrote about them: the notes of status changes ("Ann asked to cancel,
+        call +1…") and the reasons payments were turned down. (A Stars payment's reason is Telegram's
+        amount in Stars, kept for the books.)"""
         theirs = select(Order.id).where(Order.customer_id == customer_id)
         await self.session.execute(
             update(Order)
@@ -680,6 +711,14 @@ class OrderRepository(Repository):
         )
         await self.session.execute(
             update(Payment).where(Payment.order_id.in_(theirs)).values(proof_file_id=None)
+        )
+        await self.session.execute(
+            update(Payment)
+            .where(Payment.order_id.in_(theirs), Payment.status == "rejected")
+            .values(reason=None)
+        )
+        await self.session.execute(
+            update(OrderEvent).where(OrderEvent.order_id.in_(theirs)).values(reason=None)
         )
 
     async def reference_taken(self, reference: str) -> bool:
@@ -982,6 +1021,13 @@ class LoyaltyRepository(Repository):
     async def for_order(self, order_id: int) -> list[LoyaltyEntry]:
         statement = select(LoyaltyEntry).where(LoyaltyEntry.order_id == order_id).order_by(LoyaltyEntry.id)
         return list(await self.session.scalars(statement))
+
+    async def forget_reasons(self, customer_id: int) -> None:
+        """The ledger keeps every entry's points; not their reasons, which staff write about the customer
+        (``/points 12 +50 birthday, call +1…``). The rest say what the entry's kind and order say."""
+        await self.session.execute(
+            update(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer_id).values(reason=None)
+        )
 
     async def holders_expiring_by(self, moment: datetime) -> list[int]:
         """Customers who may hold points that expire by ``moment`` (``next_expiry`` is never later)."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import cached_property
 from types import TracebackType
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import IMMEDIATE, writer_lock
+from .db import IMMEDIATE, empty_wal, sqlite_file, writer_lock
 from .repositories import (
     BroadcastRepository,
     CartRepository,
@@ -27,6 +28,7 @@ from .repositories import (
 )
 
 R = TypeVar("R", bound=Repository)
+log = logging.getLogger("orderbot")
 UpdateKey = tuple[int, int]  # (bot id, update id)
 
 
@@ -165,6 +167,18 @@ class UnitOfWork:
             await self.session.rollback()
         finally:
             self._done_writing()
+
+    async def erase_old_copies(self) -> None:
+        """After a commit that erased personal data: on SQLite, the WAL written into the database file and
+        emptied (on a thread), so the pages as they were before the erasure are gone from the disk too.
+        (Freed space is zeroed by secure_delete; PostgreSQL has no such file, and VACUUM reclaims the old
+        row versions.)"""
+        bind = self._factory.kw.get("bind")
+        file = sqlite_file(bind.url) if bind is not None else None
+        if file is not None and not await asyncio.to_thread(empty_wal, file):
+            log.warning(
+                "the WAL was not emptied after an erasure: a reader held on; the next checkpoint will"
+            )
 
     async def end_read(self) -> None:
         """Close a read-only transaction early (before slow I/O such as sending to Telegram)."""

@@ -25,6 +25,7 @@ from shop import catalog
 from shop.catalog import ProductQuery
 from shop.config import ShopConfig
 from shop.errors import DomainError, InvalidQuantity, ProductUnavailable
+from shop.photos import InvalidPhoto, is_link, photo_file
 from storage.models import Customer, Product
 from storage.uow import UnitOfWork
 
@@ -108,7 +109,7 @@ async def send_product(
     customer: Customer,
     product_id: int,
     config: ShopConfig,
-    media_dir: Path | None = None,
+    media_dir: Path,
 ) -> None:
     """A product card: the photo with its caption, or text when there is no photo."""
     try:
@@ -120,7 +121,7 @@ async def send_product(
     await uow.end_read()
     caption = t("catalog.product", product=product, in_cart=in_cart)
     markup = keyboards.product(t, product, 1, in_cart)
-    photo = product.photo_file_id or _photo_source(product.photo, media_dir)
+    photo = _photo_source(product, media_dir)
     if photo is None:
         await message.answer(caption, reply_markup=markup)
         return
@@ -129,16 +130,18 @@ async def send_product(
         await catalog.remember_photo(uow, product.id, sent.photo[-1].file_id)
 
 
-def _photo_source(photo: str | None, media_dir: Path | None) -> str | FSInputFile | None:
-    if not photo:
-        return None
-    if photo.startswith(("http://", "https://")):
-        return photo
-    path = Path(photo) if Path(photo).is_absolute() else (media_dir or Path(".")) / photo
-    if path.is_file():
-        return FSInputFile(path)
-    log.warning("product photo %s is missing", path)
-    return None
+def _photo_source(product: Product, media_dir: Path) -> str | FSInputFile | None:
+    """Telegram's copy of the photo, its link, or its file; None when the product has none, or names a
+    file the catalog's rules do not allow (checked at every send, so a row from before those rules, or a
+    file changed since, never reaches a customer; Telegram's copy of such a file is not sent either)."""
+    if product.photo and not is_link(product.photo):
+        try:
+            path = photo_file(product.photo, media_dir)
+        except InvalidPhoto as error:
+            log.warning("product photo %r not sent: %s", product.photo, error.params["reason"])
+            return None
+        return product.photo_file_id or FSInputFile(path)
+    return product.photo_file_id or product.photo
 
 
 async def _product_or_explain(

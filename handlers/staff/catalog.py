@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from pathlib import Path
+
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -23,6 +28,7 @@ router = Router(name="staff_catalog")
 router.message.filter(IsStaff())
 router.callback_query.filter(IsStaff())
 MAX_CSV_BYTES = 2 * 1024 * 1024
+log = logging.getLogger("orderbot.handlers")
 
 
 class Importing(StatesGroup):
@@ -169,7 +175,13 @@ async def import_command(message: Message, t: Texts, state: FSMContext) -> None:
 @router.message(Importing.waiting_for_file, F.document)
 @router.message(F.document, F.caption.startswith("/import"))
 async def import_file(
-    message: Message, t: Texts, uow: UnitOfWork, config: ShopConfig, bot: Bot, state: FSMContext
+    message: Message,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    bot: Bot,
+    state: FSMContext,
+    media_dir: Path,
 ) -> None:
     document = message.document
     assert document is not None
@@ -177,17 +189,48 @@ async def import_file(
     if (document.file_size or 0) > MAX_CSV_BYTES or not (document.file_name or "").lower().endswith(".csv"):
         await message.answer(t("crm.not_a_csv"))
         return
+    await uow.end_read()
     data = await bot.download(document)
     try:
         text = data.read().decode("utf-8-sig") if data else ""
-        result = await catalog.import_products_csv(uow, text, config.currency)
     except UnicodeDecodeError:
         await message.answer(t("crm.not_a_csv"))
         return
+    try:
+        progress = ImportProgress(message, t)
+        result = await catalog.import_products_csv(uow, text, config.currency, media_dir, progress)
     except DomainError as error:
         await explain(message, t, error)
         return
     await message.answer(t("crm.imported", result=result))
+
+
+class ImportProgress:
+    """A large import's progress: one message, edited as chunks are written (at most every few seconds,
+    as Telegram likes edits spaced); an import of one chunk says nothing until its result."""
+
+    EVERY_SECONDS = 2.0
+
+    def __init__(self, message: Message, t: Texts) -> None:
+        self.message, self.t = message, t
+        self.shown: Message | None = None
+        self.shown_at = 0.0
+
+    async def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.shown is None and done == total:
+            return
+        if self.shown is not None and done < total and now - self.shown_at < self.EVERY_SECONDS:
+            return
+        self.shown_at = now
+        text = self.t("crm.import_progress", done=done, total=total)
+        try:
+            if self.shown is None:
+                self.shown = await self.message.answer(text)
+            else:
+                await self.shown.edit_text(text)
+        except TelegramAPIError as error:  # the import goes on: its result is what matters
+            log.info("import progress not shown: %s", error)
 
 
 @router.message(Importing.waiting_for_file)

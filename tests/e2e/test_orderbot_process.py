@@ -40,6 +40,12 @@ def environment(tmp_path: Path, sandbox_url: str = "http://127.0.0.1:9") -> dict
     )  # simulated customers tap faster than people
 
 
+def catalog_files(folder: Path) -> None:
+    """The test catalog as a CSV file, and the photo it names (MEDIA_DIR is the same folder)."""
+    (folder / "catalog.csv").write_text(CATALOG)
+    Image.new("RGB", (64, 48), (40, 160, 90)).save(folder / "tea.png")
+
+
 async def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         *args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -50,7 +56,7 @@ async def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 
 async def test_catalog_import_and_export_from_the_command_line(tmp_path: Path) -> None:
     env = environment(tmp_path)
-    (tmp_path / "catalog.csv").write_text(CATALOG)
+    catalog_files(tmp_path)
     code, out, err = await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path)
     assert code == 0, err
     assert "9 created, 0 updated" in out
@@ -60,16 +66,28 @@ async def test_catalog_import_and_export_from_the_command_line(tmp_path: Path) -
         "TEA-1,Green tea,Tea,4.50,10,Leafy,Sencha <fresh> & green,tea.png,yes,yes"
         in (tmp_path / "out.csv").read_text()
     )
-    (tmp_path / "bad.csv").write_text("sku,name,price\nX-1,Broken,12.345\n")
+    (tmp_path / "bad.csv").write_text("sku,name,price,stock\nX-1,Broken,12.50,1000000000000000000000\n")
     code, out, err = await run(orderbot("catalog", "import", "bad.csv"), env, tmp_path)
-    assert code == 1 and "line 2" in err and "nothing was imported" in err
+    assert (code, err) == (
+        1,
+        "Row 2, stock: “1000000000000000000000” is not a stock quantity: use a whole number from 0 to "
+        "1000000.\nnothing was imported\n",
+    )
+    (tmp_path / "latin1.csv").write_bytes("sku,name,price\nX-1,Café,1\n".encode("latin-1"))
+    (tmp_path / "columns.csv").write_text("sku,title,cost\nX-1,Tea,1\n")
+    for name, expected in [
+        ("latin1.csv", "latin1.csv is not UTF-8 text (save it as CSV UTF-8); nothing was imported\n"),
+        ("columns.csv", "The file lacks the columns name, price.\n"),
+    ]:
+        code, out, err = await run(orderbot("catalog", "import", name), env, tmp_path)
+        assert (code, err) == (1, expected)  # one line, no traceback
 
 
 async def test_a_backup_taken_while_the_bot_runs_holds_its_last_commits(tmp_path: Path) -> None:
     """``orderbot db backup``: the copy has what the running bot committed last, still in the WAL
     (a copy of orderbot.db alone would not); it never overwrites a file, and PostgreSQL is pg_dump's."""
     env = environment(tmp_path)
-    (tmp_path / "catalog.csv").write_text(CATALOG)
+    catalog_files(tmp_path)
     assert (await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path))[0] == 0
     engine = create_engine(env["DATABASE_URL"])  # the running bot: its last commit is in the WAL
     async with UnitOfWork(create_session_factory(engine)) as uow:
@@ -134,8 +152,7 @@ async def test_a_wrong_benchmark_is_refused_with_one_clear_line(
 @pytest.fixture
 async def running_shop(sandbox: SandboxServer, tmp_path: Path) -> AsyncIterator[SandboxClient]:
     env = environment(tmp_path, sandbox.url)
-    (tmp_path / "catalog.csv").write_text(CATALOG)
-    Image.new("RGB", (64, 48), (40, 160, 90)).save(tmp_path / "tea.png")
+    catalog_files(tmp_path)
     assert (await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path))[0] == 0
     log = (tmp_path / "bot.log").open("wb")
     process = await asyncio.create_subprocess_exec(
@@ -205,7 +222,7 @@ async def test_staff_run_an_order_from_alert_to_completion(sandbox: SandboxServe
         owner = await client.create_user("Olga")
         clerk = await client.create_user("Carl", username="carl_clerk")
         env = {**environment(tmp_path, sandbox.url), "ADMIN_IDS": str(owner.id)}
-        (tmp_path / "catalog.csv").write_text(CATALOG)
+        catalog_files(tmp_path)
         assert (await run(orderbot("catalog", "import", "catalog.csv"), env, tmp_path))[0] == 0
         log = (tmp_path / "bot.log").open("wb")
         process = await asyncio.create_subprocess_exec(

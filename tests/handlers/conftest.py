@@ -90,7 +90,7 @@ async def shop(
         ),
     )
     async with UnitOfWork(session_factory) as uow:
-        result = await import_products_csv(uow, CATALOG, "USD")
+        result = await import_products_csv(uow, CATALOG, "USD", tmp_path)
         assert not result.errors, result.errors
     bot = create_bot(settings)
     dp = create_dispatcher(settings, session_factory)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from storage.models import Customer, Order
@@ -169,6 +171,32 @@ async def test_search_pages_the_card_closes_and_missing_things_are_explained(sho
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("the card was not closed")
+
+
+async def test_a_photo_named_in_the_database_is_checked_again_before_it_is_sent(
+    shop: Shop, tmp_path: Path
+) -> None:
+    """Rows written before photos were checked (or changed in the database since) never send a file from
+    outside the media folder, or one that is not an image: the card goes as text. Telegram's copy of a
+    photo whose path no longer passes is not sent either."""
+    Image.new("RGB", (8, 8)).save(tmp_path.parent / "secret.png")  # an image outside MEDIA_DIR
+    (tmp_path / "link.png").symlink_to(tmp_path.parent / "secret.png")
+    (tmp_path / "notes.png").write_text("root:x:0:0:root:/root:/bin/bash")
+    ann = await shop.started()
+    await ann.send("/start p_1")
+    assert "photo" in await ann.wait_for(text="Green tea")  # tea.png, inside: uploaded, its copy kept
+    bad = {2: "/etc/hostname", 3: "../secret.png", 4: "link.png", 5: "notes.png", 1: "../secret.png"}
+    names = {1: "Green tea", 2: "Black tea", 3: "Mint tea", 4: "Earl Grey", 5: "Chai"}
+    async with shop.uow() as u:
+        await u.begin_write()
+        for product_id, photo in bad.items():
+            (await u.catalog.product(product_id)).photo = photo
+        await u.commit()
+        assert (await u.catalog.product(1)).photo_file_id is not None
+    for product_id in bad:
+        await ann.send(f"/start p_{product_id}")
+        assert "photo" not in await ann.wait_for(text=names[product_id]), product_id
+    assert len(await shop.client.calls("sendPhoto")) == 1  # Green tea's, before its path went bad
 
 
 async def test_cart_buttons(shop: Shop) -> None:

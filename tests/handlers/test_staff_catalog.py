@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from shop import catalog
 from tests.handlers.conftest import Shop, button_labels
 from tests.handlers.test_staff import placed, staff_says
 
@@ -73,7 +74,7 @@ async def test_import_and_export_csv(shop: Shop) -> None:
     await staff_says(owner, "/import", "Send the CSV file now")
     await owner.send_document("bad.csv", bad)
     refused = await owner.wait_for(text="Nothing was imported")
-    assert "line 3:" in refused["text"] and "line 4:" in refused["text"]
+    assert "Row 3, price: “1.234” is not an amount" in refused["text"] and "Row 4, stock:" in refused["text"]
     await staff_says(owner, "/import", "Send the CSV file now")
     await owner.send_document("notes.txt", "hello")
     await owner.wait_for(text="not a CSV file")
@@ -93,6 +94,29 @@ async def test_import_and_export_csv(shop: Shop) -> None:
         )
         assert expected in await download(shop, document)
     await staff_says(owner, "/export everything", "Use: /export orders")
+
+
+async def test_a_large_import_shows_its_progress_and_the_shop_goes_on_meanwhile(shop: Shop) -> None:
+    """The file is written in chunks of short transactions: a customer who writes while it runs is answered
+    before it ends (the import held the writer's lock throughout, and customers waited for all of it)."""
+    owner = shop.owner
+    ann = await shop.started()
+    rows = 40 * catalog.IMPORT_CHUNK
+    big = "sku,name,price,stock\n" + "".join(f"B-{i},Bulk {i},1.00,5\n" for i in range(rows))
+    await owner.send_document("big.csv", big, caption="/import")
+    await owner.wait_for(text="Importing:", timeout=30)
+    await ann.send("/cart")
+    await ann.wait_for(text="Your cart is empty")
+    await owner.wait_for(text=f"Imported: {rows} new, 0 updated", timeout=120)
+    sent = await shop.client.calls("sendMessage")
+
+    def first(chat_id: int, words: str) -> int:
+        said = (c for c in sent if c["params"]["chat_id"] == chat_id and words in c["params"]["text"])
+        return int(next(said)["seq"])
+
+    assert first(ann.id, "Your cart is empty") < first(owner.id, "Imported:")
+    async with shop.uow() as u:
+        assert await u.catalog.product_count() == rows + 9
 
 
 async def test_a_customer_cannot_import(shop: Shop) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,25 +189,25 @@ async def test_browse_filters_and_search(uow: Any) -> None:
         assert (empty.brands, empty.price_range) == ([], None)
 
 
-async def test_csv_round_trip_and_all_or_nothing(uow: Any) -> None:
+async def test_csv_round_trip_and_all_or_nothing(uow: Any, tmp_path: Path) -> None:
     good = (
         "sku,name,category,price,stock,brand,description,photo,featured,active\n"
         "TEA-1,Green tea,Drinks,4.50,10,Leafy,Fresh <leaves> & more,,yes,yes\n"
         "CAKE-1,Lemon cake,Food,3,4,,,,no,\n"
     )
     async with uow() as u:
-        result = await catalog.import_products_csv(u, good, "USD")
+        result = await catalog.import_products_csv(u, good, "USD", tmp_path)
     assert (result.created, result.updated, result.errors) == (2, 0, [])
     async with uow() as u:
         exported = await catalog.export_products_csv(u, "USD")
     assert "TEA-1,Green tea,Drinks,4.50,10,Leafy,Fresh <leaves> & more,,yes,yes" in exported
     async with uow() as u:
-        again = await catalog.import_products_csv(u, exported, "USD")
+        again = await catalog.import_products_csv(u, exported, "USD", tmp_path)
     assert (again.created, again.updated) == (0, 2)
     bad = "sku,name,price,stock\nTEA-1,Green tea,4.555,10\nNEW,New thing,1,-3\n,nameless,1,1\n"
     async with uow() as u:
-        refused = await catalog.import_products_csv(u, bad, "USD")
-    assert [line for line, _ in refused.errors] == [2, 3, 4]
+        refused = await catalog.import_products_csv(u, bad, "USD", tmp_path)
+    assert [(e.row, e.column) for e in refused.errors] == [(2, "price"), (3, "stock"), (4, "sku")]
     async with uow() as u:
         assert (await u.catalog.by_sku("TEA-1")).price_minor == 450 and await u.catalog.by_sku("NEW") is None
 
