@@ -17,6 +17,7 @@ from .orders import OrderStatus, transition
 from .staff import role_of
 
 METHODS = ("transfer", "pos", "cash", "mobile_money")
+STATUSES = ("pending", "verified", "rejected", "refunded")  # refunded: Stars given back (/refund)
 PAYABLE = {
     OrderStatus.pending_payment.value,
     OrderStatus.paid.value,

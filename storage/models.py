@@ -289,7 +289,7 @@ class Payment(Base):
     proof_file_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(
         String(16), default="pending", index=True
-    )  # pending|verified|rejected
+    )  # pending|verified|rejected|refunded
     reason: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[int] = mapped_column(BigInteger)  # telegram id of staff, or 0 for Telegram Payments
     verified_by: Mapped[int | None] = mapped_column(BigInteger)

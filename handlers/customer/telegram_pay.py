@@ -20,8 +20,8 @@ router = Router(name="telegram_pay")
 async def send_invoice(message: Message, order: Order, t: Texts, config: ShopConfig) -> None:
     invoice = telegram_payments.invoice_for(order, config)
     await message.answer_invoice(
-        title=t("checkout.invoice_title", order=order)[:32],
-        description=t("checkout.invoice_description", order=order)[:255],
+        title=t.plain("checkout.invoice_title", order=order)[:32],
+        description=t.plain("checkout.invoice_description", order=order)[:255],
         payload=invoice.payload,
         currency=invoice.currency,
         prices=[LabeledPrice(label=t.label("invoice_total"), amount=invoice.amount)],

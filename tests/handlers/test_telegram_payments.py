@@ -50,11 +50,21 @@ async def test_pay_with_stars_and_refund(shop: Shop) -> None:
     await ann.wait_for(text="refunded")
     assert await order_state(shop, number) == ("refunded", [(900, "refunded")])
     await staff_says(shop.owner, f"/refund {number}", "has no Telegram Stars payment")
+    # The refunded payment shows wherever payments are listed.
+    listed = await staff_says(shop.owner, "/payments", "Recent payments")
+    assert f"order #{number} · $9.00 · Telegram Stars · refunded" in listed["text"]
+    shown = await staff_says(shop.owner, f"/order {number}", "Timeline")
+    assert "$9.00 · Telegram Stars · refunded" in shown["text"]
 
 
 async def test_card_payment_through_the_provider(shop: Shop) -> None:
     ann, number, invoice = await checkout_paying_in_telegram(shop, "💳 Pay now by card")
     assert (invoice["invoice"]["currency"], invoice["invoice"]["total_amount"]) == ("USD", 900)
+    # Plain text, as Telegram shows it: the shop's name is "Test & <Shop>", not "Test &amp; &lt;Shop&gt;".
+    assert (invoice["invoice"]["title"], invoice["invoice"]["description"]) == (
+        f"Order #{number}",
+        "2 items · Test & <Shop>",
+    )
     assert (await ann.pay(invoice["message_id"]))["ok"]
     await ann.wait_for(text="is paid. Thank you!")
     assert await order_state(shop, number) == ("paid", [(900, "verified")])
