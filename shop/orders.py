@@ -48,11 +48,22 @@ REVERSES_POINTS = {S.cancelled, S.expired, S.refunded}
 CLOSED = {S.completed, S.cancelled, S.expired, S.refunded}
 
 
-def allowed_next(order: Order) -> list[OrderStatus]:
-    allowed = list(TRANSITIONS[OrderStatus(order.status)])
+class PaidByPayments(DomainError):
+    """params: number, paid_minor (verified so far), total_minor."""
+
+    code = "paid_by_payments"
+
+
+def _reachable(order: Order) -> list[OrderStatus]:
     # Pickup orders become ready; delivery orders go out for delivery.
     skip = S.out_for_delivery if order.fulfilment == "pickup" else S.ready
-    return [s for s in allowed if s != skip]
+    return [s for s in TRANSITIONS[OrderStatus(order.status)] if s != skip]
+
+
+def allowed_next(order: Order) -> list[OrderStatus]:
+    """Where staff may move an order: anywhere but paid, which only verified payments adding up reach
+    (``shop.payments.settle``), so nobody marks an order paid without the money on the books."""
+    return [s for s in _reachable(order) if s != S.paid]
 
 
 async def transition(
@@ -64,16 +75,19 @@ async def transition(
     *,
     config: ShopConfig,
 ) -> None:
-    """Move an order on, or raise IllegalTransition naming what is allowed. The caller commits.
+    """Move an order on, or raise IllegalTransition naming what is allowed (PaidByPayments when it is
+    to be paid and its verified payments do not reach its total). The caller commits.
 
     Paid orders earn loyalty points; cancelled, expired and refunded ones give back the points used and
     take back the points earned.
     """
     about_order(order.id)
     current = OrderStatus(order.status)
-    allowed = allowed_next(order)
-    if to not in allowed:
-        raise IllegalTransition(current=current.value, wanted=to.value, allowed=[s.value for s in allowed])
+    if to not in _reachable(order):
+        allowed = [s.value for s in allowed_next(order)]
+        raise IllegalTransition(current=current.value, wanted=to.value, allowed=allowed)
+    if to == S.paid and (paid := await uow.payments.verified_total(order.id)) < order.total_minor:
+        raise PaidByPayments(number=order.id, paid_minor=paid, total_minor=order.total_minor)
     order.status = to.value
     now = utcnow()
     if to == S.paid:

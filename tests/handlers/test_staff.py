@@ -113,7 +113,7 @@ async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
     ann, number = await placed(shop)  # pickup
     owner = shop.owner
     refusal = await staff_says(owner, f"/status {number} preparing", "cannot go from pending_payment")
-    assert "Allowed next: paid, cancelled, expired" in refusal["text"]
+    assert "Allowed next: cancelled, expired" in refusal["text"]
     await staff_says(owner, f"/status {number} teleported", "There is no status “teleported”")
     await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")
     await staff_says(owner, f"/status {number} preparing with extra love", "is now being prepared")
@@ -137,6 +137,32 @@ async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
     assert len(notices) == 3  # preparing, ready, completed: one each
 
 
+async def test_no_command_or_button_marks_an_order_paid(shop: Shop) -> None:
+    """Paid is reached by payments adding up: an employee's /status N paid, or the owner's, or a
+    set-status button forged to say paid, changes nothing and says how an order becomes paid."""
+    owner = shop.owner
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann, number = await placed(shop)  # $9.00
+    refusal = f"Order #{number} becomes paid when its verified payments reach its total ($0.00 of $9.00"
+    for person in (clerk, owner):
+        reply = await staff_says(person, f"/status {number} paid", refusal)
+        assert f"/pay {number} AMOUNT METHOD" in reply["text"]
+    view = await staff_says(clerk, f"/order {number}", "Timeline")
+    forged = StaffCb(action=StaffAction.set_status, order=number, status="paid").pack()  # edited by hand
+    await shop.bot.edit_message_reply_markup(
+        chat_id=clerk.id,
+        message_id=view["message_id"],
+        reply_markup={"inline_keyboard": [[{"text": "forged", "callback_data": forged}]]},
+    )
+    answer = await clerk.press(forged)
+    assert refusal in answer["text"]
+    await staff_says(clerk, f"/pay {number} 9 cash", "waiting for verification")
+    await staff_says(clerk, f"/status {number} paid", "($0.00 of $9.00")  # pending money is not paid
+    assert await order_state(shop, number) == ("pending_payment", [(900, "pending")])
+    assert not [t for t in texts(await ann.bot_messages()) if "We received your payment" in t]
+
+
 async def test_status_buttons_and_order_view(shop: Shop) -> None:
     ann, number = await placed(shop)
     owner = shop.owner
@@ -144,7 +170,7 @@ async def test_status_buttons_and_order_view(shop: Shop) -> None:
     assert "Payments" in view["text"] and "Timeline" in view["text"] and "Olga" not in view["text"]
     await owner.press("🔄 Set status", message_id=view["message_id"])
     choices = await owner.wait_for(text="Move it to")
-    assert button_labels(choices) == ["paid", "cancelled", "expired", "← Back"]
+    assert button_labels(choices) == ["cancelled", "expired", "← Back"]  # paid: by payments only
     await owner.press("cancelled", message_id=choices["message_id"])
     await owner.wait_for(text="is now cancelled")
     await ann.wait_for(text="cancelled")
