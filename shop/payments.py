@@ -185,16 +185,6 @@ async def settle(
         await transition(
             uow, order, OrderStatus.paid, f"staff:{actor_id}", f"payment #{payment.id}", config=config
         )
-        await notify_customer(
-            uow,
-            order.customer,
-            config,
-            kind="order_status",
-            template="notify.paid",
-            key=f"order:{order.id}:status:paid",
-            number=order.id,
-            total_minor=order.total_minor,
-        )
         became_paid = True
     settlement = Settlement(payment, order, paid, became_paid)
     if payment.status == "verified" and settlement.overpaid_minor:

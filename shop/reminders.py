@@ -14,7 +14,7 @@ from storage.uow import UnitOfWork
 from .config import ShopConfig
 from .crm import PURCHASED
 from .notifications import notify_customer, notify_staff
-from .orders import OrderStatus, announce_status, queue, transition
+from .orders import OrderStatus, queue, transition
 
 
 async def remind_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
@@ -47,7 +47,6 @@ async def expire_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
     expired = await uow.orders.unpaid_before(now - config.unpaid_expire_after)
     for order in expired:
         await transition(uow, order, OrderStatus.expired, "system", "unpaid for too long", config=config)
-        await announce_status(uow, order, config)
     await uow.commit()
     return len(expired)
 

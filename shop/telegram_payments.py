@@ -142,12 +142,11 @@ async def mark_refunded(
     payment = await uow.payments.by_charge(charge_id)
     assert order is not None and payment is not None
     payment.status, payment.decided_at = "refunded", utcnow()
-    if OrderStatus.refunded in allowed_next(order):  # a cancelled or expired order keeps its status
+    if OrderStatus.refunded in allowed_next(order):
         await transition(
             uow, order, OrderStatus.refunded, f"staff:{actor_id}", "Stars refunded", config=config
         )
-    await announce_status(
-        uow, order, config, status=OrderStatus.refunded.value
-    )  # the money is back, either way
+    else:  # a cancelled or expired order keeps its status; the money is back, either way
+        await announce_status(uow, order, config, status=OrderStatus.refunded.value)
     await uow.commit()
     return order

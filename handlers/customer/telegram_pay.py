@@ -45,10 +45,12 @@ async def pre_checkout(query: PreCheckoutQuery, t: Texts, uow: UnitOfWork, confi
 
 
 @router.message(F.successful_payment)
-async def successful_payment(message: Message, t: Texts, uow: UnitOfWork, config: ShopConfig) -> None:
+async def successful_payment(message: Message, uow: UnitOfWork, config: ShopConfig) -> None:
+    """Recorded once per charge. No reply of its own: what the customer hears ("we received your
+    payment", then the points it earned) is queued with the payment, in the order it happened."""
     payment = message.successful_payment
     assert payment is not None and message.from_user is not None
-    settlement = await telegram_payments.record_telegram_payment(
+    await telegram_payments.record_telegram_payment(
         uow,
         message.from_user.id,
         payment.invoice_payload,
@@ -57,5 +59,3 @@ async def successful_payment(message: Message, t: Texts, uow: UnitOfWork, config
         payment.telegram_payment_charge_id,
         config,
     )
-    if settlement is not None:  # None: this charge was recorded already; the customer heard then
-        await message.answer(t("checkout.paid_in_telegram", order=settlement.order))

@@ -137,6 +137,33 @@ async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
     assert len(notices) == 3  # preparing, ready, completed: one each
 
 
+def in_order_told(messages: list[str], *starts: str) -> list[str]:
+    """Of what a chat was told, the messages beginning with one of ``starts``, as they arrived."""
+    return [text for text in messages if text.startswith(starts)]
+
+
+@pytest.mark.settings(loyalty_points_per_unit="100")
+async def test_the_customer_hears_of_a_payment_before_its_points_and_tier(shop: Shop) -> None:
+    """Cause first: "we received your payment", then the points it earned, then the tier they reached;
+    and a refund before what it takes back (nothing, here: the points are not told again)."""
+    ann, number = await placed(shop)  # $9.00: 900 points at 100 a dollar, Gold from 500
+    clerk = await shop.started("Clerk")
+    await staff_says(shop.owner, f"/staff add {clerk.id}", "is now staff")
+    reply = await staff_says(clerk, f"/pay {number} 9 cash", "waiting for verification")
+    payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
+    await staff_says(shop.owner, f"/verify {payment_id}", "The order is paid")
+    await ann.wait_for(text="Welcome to")
+    await staff_says(shop.owner, f"/status {number} refunded", "is now refunded")
+    await ann.wait_for(text="refunded")
+    told = texts(await ann.bot_messages())
+    assert in_order_told(told, "✅ We received", "⭐ You earned", "🎉 Welcome", f"📦 Order #{number}") == [
+        f"✅ We received your payment of $9.00. Order #{number} is paid and will be prepared.",
+        f"⭐ You earned 900 points with order #{number}. Your balance: 900 points.\nSee them in /points.",
+        "🎉 Welcome to 🥇 Gold!",
+        f"📦 Order #{number}: refunded",
+    ]
+
+
 async def test_no_command_or_button_marks_an_order_paid(shop: Shop) -> None:
     """Paid is reached by payments adding up: an employee's /status N paid, or the owner's, or a
     set-status button forged to say paid, changes nothing and says how an order becomes paid."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.handlers.conftest import Shop, button_labels
+from tests.handlers.conftest import Shop, button_labels, texts
 from tests.handlers.test_checkout_orders import fill_cart
-from tests.handlers.test_staff import order_state, staff_says
+from tests.handlers.test_staff import in_order_told, order_state, staff_says
 
 pytestmark = pytest.mark.telegram_payments
 
@@ -43,7 +43,7 @@ async def test_pay_with_stars_and_refund(shop: Shop) -> None:
     )  # 10 ⭐ per $1
     result = await ann.pay(invoice["message_id"])
     assert result["ok"], result
-    await ann.wait_for(text="is paid. Thank you!")
+    await ann.wait_for(text="We received your payment of $9.00")
     assert await order_state(shop, number) == ("paid", [(900, "verified")])
     await shop.owner.wait_for(text=f"New order #{number}")
     await staff_says(shop.owner, f"/refund {number}", "are given back; the order is refunded")
@@ -57,6 +57,19 @@ async def test_pay_with_stars_and_refund(shop: Shop) -> None:
     assert "$9.00 · Telegram Stars · refunded" in shown["text"]
 
 
+@pytest.mark.settings(loyalty_points_per_unit="100")
+async def test_paying_in_telegram_is_told_before_its_points_and_tier(shop: Shop) -> None:
+    ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
+    assert (await ann.pay(invoice["message_id"]))["ok"]
+    await ann.wait_for(text="Welcome to")
+    told = texts(await ann.bot_messages())
+    assert in_order_told(told, "✅ We received", "⭐ You earned", "🎉 Welcome") == [
+        f"✅ We received your payment of $9.00. Order #{number} is paid and will be prepared.",
+        f"⭐ You earned 900 points with order #{number}. Your balance: 900 points.\nSee them in /points.",
+        "🎉 Welcome to 🥇 Gold!",
+    ]
+
+
 async def test_card_payment_through_the_provider(shop: Shop) -> None:
     ann, number, invoice = await checkout_paying_in_telegram(shop, "💳 Pay now by card")
     assert (invoice["invoice"]["currency"], invoice["invoice"]["total_amount"]) == ("USD", 900)
@@ -66,7 +79,7 @@ async def test_card_payment_through_the_provider(shop: Shop) -> None:
         "2 items · Test & <Shop>",
     )
     assert (await ann.pay(invoice["message_id"]))["ok"]
-    await ann.wait_for(text="is paid. Thank you!")
+    await ann.wait_for(text="We received your payment of $9.00")
     assert await order_state(shop, number) == ("paid", [(900, "verified")])
     await staff_says(shop.owner, f"/refund {number}", "has no Telegram Stars payment")
 
@@ -92,12 +105,12 @@ async def test_a_cancelled_order_is_not_charged(shop: Shop) -> None:
 async def test_the_same_payment_replayed_ten_times_is_recorded_once(shop: Shop) -> None:
     ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
     paid = await ann.pay(invoice["message_id"])
-    await ann.wait_for(text="is paid. Thank you!")
+    await ann.wait_for(text="We received your payment of $9.00")
     message = paid["message"]
     for replay in range(10):  # new update ids each time: only the charge id can tell it is the same payment
         await shop.dp.feed_raw_update(shop.bot, {"update_id": 10**14 + replay, "message": message})
     assert await order_state(shop, number) == ("paid", [(900, "verified")])
-    thanks = [m for m in await ann.bot_messages() if "is paid. Thank you!" in (m.get("text") or "")]
+    thanks = [m for m in await ann.bot_messages() if "We received your payment" in (m.get("text") or "")]
     assert len(thanks) == 1
 
 
