@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from handlers.staff.access import STAFF_COMMANDS
 from handlers.staff.callbacks import StaffAction, StaffCb
 from sandbox.client import SimUser
+from shop.reminders import expire_unpaid
+from storage.models import utcnow
 from tests.handlers.conftest import Shop, button_labels, texts
 from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
 
@@ -188,6 +191,29 @@ async def test_no_command_or_button_marks_an_order_paid(shop: Shop) -> None:
     await staff_says(clerk, f"/status {number} paid", "($0.00 of $9.00")  # pending money is not paid
     assert await order_state(shop, number) == ("pending_payment", [(900, "pending")])
     assert not [t for t in texts(await ann.bot_messages()) if "We received your payment" in t]
+
+
+async def test_an_order_paid_by_transfer_waits_for_the_owner_and_never_expires(shop: Shop) -> None:
+    """A receipt and an employee's payment, then a day with no owner: the expiry job leaves the order
+    (and its stock) and reminds the owner, whose /verify then makes it paid."""
+    owner = shop.owner
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann, number = await placed(shop)  # $9.00
+    await ann.send_photo("paid!")
+    await ann.wait_for(text="Your receipt is attached")
+    reply = await staff_says(clerk, f"/pay {number} 9 transfer TX-9", "waiting for verification")
+    payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
+    async with shop.uow() as u:
+        assert await expire_unpaid(u, shop.settings.shop_config(), utcnow() + timedelta(days=2)) == 0
+    reminder = await owner.wait_for(text=f"Order #{number} ($9.00, $0.00 of it verified) has waited too long")
+    assert "the customer sent a receipt" in reminder["text"] and f"/order {number}" in reminder["text"]
+    await staff_says(owner, f"/verify {payment_id}", "The order is paid")
+    await ann.wait_for(text="We received your payment of $9.00")
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+    async with shop.uow() as u:
+        assert (await u.catalog.by_sku("TEA-1")).stock == 8  # still the customer's
+    assert not [t for t in texts(await ann.bot_messages()) if "expired" in t]
 
 
 async def test_status_buttons_and_order_view(shop: Shop) -> None:

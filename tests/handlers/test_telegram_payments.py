@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
+from shop import telegram_payments
+from shop.reminders import expire_unpaid
+from storage.models import utcnow
 from tests.handlers.conftest import Shop, button_labels, texts
 from tests.handlers.test_checkout_orders import fill_cart
 from tests.handlers.test_staff import in_order_told, order_state, staff_says
@@ -68,6 +74,34 @@ async def test_paying_in_telegram_is_told_before_its_points_and_tier(shop: Shop)
         f"⭐ You earned 900 points with order #{number}. Your balance: 900 points.\nSee them in /points.",
         "🎉 Welcome to 🥇 Gold!",
     ]
+
+
+async def test_stars_for_an_order_that_expired_meanwhile_are_flagged_and_go_back(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The expiry job runs between Telegram's pre-checkout and the payment (the race a real shop can
+    meet): the Stars are recorded, the order stays expired, the owner is asked to give them back and the
+    customer is told; /refund then does."""
+    ann, number, invoice = await checkout_paying_in_telegram(shop, "⭐ Pay now with Stars")
+    approve = telegram_payments.check_pre_checkout
+
+    async def approve_then_expire(*args: Any) -> Any:
+        order = await approve(*args)
+        async with shop.uow() as u:
+            await expire_unpaid(u, shop.settings.shop_config(), utcnow() + timedelta(days=2))
+        return order
+
+    monkeypatch.setattr(telegram_payments, "check_pre_checkout", approve_then_expire)
+    assert (await ann.pay(invoice["message_id"]))["ok"]
+    told = await ann.wait_for(text=f"We received your payment of $9.00 for order #{number}, but the order")
+    assert "is expired" in told["text"] and "will give the money back" in told["text"]
+    alert = await shop.owner.wait_for(text=f"came in for order #{number}, which is expired")
+    assert f"/refund {number}" in alert["text"]
+    assert await order_state(shop, number) == ("expired", [(900, "verified")])
+    await staff_says(shop.owner, f"/refund {number}", "are given back; the order is expired")
+    await ann.wait_for(text=f"Order #{number}: refunded")
+    assert await order_state(shop, number) == ("expired", [(900, "refunded")])
+    assert not [t for t in texts(await ann.bot_messages()) if "is paid and will be prepared" in t]
 
 
 async def test_card_payment_through_the_provider(shop: Shop) -> None:
