@@ -11,7 +11,8 @@ from storage.repositories import ProductQuery
 from storage.uow import UnitOfWork
 
 from .errors import DomainError, InvalidImport, ProductUnavailable
-from .money import format_plain, parse_amount
+from .limits import parse_price
+from .money import format_plain
 
 CSV_COLUMNS = [
     "sku",
@@ -131,7 +132,7 @@ async def _import_row(uow: UnitOfWork, row: dict[str, str], currency: str, resul
     name = (row.get("name") or "").strip()
     if not sku or not name:
         raise ValueError("sku and name are required")
-    price = parse_amount(row.get("price") or "", currency)
+    price = parse_price(row.get("price") or "", currency)
     stock = int((row.get("stock") or "0").strip() or 0)
     if stock < 0:
         raise ValueError("stock cannot be negative")
@@ -226,7 +227,7 @@ async def set_stock(uow: UnitOfWork, sku: str, quantity_text: str) -> Product:
 
 
 async def set_price(uow: UnitOfWork, sku: str, amount_text: str, currency: str) -> Product:
-    price = parse_amount(amount_text, currency)
+    price = parse_price(amount_text, currency)
     product = await _by_sku(uow, sku)
     product.price_minor = price
     await uow.commit()
@@ -253,7 +254,7 @@ def check_field(field_name: str, text: str, currency: str) -> str | int:
     """One answer of the /product conversation, checked: the value to store."""
     value = (text or "").strip()
     if field_name == "price":
-        return parse_amount(value, currency)
+        return parse_price(value, currency)
     if field_name == "stock":
         if not (value.isdecimal() and value.isascii()) or int(value) > 1_000_000:
             raise InvalidStock(text=text)

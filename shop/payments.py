@@ -11,7 +11,7 @@ from storage.uow import UnitOfWork
 
 from .config import ShopConfig
 from .errors import DomainError, InvalidAmount, OrderNotFound
-from .money import parse_amount
+from .limits import parse_payment
 from .notifications import notify_customer, notify_staff
 from .orders import OrderStatus, transition
 from .staff import role_of
@@ -79,7 +79,7 @@ async def record_payment(
     config: ShopConfig,
 ) -> Settlement:
     """Record money received. An owner's record is verified at once; staff's waits for /verify."""
-    amount = parse_amount(amount_text, config.currency)
+    amount = parse_payment(amount_text, config.currency)
     if amount <= 0:
         raise InvalidAmount(text=amount_text, currency=config.currency)
     method = method.lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import LabeledPrice, Message, PreCheckoutQuery
 
 from shop import telegram_payments
@@ -18,15 +19,22 @@ router = Router(name="telegram_pay")
 
 
 async def send_invoice(message: Message, order: Order, t: Texts, config: ShopConfig) -> None:
+    """The order's invoice. Telegram takes one only for an amount within its limits for the currency
+    (about US$1 to US$10 000, moving with exchange rates); outside them the customer hears so."""
     invoice = telegram_payments.invoice_for(order, config)
-    await message.answer_invoice(
-        title=t.plain("checkout.invoice_title", order=order)[:32],
-        description=t.plain("checkout.invoice_description", order=order)[:255],
-        payload=invoice.payload,
-        currency=invoice.currency,
-        prices=[LabeledPrice(label=t.label("invoice_total"), amount=invoice.amount)],
-        provider_token=config.payment_provider_token if invoice.currency != "XTR" else None,
-    )
+    try:
+        await message.answer_invoice(
+            title=t.plain("checkout.invoice_title", order=order)[:32],
+            description=t.plain("checkout.invoice_description", order=order)[:255],
+            payload=invoice.payload,
+            currency=invoice.currency,
+            prices=[LabeledPrice(label=t.label("invoice_total"), amount=invoice.amount)],
+            provider_token=config.payment_provider_token if invoice.currency != "XTR" else None,
+        )
+    except TelegramBadRequest as error:
+        if "AMOUNT" not in error.message.upper():  # CURRENCY_TOTAL_AMOUNT_INVALID
+            raise
+        await message.answer(t("checkout.invoice_refused", order=order))
 
 
 @router.pre_checkout_query()

@@ -20,6 +20,12 @@ pytestmark = pytest.mark.telegram_payments
 async def checkout_paying_in_telegram(
     shop: Shop, method_label: str, name: str = "Ann"
 ) -> tuple[object, int, dict]:
+    ann, number = await placed_paying_in_telegram(shop, method_label, name)
+    invoice = await ann.wait_for(lambda m: "invoice" in m)
+    return ann, number, invoice
+
+
+async def placed_paying_in_telegram(shop: Shop, method_label: str, name: str = "Ann") -> tuple[Any, int]:
     ann = await shop.started(name)
     await fill_cart(ann, 1, 2)  # $9.00
     await ann.send("/checkout")
@@ -37,9 +43,7 @@ async def checkout_paying_in_telegram(
     await ann.wait_for(text="Is everything right")
     await ann.press("✅ Place order")
     placed = await ann.wait_for(text="is placed")
-    number = int(placed["text"].split("#", 1)[1].split(" ", 1)[0])
-    invoice = await ann.wait_for(lambda m: "invoice" in m)
-    return ann, number, invoice
+    return ann, int(placed["text"].split("#", 1)[1].split(" ", 1)[0])
 
 
 async def test_pay_with_stars_and_refund(shop: Shop) -> None:
@@ -102,6 +106,20 @@ async def test_stars_for_an_order_that_expired_meanwhile_are_flagged_and_go_back
     await ann.wait_for(text=f"Order #{number}: refunded")
     assert await order_state(shop, number) == ("expired", [(900, "refunded")])
     assert not [t for t in texts(await ann.bot_messages()) if "is paid and will be prepared" in t]
+
+
+@pytest.mark.allow_bot_errors
+async def test_an_order_outside_telegrams_invoice_limits_is_explained(shop: Shop) -> None:
+    """Telegram takes invoices only within its limits for the currency (they move with exchange rates):
+    when it refuses one, the customer hears why and what to do, not the generic apology."""
+    await shop.client.add_fault(
+        "400", method="sendInvoice", description="Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID"
+    )
+    ann, number = await placed_paying_in_telegram(shop, "💳 Pay now by card")
+    told = await ann.wait_for(text=f"Telegram does not take $9.00 in one payment, so order #{number}")
+    assert "contact the shop to pay another way" in told["text"]
+    assert not [t for t in texts(await ann.bot_messages()) if "went wrong" in t]
+    assert await order_state(shop, number) == ("pending_payment", [])
 
 
 async def test_card_payment_through_the_provider(shop: Shop) -> None:
