@@ -36,7 +36,6 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LabeledPrice
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.answers import plain
 from handlers.render import Renderer
 from handlers.staff import keyboards as staff_keyboards
 from storage.models import OutboxMessage, utcnow
@@ -241,19 +240,29 @@ class OutboxSender:
         return True
 
     async def _invoice(self, row: OutboxMessage) -> None:
-        """An invoice for an order paid inside Telegram (card through the provider, or Stars)."""
-        invoice, config = row.context["invoice"], self.renderer.config
+        """An invoice for an order paid inside Telegram (card through the provider, or Stars). Telegram
+        takes one only for an amount within its limits for the currency (about US$1 to US$10 000, moving
+        with exchange rates); outside them the customer hears so instead."""
+        invoice, config, context = row.context["invoice"], self.renderer.config, row.context
         t = self.renderer.texts(row.language)
-        await self.bot.send_invoice(
-            row.chat_id,
-            title=plain(t("checkout.invoice_title", number=row.context["number"]), 32),
-            description=plain(t("checkout.invoice_description", item_count=row.context["item_count"]), 255),
-            payload=invoice["payload"],
-            currency=invoice["currency"],
-            prices=[LabeledPrice(label=t.label("invoice_total"), amount=invoice["amount"])],
-            provider_token=config.payment_provider_token if invoice["currency"] != "XTR" else None,
-            request_timeout=self.timeout,
-        )
+        try:
+            await self.bot.send_invoice(
+                row.chat_id,
+                title=t.plain("checkout.invoice_title", number=context["number"])[:32],
+                description=t.plain("checkout.invoice_description", item_count=context["item_count"])[:255],
+                payload=invoice["payload"],
+                currency=invoice["currency"],
+                prices=[LabeledPrice(label=t.label("invoice_total"), amount=invoice["amount"])],
+                provider_token=config.payment_provider_token if invoice["currency"] != "XTR" else None,
+                request_timeout=self.timeout,
+            )
+        except TelegramBadRequest as error:
+            if "AMOUNT" not in error.message.upper():  # CURRENCY_TOTAL_AMOUNT_INVALID
+                raise
+            refused = t(
+                "checkout.invoice_refused", number=context["number"], total_minor=context["total_minor"]
+            )
+            await self.bot.send_message(row.chat_id, refused, request_timeout=self.timeout)
 
     def _markup(self, row: OutboxMessage) -> InlineKeyboardMarkup | None:
         if row.kind in {"new_order", "receipt", "payment_recorded"}:

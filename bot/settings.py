@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shop.config import LANGUAGES, PAYMENT_METHODS, ShopConfig, Tier
-from shop.money import parse_amount
+from shop.limits import parse_price
 
 
 class Settings(BaseSettings):
@@ -158,7 +158,7 @@ class Settings(BaseSettings):
             payment_methods=tuple(self.payment_methods),
             bank_details=self.bank_details,
             pickup_address=self.pickup_address,
-            delivery_fee_minor=parse_amount(self.delivery_fee, self.currency),
+            delivery_fee_minor=parse_price(self.delivery_fee, self.currency),
             cancel_window=timedelta(minutes=self.cancel_window_minutes),
             unpaid_reminder_after=timedelta(minutes=self.unpaid_reminder_after_minutes),
             unpaid_expire_after=timedelta(minutes=self.unpaid_expire_after_minutes),

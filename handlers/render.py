@@ -103,7 +103,12 @@ class Renderer:
         return label
 
     def _label(self, key: str, language: str, context: dict[str, Any]) -> str:
-        return str(Markup(self.render(f"labels.{key}", language, **context)).unescape())
+        return self.plain(f"labels.{key}", language, **context)
+
+    def plain(self, template: str, language: str, /, **context: Any) -> str:
+        """A text Telegram shows as it is, not as HTML (a button, an invoice's title): "Tea & Co", not
+        "Tea &amp; Co"."""
+        return str(Markup(self.render(template, language, **context)).unescape())
 
     def texts(self, language: str) -> Texts:
         return Texts(self, language)
@@ -122,6 +127,9 @@ class Texts:
     def label(self, key: str, /, **context: Any) -> str:
         """A button label: plain text (Telegram shows labels without HTML)."""
         return self.renderer.label(key, self.language, **context)
+
+    def plain(self, template: str, /, **context: Any) -> str:
+        return self.renderer.plain(template, self.language, **context)
 
     def money(self, minor: int) -> str:
         return format_money(minor, self.renderer.config.currency, self.language)

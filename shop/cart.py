@@ -9,7 +9,8 @@ from storage.models import Cart, CartItem, utcnow
 from storage.uow import UnitOfWork
 
 from .config import ShopConfig
-from .errors import InvalidQuantity, OutOfStock, ProductUnavailable
+from .errors import CartFull, OutOfStock, ProductUnavailable
+from .limits import MAX_LINES, check_quantity
 
 
 @dataclass
@@ -58,11 +59,6 @@ def row_line(row: Any) -> CartLine:
 def _line(item: CartItem) -> CartLine:
     p = item.product
     return CartLine(p.id, p.sku, p.name, p.price_minor, item.quantity, p.stock)
-
-
-def check_quantity(quantity: int, config: ShopConfig) -> None:
-    if not 1 <= quantity <= config.max_quantity:
-        raise InvalidQuantity(max=config.max_quantity)
 
 
 async def view_cart(uow: UnitOfWork, customer_id: int) -> CartView:
@@ -116,18 +112,20 @@ def _apply(cart: Cart) -> None:
 async def add_to_cart(
     uow: UnitOfWork, customer_id: int, product_id: int, quantity: int, config: ShopConfig
 ) -> CartView:
-    check_quantity(quantity, config)
+    check_quantity(quantity)
     await uow.begin_write()
     product = await uow.catalog.product(product_id)
     if product is None or not product.active:
         raise ProductUnavailable(product_id=product_id)
     wanted = quantity + await uow.carts.quantity(customer_id, product_id)
-    if wanted > config.max_quantity:
-        raise InvalidQuantity(max=config.max_quantity)
+    check_quantity(wanted)
     if wanted > product.stock:
         raise OutOfStock(items=[{"name": product.name, "wanted": wanted, "available": product.stock}])
     await uow.carts.put_line(customer_id, product_id, wanted, product.price_minor)
     rows = await uow.carts.lines(customer_id)
+    if len(rows) > MAX_LINES:  # this product would be one too many: the line is taken back
+        await uow.rollback()
+        raise CartFull(max=MAX_LINES)
     await uow.commit()
     return CartView([row_line(r) for r in rows])
 
@@ -145,7 +143,7 @@ async def change_quantity(
     if wanted <= 0:
         cart.items.remove(item)
     else:
-        check_quantity(wanted, config)
+        check_quantity(wanted)
         if wanted > item.product.stock:
             raise OutOfStock(
                 items=[{"name": item.product.name, "wanted": wanted, "available": item.product.stock}]

@@ -16,7 +16,8 @@ from storage.repositories import ProductQuery
 from storage.uow import UnitOfWork
 
 from .errors import DomainError, InvalidImport, ProductUnavailable
-from .money import format_plain, parse_amount
+from .limits import parse_price
+from .money import format_plain
 from .photos import checked_photo
 from .spreadsheets import csv_text, unguarded
 
@@ -356,7 +357,7 @@ async def set_stock(uow: UnitOfWork, sku: str, quantity_text: str) -> Product:
 
 
 async def set_price(uow: UnitOfWork, sku: str, amount_text: str, currency: str) -> Product:
-    price = parse_amount(amount_text, currency)
+    price = parse_price(amount_text, currency)
     product = await _by_sku(uow, sku)
     product.price_minor = price
     await uow.commit()
@@ -377,7 +378,7 @@ class InvalidProductField(DomainError):
 
 
 # Every way a product's fields come in (/product, /stock, a catalog file) has the same bounds: these,
-# a price's (``shop.money.parse_amount``) and a photo's (``shop.photos``). The lengths are the columns'.
+# a price's (``shop.limits.parse_price``) and a photo's (``shop.photos``). The lengths are the columns'.
 PRODUCT_LIMITS = {"sku": 64, "name": 200, "category": 128, "brand": 100, "description": 2000}
 MAX_STOCK = 1_000_000
 
@@ -394,7 +395,7 @@ def check_field(field_name: str, text: str, currency: str) -> str | int:
     the value to store."""
     value = (text or "").strip()
     if field_name == "price":
-        return parse_amount(value, currency)
+        return parse_price(value, currency)
     if field_name == "stock":
         return check_stock(value)
     limit = PRODUCT_LIMITS[field_name]

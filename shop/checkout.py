@@ -401,6 +401,7 @@ async def _confirm(
             template="checkout.invoice_title",
             key=f"order:{order.id}:invoice",
             number=order.id,
+            total_minor=order.total_minor,
             item_count=sum(item.quantity for item in order.items),
             invoice={"payload": invoice.payload, "currency": invoice.currency, "amount": invoice.amount},
         )

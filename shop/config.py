@@ -31,7 +31,6 @@ class ShopConfig:
     pickup_address: str = ""
     delivery_fee_minor: int = 0
     cancel_window: timedelta = field(default=timedelta(minutes=30))
-    max_quantity: int = 99
     page_size: int = 6
     max_address_length: int = 300
     max_notes_length: int = 500

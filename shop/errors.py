@@ -17,8 +17,20 @@ class InvalidAmount(DomainError):
     code = "invalid_amount"
 
 
+class AmountTooLarge(DomainError):
+    """params: text, max_minor, what = "price" | "payment" (shop.limits)."""
+
+    code = "amount_too_large"
+
+
 class InvalidQuantity(DomainError):
     code = "invalid_quantity"
+
+
+class CartFull(DomainError):
+    """params: max (different products in one cart)."""
+
+    code = "cart_full"
 
 
 class ProductUnavailable(DomainError):

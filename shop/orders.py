@@ -48,11 +48,22 @@ REVERSES_POINTS = {S.cancelled, S.expired, S.refunded}
 CLOSED = {S.completed, S.cancelled, S.expired, S.refunded}
 
 
-def allowed_next(order: Order) -> list[OrderStatus]:
-    allowed = list(TRANSITIONS[OrderStatus(order.status)])
+class PaidByPayments(DomainError):
+    """params: number, paid_minor (verified so far), total_minor."""
+
+    code = "paid_by_payments"
+
+
+def _reachable(order: Order) -> list[OrderStatus]:
     # Pickup orders become ready; delivery orders go out for delivery.
     skip = S.out_for_delivery if order.fulfilment == "pickup" else S.ready
-    return [s for s in allowed if s != skip]
+    return [s for s in TRANSITIONS[OrderStatus(order.status)] if s != skip]
+
+
+def allowed_next(order: Order) -> list[OrderStatus]:
+    """Where staff may move an order: anywhere but paid, which only verified payments adding up reach
+    (``shop.payments.settle``), so nobody marks an order paid without the money on the books."""
+    return [s for s in _reachable(order) if s != S.paid]
 
 
 async def transition(
@@ -63,17 +74,24 @@ async def transition(
     reason: str | None = None,
     *,
     config: ShopConfig,
+    note: str | None = None,
+    tell_customer: bool = True,
 ) -> None:
-    """Move an order on, or raise IllegalTransition naming what is allowed. The caller commits.
+    """Move an order on, or raise IllegalTransition naming what is allowed (PaidByPayments when it is
+    to be paid and its verified payments do not reach its total). The caller commits.
 
-    Paid orders earn loyalty points; cancelled, expired and refunded ones give back the points used and
-    take back the points earned.
+    The customer is told (with staff's ``note``) before the move's effects are worked out: paid orders
+    earn loyalty points, and cancelled, expired and refunded ones give back the points used and take
+    back the points earned, each with messages of its own. A chat's messages go out in the order they
+    were queued, so the customer hears the cause first ("paid"), then its effects (points, a new tier).
     """
     about_order(order.id)
     current = OrderStatus(order.status)
-    allowed = allowed_next(order)
-    if to not in allowed:
-        raise IllegalTransition(current=current.value, wanted=to.value, allowed=[s.value for s in allowed])
+    if to not in _reachable(order):
+        allowed = [s.value for s in allowed_next(order)]
+        raise IllegalTransition(current=current.value, wanted=to.value, allowed=allowed)
+    if to == S.paid and (paid := await uow.payments.verified_total(order.id)) < order.total_minor:
+        raise PaidByPayments(number=order.id, paid_minor=paid, total_minor=order.total_minor)
     order.status = to.value
     now = utcnow()
     if to == S.paid:
@@ -83,6 +101,10 @@ async def transition(
     order.events.append(
         OrderEvent(from_status=current.value, to_status=to.value, actor=actor, reason=reason, created_at=now)
     )
+    if to == S.ready and order.fulfilment == "pickup":
+        order.pickup_code = await _new_pickup_code(uow)
+    if tell_customer:
+        await announce_status(uow, order, config, note)
     if to in RELEASES_STOCK:
         for item in order.items:
             if item.product_id is not None:
@@ -134,7 +156,13 @@ async def cancel_by_customer(uow: UnitOfWork, customer_id: int, order_id: int, c
     if refusal:
         raise CancelNotAllowed(reason=refusal, minutes=int(config.cancel_window.total_seconds() // 60))
     await transition(
-        uow, order, S.cancelled, f"customer:{customer_id}", "cancelled by the customer", config=config
+        uow,
+        order,
+        S.cancelled,
+        f"customer:{customer_id}",
+        "cancelled by the customer",
+        config=config,
+        tell_customer=False,  # they did it, and their answer says so
     )
     await notify_staff(
         uow,
@@ -235,38 +263,42 @@ async def change_status(
     """Staff move an order on; the customer hears about it (an outbox row in the same transaction)."""
     await uow.begin_write()
     order = await staff_order(uow, order_id)
-    await transition(
-        uow, order, status, f"staff:{actor_id}", (note or "").strip()[:500] or None, config=config
-    )
-    extra: dict[str, Any] = {}
-    if status == OrderStatus.ready and order.fulfilment == "pickup":
-        order.pickup_code = await _new_pickup_code(uow)
-        extra["pickup_code"] = order.pickup_code
-    await announce_status(uow, order, config, note, **extra)
+    note = (note or "").strip()[:500] or None
+    await transition(uow, order, status, f"staff:{actor_id}", note, config=config, note=note)
     await uow.commit()
     return order
 
 
 async def announce_status(
-    uow: UnitOfWork,
-    order: Order,
-    config: ShopConfig,
-    note: str | None = None,
-    status: str | None = None,
-    **extra: Any,
+    uow: UnitOfWork, order: Order, config: ShopConfig, note: str | None = None, status: str | None = None
 ) -> bool:
-    """Queue "your order is now …" (its status, or ``status``) for the customer, once per order and status.
-
-    The caller commits.
-    """
+    """Queue "your order is now …" (its status, or ``status``) for the customer, once per order and status:
+    "we received your payment" for paid, the pickup code for a ready pickup. The caller commits."""
     status = status or order.status
+    customer = await uow.customers.get(order.customer_id)
+    assert customer is not None
+    key = f"order:{order.id}:status:{status}"
+    if status == S.paid:
+        return await notify_customer(
+            uow,
+            customer,
+            config,
+            kind="order_status",
+            template="notify.paid",
+            key=key,
+            number=order.id,
+            total_minor=order.total_minor,
+        )
+    extra: dict[str, Any] = {}
+    if status == S.ready and order.pickup_code:
+        extra["pickup_code"] = order.pickup_code
     return await notify_customer(
         uow,
-        order.customer,
+        customer,
         config,
         kind="order_status",
         template="notify.status",
-        key=f"order:{order.id}:status:{status}",
+        key=key,
         number=order.id,
         status=status,
         note=(note or "").strip()[:500],

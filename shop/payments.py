@@ -11,12 +11,13 @@ from storage.uow import UnitOfWork
 
 from .config import ShopConfig
 from .errors import DomainError, InvalidAmount, OrderNotFound
-from .money import parse_amount
+from .limits import parse_payment
 from .notifications import notify_customer, notify_staff
 from .orders import OrderStatus, transition
 from .staff import role_of
 
 METHODS = ("transfer", "pos", "cash", "mobile_money")
+STATUSES = ("pending", "verified", "rejected", "refunded")  # refunded: Stars given back (/refund)
 PAYABLE = {
     OrderStatus.pending_payment.value,
     OrderStatus.paid.value,
@@ -61,6 +62,12 @@ class Settlement:
     def overpaid_minor(self) -> int:
         return max(0, self.paid_total_minor - self.order.total_minor)
 
+    @property
+    def order_closed(self) -> bool:
+        """Money verified for an order that takes none (cancelled, expired, refunded, completed): it is
+        to be given back, or the order agreed on again with the customer."""
+        return self.payment.status == "verified" and self.order.status not in PAYABLE
+
 
 async def record_payment(
     uow: UnitOfWork,
@@ -72,7 +79,7 @@ async def record_payment(
     config: ShopConfig,
 ) -> Settlement:
     """Record money received. An owner's record is verified at once; staff's waits for /verify."""
-    amount = parse_amount(amount_text, config.currency)
+    amount = parse_payment(amount_text, config.currency)
     if amount <= 0:
         raise InvalidAmount(text=amount_text, currency=config.currency)
     method = method.lower()
@@ -80,7 +87,7 @@ async def record_payment(
         raise UnknownPaymentMethod(method=method, allowed=list(METHODS))
     reference = (reference or "").strip()[:64] or None
     await uow.begin_write()
-    order = await uow.orders.with_customer(order_id)
+    order = await uow.orders.with_customer(order_id, lock=True)
     if order is None:
         raise OrderNotFound(number=order_id)
     if order.status not in PAYABLE:
@@ -128,8 +135,10 @@ async def verify_payment(uow: UnitOfWork, payment_id: int, actor_id: int, config
     if await role_of(uow, actor_id, config) != "owner":
         raise OwnersVerify()
     payment = await _pending(uow, payment_id)
+    order = await uow.orders.with_customer(payment.order_id, lock=True)  # as the expiry job left it
+    assert order is not None
     payment.status, payment.verified_by, payment.decided_at = "verified", actor_id, utcnow()
-    settlement = await settle(uow, payment, payment.order, actor_id, config)
+    settlement = await settle(uow, payment, order, actor_id, config)
     await uow.commit()
     return settlement
 
@@ -172,7 +181,9 @@ async def _pending(uow: UnitOfWork, payment_id: int) -> Payment:
 async def settle(
     uow: UnitOfWork, payment: Payment, order: Order, actor_id: int, config: ShopConfig
 ) -> Settlement:
-    """When verified payments reach the total the order becomes paid, once; overpayment is flagged."""
+    """When verified payments reach the total the order becomes paid, once. Overpayment is flagged to
+    staff; so is money for an order that takes none any more (it expired or was cancelled meanwhile),
+    and its customer is told the shop knows: money in is never silently kept."""
     await uow.session.flush()
     paid = await uow.payments.verified_total(order.id)
     became_paid = False
@@ -184,19 +195,11 @@ async def settle(
         await transition(
             uow, order, OrderStatus.paid, f"staff:{actor_id}", f"payment #{payment.id}", config=config
         )
-        await notify_customer(
-            uow,
-            order.customer,
-            config,
-            kind="order_status",
-            template="notify.paid",
-            key=f"order:{order.id}:status:paid",
-            number=order.id,
-            total_minor=order.total_minor,
-        )
         became_paid = True
     settlement = Settlement(payment, order, paid, became_paid)
-    if payment.status == "verified" and settlement.overpaid_minor:
+    if settlement.order_closed:
+        await _flag_closed_order(uow, payment, order, config)
+    elif payment.status == "verified" and settlement.overpaid_minor:
         await notify_staff(
             uow,
             config,
@@ -210,6 +213,37 @@ async def settle(
             total_minor=order.total_minor,
         )
     return settlement
+
+
+async def _flag_closed_order(uow: UnitOfWork, payment: Payment, order: Order, config: ShopConfig) -> None:
+    """Staff hear of money for a closed order, to give back; its customer hears that they will."""
+    key = f"payment:{payment.id}:closed_order"
+    await notify_staff(
+        uow,
+        config,
+        kind="payment_on_closed_order",
+        template="staff.payment_on_closed_order",
+        key=key,
+        about_customer_id=order.customer_id,
+        payment_id=payment.id,
+        number=order.id,
+        status=order.status,
+        amount_minor=payment.amount_minor,
+        method=payment.method,
+    )
+    customer = await uow.customers.get(order.customer_id)
+    assert customer is not None
+    await notify_customer(
+        uow,
+        customer,
+        config,
+        kind="payment_on_closed_order",
+        template="notify.payment_on_closed_order",
+        key=key,
+        number=order.id,
+        status=order.status,
+        amount_minor=payment.amount_minor,
+    )
 
 
 async def payments_list(uow: UnitOfWork, pending_only: bool, limit: int = 20) -> list[Payment]:

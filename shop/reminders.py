@@ -9,21 +9,25 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from storage.models import Order
 from storage.uow import UnitOfWork
 
 from .config import ShopConfig
 from .crm import PURCHASED
 from .notifications import notify_customer, notify_staff
-from .orders import OrderStatus, announce_status, queue, transition
+from .orders import OrderStatus, queue, transition
 
 
 async def remind_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
-    """One reminder per unpaid order once it is ``unpaid_reminder_after`` old (the dedupe key keeps one)."""
+    """One reminder per unpaid order once it is ``unpaid_reminder_after`` old (the dedupe key keeps one);
+    none for an order whose receipt or payment staff have yet to check: the customer has done their part."""
     await uow.begin_write()
     queued = 0
-    for order in await uow.orders.unpaid_before(now - config.unpaid_reminder_after):
-        if now - order.created_at >= config.unpaid_expire_after:
-            continue  # expiring instead
+    unpaid = await uow.orders.unpaid_before(now - config.unpaid_reminder_after)
+    with_staff = await _with_staff(uow, unpaid)
+    for order in unpaid:
+        if now - order.created_at >= config.unpaid_expire_after or order.id in with_staff:
+            continue  # expiring instead, or waiting for staff
         queued += await notify_customer(
             uow,
             order.customer,
@@ -42,14 +46,42 @@ async def remind_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> i
 
 
 async def expire_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
-    """Orders unpaid for ``unpaid_expire_after`` become expired; their stock returns; the customer is told."""
+    """Orders unpaid for ``unpaid_expire_after`` become expired; their stock returns; the customer is told.
+
+    Never one with a receipt or a payment (pending, or verified short of the total): the customer may
+    have paid, and only staff can tell. Staff are reminded of it instead, once per order. The orders
+    are held while this runs, so a payment or a receipt for one either comes first, and is seen here,
+    or waits and then finds the order expired."""
     await uow.begin_write()
-    expired = await uow.orders.unpaid_before(now - config.unpaid_expire_after)
-    for order in expired:
+    overdue = await uow.orders.unpaid_before(now - config.unpaid_expire_after, lock=True)
+    with_staff = await _with_staff(uow, overdue)
+    expired = 0
+    for order in overdue:
+        if order.id in with_staff:
+            await notify_staff(
+                uow,
+                config,
+                kind="unpaid_reminder",
+                template="staff.payment_to_check",
+                key=f"order:{order.id}:reminder:staff",
+                about_customer_id=order.customer_id,
+                number=order.id,
+                total_minor=order.total_minor,
+                paid_minor=await uow.payments.verified_total(order.id),
+                receipt=order.receipt_file_id is not None,
+            )
+            continue
         await transition(uow, order, OrderStatus.expired, "system", "unpaid for too long", config=config)
-        await announce_status(uow, order, config)
+        expired += 1
     await uow.commit()
-    return len(expired)
+    return expired
+
+
+async def _with_staff(uow: UnitOfWork, orders: list[Order]) -> set[int]:
+    """Of these unpaid orders, those waiting for staff: a receipt came in, or a payment (pending, or
+    verified short of the total)."""
+    with_money = await uow.payments.orders_with_money_in([order.id for order in orders])
+    return {order.id for order in orders if order.receipt_file_id is not None or order.id in with_money}
 
 
 CART_LOOKBACK = timedelta(days=7)  # after a long downtime, carts older than this are not worth a reminder

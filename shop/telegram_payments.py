@@ -53,11 +53,11 @@ def invoice_for(order: Order, config: ShopConfig) -> Invoice:
     return Invoice(f"order:{order.id}", config.currency, order.total_minor)
 
 
-async def _order_for(uow: UnitOfWork, telegram_id: int, payload: str) -> Order:
+async def _order_for(uow: UnitOfWork, telegram_id: int, payload: str, *, lock: bool = False) -> Order:
     number = payload.removeprefix("order:")
     if not payload.startswith("order:") or not number.isdecimal():
         raise PaymentNotPossible(reason="unknown")
-    order = await uow.orders.with_customer(int(number))
+    order = await uow.orders.with_customer(int(number), lock=lock)
     if order is None:
         raise PaymentNotPossible(reason="unknown")
     if order.customer.telegram_id != telegram_id:
@@ -91,8 +91,9 @@ async def record_telegram_payment(
     await uow.begin_write()
     if await uow.payments.by_charge(charge_id) is not None:
         return None
-    order = await _order_for(uow, telegram_id, payload)
-    # The money is in: it is recorded even if the order changed meanwhile, so staff can see and refund it.
+    order = await _order_for(uow, telegram_id, payload, lock=True)
+    # The money is in: it is recorded even if the order changed meanwhile (expired, cancelled, paid
+    # otherwise), and settling it flags it to staff to give back.
     method = "stars" if currency == "XTR" else "telegram"
     amount_minor = order.total_minor if method == "stars" else amount
     payment = Payment(
@@ -142,12 +143,11 @@ async def mark_refunded(
     payment = await uow.payments.by_charge(charge_id)
     assert order is not None and payment is not None
     payment.status, payment.decided_at = "refunded", utcnow()
-    if OrderStatus.refunded in allowed_next(order):  # a cancelled or expired order keeps its status
+    if OrderStatus.refunded in allowed_next(order):
         await transition(
             uow, order, OrderStatus.refunded, f"staff:{actor_id}", "Stars refunded", config=config
         )
-    await announce_status(
-        uow, order, config, status=OrderStatus.refunded.value
-    )  # the money is back, either way
+    else:  # a cancelled or expired order keeps its status; the money is back, either way
+        await announce_status(uow, order, config, status=OrderStatus.refunded.value)
     await uow.commit()
     return order

@@ -35,6 +35,11 @@ NAMING = {
 }
 
 
+# Points are a count that grows with money: 64-bit, like money. SQLite's INTEGER already is 64-bit; its
+# tables keep the type they were made with (renaming it would copy ``orders`` for nothing).
+POINTS = BigInteger().with_variant(Integer(), "sqlite")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -198,7 +203,7 @@ class Order(Timestamps, Base):
     subtotal_minor: Mapped[int] = mapped_column(BigInteger)
     delivery_fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    points_used: Mapped[int] = mapped_column(default=0)
+    points_used: Mapped[int] = mapped_column(POINTS, default=0)
     total_minor: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str] = mapped_column(String(16), unique=True)  # the payment reference code
     checkout_token: Mapped[str] = mapped_column(String(36), unique=True)  # one order per checkout
@@ -289,7 +294,7 @@ class Payment(Base):
     proof_file_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(
         String(16), default="pending", index=True
-    )  # pending|verified|rejected
+    )  # pending|verified|rejected|refunded
     reason: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[int] = mapped_column(BigInteger)  # telegram id of staff, or 0 for Telegram Payments
     verified_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -388,8 +393,8 @@ class LoyaltyAccount(Base):
     __table_args__ = (CheckConstraint("lifetime >= 0", name="lifetime_not_negative"),)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
-    balance: Mapped[int] = mapped_column(default=0)
-    lifetime: Mapped[int] = mapped_column(default=0)
+    balance: Mapped[int] = mapped_column(POINTS, default=0)
+    lifetime: Mapped[int] = mapped_column(POINTS, default=0)
     # When the soonest points held expire, or earlier: the expiry job looks for customers by it.
     next_expiry: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -404,8 +409,8 @@ class LoyaltyEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # earned | redeemed | expired | adjusted | reversed
-    points: Mapped[int]  # signed: credits are positive, debits negative
-    balance_after: Mapped[int]
+    points: Mapped[int] = mapped_column(POINTS)  # signed: credits are positive, debits negative
+    balance_after: Mapped[int] = mapped_column(POINTS)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64), default="system")

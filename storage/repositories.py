@@ -642,12 +642,17 @@ class OrderRepository(Repository):
         values = {"customer_id": customer_id, "offset": offset, "limit": limit}
         return list(await self.session.scalars(_CUSTOMER_ORDERS, values)), int(total or 0)
 
-    async def unpaid_before(self, moment: datetime) -> list[Order]:
+    async def unpaid_before(self, moment: datetime, *, lock: bool = False) -> list[Order]:
+        """Orders placed by ``moment`` and still awaiting payment; ``lock`` holds them (FOR UPDATE), so a
+        payment or a receipt for one of them waits until this transaction ends, and then finds its new
+        status."""
         statement = (
             _ORDER_WITH_DETAILS.options(selectinload(Order.customer))
             .where(Order.status == "pending_payment", Order.created_at <= moment)
             .order_by(Order.id)
         )
+        if lock:
+            statement = statement.with_for_update(of=Order).execution_options(populate_existing=True)
         return list(await self.session.scalars(statement))
 
     async def placed_since(self, since: datetime) -> list[Order]:
@@ -679,10 +684,13 @@ class OrderRepository(Repository):
         )
         return list(await self.session.scalars(statement))
 
-    async def with_customer(self, order_id: int) -> Order | None:
-        return await self.session.scalar(
-            _ORDER_WITH_DETAILS.options(selectinload(Order.customer)).where(Order.id == order_id)
-        )
+    async def with_customer(self, order_id: int, *, lock: bool = False) -> Order | None:
+        """The order with its customer; ``lock`` holds it (FOR UPDATE) for a payment: it then takes
+        turns with the expiry job and other payments, and reads the status they left."""
+        statement = _ORDER_WITH_DETAILS.options(selectinload(Order.customer)).where(Order.id == order_id)
+        if lock:
+            statement = statement.with_for_update(of=Order).execution_options(populate_existing=True)
+        return await self.session.scalar(statement)
 
     async def by_pickup_code(self, code: str) -> Order | None:
         return await self.session.scalar(
@@ -690,10 +698,14 @@ class OrderRepository(Repository):
         )
 
     async def latest_awaiting_payment(self, customer_id: int) -> Order | None:
+        """Held (FOR UPDATE) for the receipt it is about to get: an expiry running meanwhile goes first
+        or waits, and this reads the status it left."""
         statement = (
             _ORDER_WITH_DETAILS.where(Order.customer_id == customer_id, Order.status == "pending_payment")
             .order_by(Order.id.desc())
             .limit(1)
+            .with_for_update(of=Order)
+            .execution_options(populate_existing=True)
         )
         return await self.session.scalar(statement)
 
@@ -790,6 +802,15 @@ class PaymentRepository(Repository):
                 select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)
             )
         )
+
+    async def orders_with_money_in(self, order_ids: list[int]) -> set[int]:
+        """Of these orders, those with a payment pending or verified: money came in for them."""
+        if not order_ids:
+            return set()
+        statement = select(Payment.order_id).where(
+            Payment.order_id.in_(order_ids), Payment.status.in_(("pending", "verified"))
+        )
+        return set(await self.session.scalars(statement))
 
     async def verified_total(self, order_id: int) -> int:
         total = await self.session.scalar(

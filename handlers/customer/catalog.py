@@ -25,6 +25,7 @@ from shop import catalog
 from shop.catalog import ProductQuery
 from shop.config import ShopConfig
 from shop.errors import DomainError, InvalidQuantity, ProductUnavailable
+from shop.limits import MAX_QUANTITY
 from shop.photos import InvalidPhoto, is_link, photo_file
 from storage.models import Customer, Product
 from storage.uow import UnitOfWork
@@ -244,7 +245,7 @@ async def quantity_typed(
     text = (message.text or "").strip()
     product_id = (await state.get_data()).get("product_id", 0)
     if not text.isdecimal() or not text.isascii():
-        await explain(message, t, InvalidQuantity(max=config.max_quantity))
+        await explain(message, t, InvalidQuantity(max=MAX_QUANTITY))
         return
     if await _add(message, t, uow, customer, config, product_id, int(text)):
         await state.clear()

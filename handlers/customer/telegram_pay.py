@@ -34,9 +34,9 @@ async def pre_checkout(query: PreCheckoutQuery, t: Texts, uow: UnitOfWork, confi
 
 @router.message(F.successful_payment)
 async def successful_payment(message: Message, uow: UnitOfWork, config: ShopConfig) -> None:
-    """Record the money once per charge. What the customer hears ("we received your payment") is queued
-    with the record, so a crash or Telegram away after it loses nothing; a copy of this update changes
-    nothing."""
+    """Recorded once per charge. No reply of its own: what the customer hears ("we received your
+    payment", then the points it earned) is queued with the payment, in the order it happened, so a
+    crash or Telegram away after it loses nothing; a copy of this update changes nothing."""
     payment = message.successful_payment
     assert payment is not None and message.from_user is not None
     await telegram_payments.record_telegram_payment(

@@ -69,6 +69,7 @@ async def shop(
     staff_chat = (await client.create_group("Shop staff", [owner]))["id"] if group else None
     throttle = request.node.get_closest_marker("throttle")
     burst, per_second = (throttle.kwargs["burst"], throttle.kwargs["per_second"]) if throttle else (50, 50)
+    more = request.node.get_closest_marker("settings")
     settings = load_settings(
         bot_token=TOKEN,
         telegram_api_url=sandbox.url,
@@ -88,6 +89,7 @@ async def shop(
             if request.node.get_closest_marker("telegram_payments")
             else {}
         ),
+        **(more.kwargs if more else {}),
     )
     async with UnitOfWork(session_factory) as uow:
         result = await import_products_csv(uow, CATALOG, "USD", tmp_path)

@@ -1,11 +1,16 @@
-"""Button labels are rendered once for each language and plain context, and kept."""
+"""Button labels are rendered once for each language and plain context, and kept; templates render
+every value they can be given."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
 from handlers import render
 from handlers.render import Renderer
+from shop import payments
 from shop.config import ShopConfig
 from storage.models import Product
 
@@ -44,3 +49,44 @@ def test_kept_labels_are_forgotten_when_too_many(monkeypatch: pytest.MonkeyPatch
     for count in range(3):
         renderer.label("category", "en", name="Tea", count=count)
     assert len(renderer._labels) == 1
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("status", payments.STATUSES)
+def test_every_payment_status_renders_wherever_payments_are_shown(
+    renderer: Renderer, status: str, language: str
+) -> None:
+    customer = SimpleNamespace(first_name="Ann", username=None, phone=None)
+    order = SimpleNamespace(
+        number=7,
+        status="refunded",
+        customer=customer,
+        created_at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
+        fulfilment="pickup",
+        items=[],
+        delivery_fee_minor=0,
+        total_minor=900,
+        payment_method="stars",
+        reference="ABCD2345",
+        notes=None,
+        receipt_file_id=None,
+        events=[],
+    )
+    payment = SimpleNamespace(
+        id=3, order=order, amount_minor=900, method="stars", reference=None, status=status
+    )
+    named = renderer.render("staff.payment_status", language, status=status)
+    assert named and (named != status or language == "en")  # a word for it, not the raw value
+    settlement = payments.Settlement(payment, order, 0, False)  # type: ignore[arg-type]
+    shown = [
+        renderer.render("staff.order", language, order=order, payments=[payment]),
+        renderer.render("staff.payments", language, payments=[payment], pending_only=False),
+        renderer.render("staff.payment_recorded", language, s=settlement),
+        renderer.render(
+            "errors.error",
+            language,
+            code="payment_already_decided",
+            params={"payment_id": 3, "status": status},
+        ),
+    ]
+    assert all(named in text for text in shown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from handlers.staff.access import STAFF_COMMANDS
 from handlers.staff.callbacks import StaffAction, StaffCb
 from sandbox.client import SimUser
+from shop.reminders import expire_unpaid
+from storage.models import utcnow
 from tests.handlers.conftest import Shop, button_labels, texts
 from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
 
@@ -113,7 +116,7 @@ async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
     ann, number = await placed(shop)  # pickup
     owner = shop.owner
     refusal = await staff_says(owner, f"/status {number} preparing", "cannot go from pending_payment")
-    assert "Allowed next: paid, cancelled, expired" in refusal["text"]
+    assert "Allowed next: cancelled, expired" in refusal["text"]
     await staff_says(owner, f"/status {number} teleported", "There is no status “teleported”")
     await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")
     await staff_says(owner, f"/status {number} preparing with extra love", "is now being prepared")
@@ -137,6 +140,82 @@ async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
     assert len(notices) == 3  # preparing, ready, completed: one each
 
 
+def in_order_told(messages: list[str], *starts: str) -> list[str]:
+    """Of what a chat was told, the messages beginning with one of ``starts``, as they arrived."""
+    return [text for text in messages if text.startswith(starts)]
+
+
+@pytest.mark.settings(loyalty_points_per_unit="100")
+async def test_the_customer_hears_of_a_payment_before_its_points_and_tier(shop: Shop) -> None:
+    """Cause first: "we received your payment", then the points it earned, then the tier they reached;
+    and a refund before what it takes back (nothing, here: the points are not told again)."""
+    ann, number = await placed(shop)  # $9.00: 900 points at 100 a dollar, Gold from 500
+    clerk = await shop.started("Clerk")
+    await staff_says(shop.owner, f"/staff add {clerk.id}", "is now staff")
+    reply = await staff_says(clerk, f"/pay {number} 9 cash", "waiting for verification")
+    payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
+    await staff_says(shop.owner, f"/verify {payment_id}", "The order is paid")
+    await ann.wait_for(text="Welcome to")
+    await staff_says(shop.owner, f"/status {number} refunded", "is now refunded")
+    await ann.wait_for(text="refunded")
+    told = texts(await ann.bot_messages())
+    assert in_order_told(told, "✅ We received", "⭐ You earned", "🎉 Welcome", f"📦 Order #{number}") == [
+        f"✅ We received your payment of $9.00. Order #{number} is paid and will be prepared.",
+        f"⭐ You earned 900 points with order #{number}. Your balance: 900 points.\nSee them in /points.",
+        "🎉 Welcome to 🥇 Gold!",
+        f"📦 Order #{number}: refunded",
+    ]
+
+
+async def test_no_command_or_button_marks_an_order_paid(shop: Shop) -> None:
+    """Paid is reached by payments adding up: an employee's /status N paid, or the owner's, or a
+    set-status button forged to say paid, changes nothing and says how an order becomes paid."""
+    owner = shop.owner
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann, number = await placed(shop)  # $9.00
+    refusal = f"Order #{number} becomes paid when its verified payments reach its total ($0.00 of $9.00"
+    for person in (clerk, owner):
+        reply = await staff_says(person, f"/status {number} paid", refusal)
+        assert f"/pay {number} AMOUNT METHOD" in reply["text"]
+    view = await staff_says(clerk, f"/order {number}", "Timeline")
+    forged = StaffCb(action=StaffAction.set_status, order=number, status="paid").pack()  # edited by hand
+    await shop.bot.edit_message_reply_markup(
+        chat_id=clerk.id,
+        message_id=view["message_id"],
+        reply_markup={"inline_keyboard": [[{"text": "forged", "callback_data": forged}]]},
+    )
+    answer = await clerk.press(forged)
+    assert refusal in answer["text"]
+    await staff_says(clerk, f"/pay {number} 9 cash", "waiting for verification")
+    await staff_says(clerk, f"/status {number} paid", "($0.00 of $9.00")  # pending money is not paid
+    assert await order_state(shop, number) == ("pending_payment", [(900, "pending")])
+    assert not [t for t in texts(await ann.bot_messages()) if "We received your payment" in t]
+
+
+async def test_an_order_paid_by_transfer_waits_for_the_owner_and_never_expires(shop: Shop) -> None:
+    """A receipt and an employee's payment, then a day with no owner: the expiry job leaves the order
+    (and its stock) and reminds the owner, whose /verify then makes it paid."""
+    owner = shop.owner
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann, number = await placed(shop)  # $9.00
+    await ann.send_photo("paid!")
+    await ann.wait_for(text="Your receipt is attached")
+    reply = await staff_says(clerk, f"/pay {number} 9 transfer TX-9", "waiting for verification")
+    payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
+    async with shop.uow() as u:
+        assert await expire_unpaid(u, shop.settings.shop_config(), utcnow() + timedelta(days=2)) == 0
+    reminder = await owner.wait_for(text=f"Order #{number} ($9.00, $0.00 of it verified) has waited too long")
+    assert "the customer sent a receipt" in reminder["text"] and f"/order {number}" in reminder["text"]
+    await staff_says(owner, f"/verify {payment_id}", "The order is paid")
+    await ann.wait_for(text="We received your payment of $9.00")
+    assert await order_state(shop, number) == ("paid", [(900, "verified")])
+    async with shop.uow() as u:
+        assert (await u.catalog.by_sku("TEA-1")).stock == 8  # still the customer's
+    assert not [t for t in texts(await ann.bot_messages()) if "expired" in t]
+
+
 async def test_status_buttons_and_order_view(shop: Shop) -> None:
     ann, number = await placed(shop)
     owner = shop.owner
@@ -144,7 +223,7 @@ async def test_status_buttons_and_order_view(shop: Shop) -> None:
     assert "Payments" in view["text"] and "Timeline" in view["text"] and "Olga" not in view["text"]
     await owner.press("🔄 Set status", message_id=view["message_id"])
     choices = await owner.wait_for(text="Move it to")
-    assert button_labels(choices) == ["paid", "cancelled", "expired", "← Back"]
+    assert button_labels(choices) == ["cancelled", "expired", "← Back"]  # paid: by payments only
     await owner.press("cancelled", message_id=choices["message_id"])
     await owner.wait_for(text="is now cancelled")
     await ann.wait_for(text="cancelled")

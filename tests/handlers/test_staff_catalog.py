@@ -55,6 +55,8 @@ async def test_stock_price_hide_show(shop: Shop) -> None:
         ("/stock NOPE 3", "no product with the SKU NOPE"),
         ("/price TEA-1 -5", "is not an amount"),
         ("/price TEA-1 1e9", "is not an amount"),
+        ("/price TEA-1 1000000000.01", "is more than a price can be: at most $1,000,000,000.00"),
+        ("/price TEA-1 999999999999999.99", "is more than a price can be"),  # 99 of it overflowed
         ("/stock TEA-1", "Use: /stock SKU"),
         ("/show", "Use: /hide SKU"),
     ]:

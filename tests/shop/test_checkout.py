@@ -26,6 +26,7 @@ from shop.errors import (
     PaymentMethodUnavailable,
     ProductUnavailable,
 )
+from shop.limits import MAX_QUANTITY
 from shop.money import format_plain, parse_amount
 from storage.models import Customer
 from tests.factories import make_customer, make_product, stock_of
@@ -330,9 +331,7 @@ async def test_a_new_users_first_updates_register_them_once(uow: Any) -> None:
 
 
 # --- totals add up, whatever is in the cart (hypothesis, real SQLite) ---------------------------------
-LINES = st.lists(
-    st.tuples(st.integers(1, 5_000_000), st.integers(1, CONFIG.max_quantity)), min_size=1, max_size=6
-)
+LINES = st.lists(st.tuples(st.integers(1, 5_000_000), st.integers(1, MAX_QUANTITY)), min_size=1, max_size=6)
 _prop_skus = itertools.count(1)
 
 

@@ -14,6 +14,7 @@ from shop.catalog import ProductQuery
 from shop.config import ShopConfig
 from shop.errors import CancelNotAllowed, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
 from shop.orders import OrderStatus as S
+from storage.models import Payment
 from tests.factories import make_category, make_customer, make_product, stock_of
 from tests.shop.test_checkout import CONFIG, ready_checkout
 
@@ -29,6 +30,21 @@ async def placed_order(uow: Any, fulfilment: str = "delivery", quantity: int = 2
     return ann, tea, order
 
 
+async def paid_in_full(u: Any, order: Any) -> None:
+    """A verified payment of the order's total, as an owner's /pay records it."""
+    u.payments.add(
+        Payment(
+            order_id=order.id,
+            amount_minor=order.total_minor,
+            method="cash",
+            status="verified",
+            recorded_by=1,
+            verified_by=1,
+        )
+    )
+    await u.session.flush()
+
+
 async def test_state_machine_and_audit_trail(uow: Any) -> None:
     ann, tea, order = await placed_order(uow, "pickup")
     async with uow() as u:
@@ -39,8 +55,9 @@ async def test_state_machine_and_audit_trail(uow: Any) -> None:
         assert error.value.params == {
             "current": "pending_payment",
             "wanted": "completed",
-            "allowed": ["paid", "cancelled", "expired"],
+            "allowed": ["cancelled", "expired"],  # paid is for payments to reach
         }
+        await paid_in_full(u, loaded)
         for status in (S.paid, S.preparing, S.ready, S.completed):
             await orders.transition(u, loaded, status, "staff:1", f"to {status}", config=ShopConfig())
         await u.commit()
@@ -56,6 +73,34 @@ async def test_state_machine_and_audit_trail(uow: Any) -> None:
         assert done.events[-1].actor == "staff:1" and done.paid_at and done.closed_at
         # A pickup order is never "out for delivery".
         assert S.out_for_delivery not in orders.allowed_next(done)
+
+
+async def test_paid_is_reached_only_by_verified_payments(uow: Any) -> None:
+    """No status command or button makes an order paid: only payments verified up to its total do."""
+    owner, clerk = 1, 2
+    config = ShopConfig(admin_ids=(owner,))
+    ann, tea, order = await placed_order(uow, "pickup")  # $9.00
+    async with uow() as u:
+        assert S.paid not in orders.allowed_next(await u.orders.get(order.id))  # no button for it
+        for actor in (owner, clerk):
+            with pytest.raises(orders.PaidByPayments) as error:
+                await orders.change_status(u, order.id, S.paid, actor, "trust me", config)
+            assert error.value.params == {"number": order.id, "paid_minor": 0, "total_minor": 900}
+            await u.rollback()
+    async with uow() as u:
+        await payments.record_payment(u, order.id, "9.00", "cash", None, clerk, config)
+    async with uow() as u:
+        with pytest.raises(orders.PaidByPayments):  # an employee's payment waits for an owner
+            await orders.change_status(u, order.id, S.paid, owner, None, config)
+    async with uow() as u:
+        assert (await u.orders.get(order.id)).status == "pending_payment"
+        [pending] = await u.payments.for_order(order.id)
+    async with uow() as u:
+        settled = await payments.verify_payment(u, pending.id, owner, config)
+    assert settled.order_became_paid
+    async with uow() as u:
+        paid = await u.orders.get(order.id)
+    assert paid.status == "paid" and [e.reason for e in paid.events] == ["placed", f"payment #{pending.id}"]
 
 
 async def test_customer_cancel_returns_stock(uow: Any) -> None:
@@ -79,7 +124,9 @@ async def test_cancel_refused_after_window_or_payment(uow: Any) -> None:
     assert error.value.params["reason"] == "window"
     async with uow() as u:
         await u.begin_write()
-        await orders.transition(u, await u.orders.get(order.id), S.paid, "staff:1", config=ShopConfig())
+        loaded = await u.orders.get(order.id)
+        await paid_in_full(u, loaded)
+        await orders.transition(u, loaded, S.paid, "staff:1", config=ShopConfig())
         await u.commit()
     async with uow() as u:
         with pytest.raises(CancelNotAllowed) as error:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import time_machine
 
 from shop import cart as carts
-from shop import checkout, payments
+from shop import checkout, orders, payments, telegram_payments
 from shop.config import ShopConfig
 from shop.customers import set_preference
 from shop.notifications import hold_until
@@ -77,6 +78,104 @@ async def test_unpaid_reminder_once_then_expiry_returns_stock(uow: Any) -> None:
         assert order.status == "expired" and [e.actor for e in order.events][-1] == "system"
         assert await stock_of(uow, tea) == 5
         assert [r.context["status"] for r in await outbox(uow, "order_status")] == ["expired"]
+
+
+OWNER, CLERK = 42, 7
+
+
+async def order_of(uow: Any, name: str, product_id: int, config: ShopConfig) -> tuple[Any, int]:
+    """A new customer's unpaid pickup order of two of the product; returns them and its number."""
+    customer = await make_customer(uow, name)
+    async with uow() as u:
+        await carts.add_to_cart(u, customer.id, product_id, 2, config)
+    token = await ready_checkout(uow, customer, "pickup")
+    async with uow() as u:
+        return customer, (await checkout.place_order(u, customer, token, config)).order.id
+
+
+async def test_an_order_with_a_receipt_or_money_in_never_expires_staff_are_reminded(uow: Any) -> None:
+    """An employee's payment waiting for the owner, a receipt, a part payment: the customer may have
+    paid, and only staff can tell. Those orders keep their stock and wait; staff hear of each once."""
+    config = replace(CONFIG, admin_ids=(OWNER,))
+    with time_machine.travel(datetime(2026, 11, 21, 10, 0, tzinfo=UTC), tick=False) as clock:
+        tea = await make_product(uow, stock=20)
+        placed = {name: await order_of(uow, name, tea.id, config) for name in ("Ann", "Bob", "Cy", "Di")}
+        number = {name: order for name, (_, order) in placed.items()}
+        async with uow() as u:
+            await orders.attach_receipt(u, placed["Bob"][0].id, "AgACreceipt", config)
+        async with uow() as u:
+            pending = await payments.record_payment(u, number["Cy"], "9.00", "transfer", None, CLERK, config)
+        async with uow() as u:
+            await payments.record_payment(u, number["Di"], "4.00", "cash", None, OWNER, config)
+        clock.shift(timedelta(hours=2, minutes=1))
+        async with uow() as u:
+            await remind_unpaid(u, config, utcnow())
+        assert [r.context["number"] for r in await outbox(uow, "unpaid_reminder")] == [number["Ann"]]
+        clock.shift(timedelta(hours=22))
+        for _ in range(2):
+            async with uow() as u:
+                await expire_unpaid(u, config, utcnow())
+        async with uow() as u:
+            statuses = {name: (await u.orders.get(order)).status for name, order in number.items()}
+        assert statuses == {
+            "Ann": "expired",
+            "Bob": "pending_payment",
+            "Cy": "pending_payment",
+            "Di": "pending_payment",
+        }
+        assert await stock_of(uow, tea.id) == 20 - 3 * 2
+        reminded = [r for r in await outbox(uow, "unpaid_reminder") if r.chat_id == OWNER]
+        assert [(r.context["number"], r.context["paid_minor"], r.context["receipt"]) for r in reminded] == [
+            (number["Bob"], 0, True),
+            (number["Cy"], 0, False),
+            (number["Di"], 400, False),
+        ]
+    async with uow() as u:  # the owner gets to it a day late: the order is paid, not expired
+        settled = await payments.verify_payment(u, pending.payment.id, OWNER, config)
+    assert settled.order_became_paid and settled.order.status == "paid" and not settled.order_closed
+
+
+async def test_money_for_an_order_that_closed_meanwhile_is_flagged_never_kept_silently(uow: Any) -> None:
+    """An employee's payment verified after the order was cancelled; Stars paid for an order that
+    expired between Telegram's pre-checkout and the payment: both recorded, the order left closed,
+    staff asked to give the money back, the customer told they will."""
+    config = replace(CONFIG, admin_ids=(OWNER,), stars_enabled=True)
+    tea = await make_product(uow, stock=20)
+    ann, cancelled = await order_of(uow, "Ann", tea.id, config)
+    bob, expired = await order_of(uow, "Bob", tea.id, config)
+    async with uow() as u:
+        pending = (
+            await payments.record_payment(u, cancelled, "9.00", "transfer", None, CLERK, config)
+        ).payment
+    async with uow() as u:
+        await orders.change_status(u, cancelled, orders.OrderStatus.cancelled, CLERK, "changed mind", config)
+    async with uow() as u:
+        await u.begin_write()
+        order = await u.orders.with_customer(expired)
+        await orders.transition(u, order, orders.OrderStatus.expired, "system", config=config)
+        await u.commit()
+    async with uow() as u:
+        verified = await payments.verify_payment(u, pending.id, OWNER, config)
+    assert verified.order_closed and not verified.order_became_paid
+    async with uow() as u:
+        stars = await telegram_payments.record_telegram_payment(
+            u, bob.telegram_id, f"order:{expired}", "XTR", 450, "stx-late", config
+        )
+    assert stars is not None and stars.order_closed
+    async with uow() as u:
+        assert [(await u.orders.get(n)).status for n in (cancelled, expired)] == ["cancelled", "expired"]
+        assert [p.status for n in (cancelled, expired) for p in await u.payments.for_order(n)] == [
+            "verified",
+            "verified",
+        ]
+    flagged = await outbox(uow, "payment_on_closed_order")
+    assert [(r.chat_id, r.context["number"], r.context["status"]) for r in flagged] == [
+        (OWNER, cancelled, "cancelled"),
+        (ann.telegram_id, cancelled, "cancelled"),
+        (OWNER, expired, "expired"),
+        (bob.telegram_id, expired, "expired"),
+    ]
+    assert [r.context["method"] for r in flagged if r.chat_id == OWNER] == ["transfer", "stars"]
 
 
 async def test_a_reminder_due_at_night_waits_for_the_morning(uow: Any) -> None:
