@@ -29,7 +29,13 @@ from .middlewares import (
 from .outbox import OutboxSender, SendLimits
 from .scheduler import Clock
 from .settings import Settings
-from .telegram_session import JsonSession, KeepResponseTypes, RetryAfterMiddleware, loads_without_echo
+from .telegram_session import (
+    FitToLimits,
+    JsonSession,
+    KeepResponseTypes,
+    RetryAfterMiddleware,
+    loads_without_echo,
+)
 
 CUSTOMER_COMMANDS = (
     "start",
@@ -52,6 +58,7 @@ def create_bot(settings: Settings) -> Bot:
     session = JsonSession(
         api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=loads_without_echo
     )
+    session.middleware(FitToLimits())  # a message too long for Telegram is cut, not refused whole
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
     session.middleware(KeepResponseTypes())  # one response class per return type, not one per call
     return Bot(

@@ -171,7 +171,7 @@ class OutboxSender:
                 await self.bot.send_photo(
                     row.chat_id,
                     row.photo,
-                    caption=text[:1024],
+                    caption=text,
                     reply_markup=markup,
                     request_timeout=self.timeout,
                 )
