@@ -115,11 +115,19 @@ async def _question(
 
 
 async def _summary(
-    uow: UnitOfWork, customer: Customer, config: ShopConfig, t: Texts, draft: CheckoutDraft | None = None
+    uow: UnitOfWork,
+    customer: Customer,
+    config: ShopConfig,
+    t: Texts,
+    draft: CheckoutDraft | None = None,
+    page: int = 0,
 ) -> tuple[str, InlineKeyboardMarkup]:
     summary = await checkout.summary(uow, customer.id, config, draft)
-    markup = keyboards.summary(t, summary.draft.token, summary.points_available, summary.draft.use_points)
-    return t("checkout.summary", summary=summary), markup
+    view = t.page("checkout.summary", page, summary=summary)
+    markup = keyboards.summary(
+        t, summary.draft.token, view, summary.points_available, summary.draft.use_points
+    )
+    return view.text, markup
 
 
 @router.message(Command("checkout"))
@@ -152,7 +160,7 @@ async def _start(
         await explain(message, t, error)
         return
     if cart.changes:
-        await message.answer(t("cart.view", cart=cart))
+        await message.answer(t("cart.changes", cart=cart))
     await ask(message, Checkout.fulfilment, t, uow, customer, config, state, cart)
 
 
@@ -183,6 +191,11 @@ async def checkout_button(
             draft = await checkout.use_points(uow, customer.id, bool(value))
             await callback.answer()
             text, markup = await _summary(uow, customer, config, t, draft)
+            await show(callback, text, markup)
+            return
+        if action == CheckoutAction.page:  # a summary too long for one message
+            text, markup = await _summary(uow, customer, config, t, page=callback_data.id)
+            await callback.answer()
             await show(callback, text, markup)
             return
         if action == CheckoutAction.back:
