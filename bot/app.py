@@ -32,6 +32,7 @@ from .polling import ConfirmingDispatcher
 from .scheduler import Clock
 from .settings import Settings
 from .telegram_session import (
+    FitToLimits,
     JsonSession,
     KeepResponseTypes,
     LateAnswers,
@@ -60,6 +61,7 @@ def create_bot(settings: Settings) -> Bot:
     session = JsonSession(
         api=TelegramAPIServer.from_base(settings.telegram_api_url), json_loads=loads_without_echo
     )
+    session.middleware(FitToLimits())  # a message too long for Telegram is cut, not refused whole
     session.middleware(RetryAfterMiddleware())  # a reply delayed by flood control is better than lost
     session.middleware(LateAnswers())  # an answer too late to matter is no error
     session.middleware(KeepResponseTypes())  # one response class per return type, not one per call

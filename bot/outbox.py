@@ -213,7 +213,7 @@ class OutboxSender:
             )
         elif row.photo:
             await self.bot.send_photo(
-                row.chat_id, row.photo, caption=text[:1024], reply_markup=markup, request_timeout=self.timeout
+                row.chat_id, row.photo, caption=text, reply_markup=markup, request_timeout=self.timeout
             )
         elif row.edit_message_id is not None and await self._edited(row, text, markup):
             return

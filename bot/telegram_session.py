@@ -12,6 +12,8 @@
 - ``JsonSession``: sends each call's parameters as one JSON body instead of aiogram's url-encoded form
   (a field JSON-encoded and then percent-quoted character by character in Python): 66 µs against
   240 µs for a message with ten buttons.
+- ``FitToLimits``: every text, caption, alert and invoice field the bot sends fits Telegram's limits
+  (``handlers.limits.cut``), whatever the view that made it forgot.
 - ``KeepResponseTypes``: aiogram reads every answer through ``Response[method.__returning__]``; pydantic
   keeps such generic classes only weakly, so in a busy process the garbage collector drops them and
   every call builds the class again (a schema build per Bot API call: most of the bot's CPU time in
@@ -32,9 +34,28 @@ from aiogram.client.default import Default
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
-from aiogram.methods import AnswerCallbackQuery, AnswerInlineQuery, AnswerPreCheckoutQuery, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    AnswerInlineQuery,
+    AnswerPreCheckoutQuery,
+    CopyMessage,
+    CreateInvoiceLink,
+    EditMessageCaption,
+    EditMessageText,
+    SendAnimation,
+    SendAudio,
+    SendDocument,
+    SendInvoice,
+    SendMessage,
+    SendPhoto,
+    SendVideo,
+    SendVoice,
+    TelegramMethod,
+)
 from aiogram.methods.base import Response, TelegramType
 from aiohttp import BytesPayload, FormData
+
+from handlers.limits import ALERT_LIMIT, CAPTION_LIMIT, TEXT_LIMIT, clip, cut
 
 log = logging.getLogger("orderbot.telegram")
 # False in a task that handles a 429 itself (the outbox sender): the middleware passes it on at once.
@@ -154,6 +175,54 @@ class LateAnswers(BaseRequestMiddleware):
                 raise
             log.info("%s not answered: %s", type(method).__name__, error.message)
             return Response[bool](ok=True, result=True)  # type: ignore[return-value]
+
+
+_CAPTION = (("caption", CAPTION_LIMIT),)
+_INVOICE = (("title", 32), ("description", 255))
+# What Telegram measures in a call, and its limit.
+MEASURED: dict[type[TelegramMethod[Any]], tuple[tuple[str, int], ...]] = {
+    SendMessage: (("text", TEXT_LIMIT),),
+    EditMessageText: (("text", TEXT_LIMIT),),
+    SendPhoto: _CAPTION,
+    SendDocument: _CAPTION,
+    SendVideo: _CAPTION,
+    SendAnimation: _CAPTION,
+    SendAudio: _CAPTION,
+    SendVoice: _CAPTION,
+    EditMessageCaption: _CAPTION,
+    CopyMessage: _CAPTION,
+    AnswerCallbackQuery: (("text", ALERT_LIMIT),),
+    SendInvoice: _INVOICE,
+    CreateInvoiceLink: _INVOICE,
+}
+
+
+class FitToLimits(BaseRequestMiddleware):
+    """The last line of defence: a text or caption longer than Telegram takes is cut to fit (as HTML
+    when it is sent as HTML: between tags, its open tags closed) instead of the whole message being
+    refused. A view whose lists can grow pages them (``handlers.limits.pages``); this is for what no view
+    expected, and it says so in the log."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        for field, limit in MEASURED.get(type(method), ()):
+            value = getattr(method, field, None)
+            if not isinstance(value, str) or len(value) * 2 <= limit:
+                continue
+            parse_mode = getattr(method, "parse_mode", None)
+            if isinstance(parse_mode, Default):
+                parse_mode = bot.default[parse_mode.name]
+            fitted = cut(value, limit) if (parse_mode or "").lower() == "html" else clip(value, limit)
+            if fitted != value:
+                log.warning(
+                    "%s: the %s was cut to Telegram's limit (%d)", type(method).__name__, field, limit
+                )
+                setattr(method, field, fitted)
+        return await make_request(bot, method)
 
 
 class KeepResponseTypes(BaseRequestMiddleware):

@@ -13,12 +13,12 @@ from markupsafe import Markup
 
 from shop.errors import DomainError
 
+from .limits import ALERT_LIMIT, clip, utf16_len
 from .render import Texts
 
 MENU_KEYS = ("catalog", "cart", "orders", "help")  # the main menu's buttons, in its order
 
 log = logging.getLogger("orderbot.handlers")
-ALERT_LIMIT = 200  # Telegram's limit for a callback answer
 T = TypeVar("T")
 
 
@@ -41,14 +41,14 @@ async def show(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup 
 
 def plain(text: str, limit: int = ALERT_LIMIT) -> str:
     """A rendered message as plain text for a callback answer: no tags, entities decoded."""
-    return Markup(text).striptags()[:limit]
+    return clip(Markup(text).striptags(), limit)
 
 
 async def explain(event: Message | CallbackQuery, t: Texts, error: DomainError) -> None:
     """Tell the customer, kindly, why that did not work."""
     text = t("errors.error", code=error.code, params=_shortened(error.params))
     if isinstance(event, CallbackQuery):
-        if len(Markup(text).striptags()) <= ALERT_LIMIT:
+        if utf16_len(Markup(text).striptags()) <= ALERT_LIMIT:
             await event.answer(plain(text), show_alert=True)
             return
         await event.answer()

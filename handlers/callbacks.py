@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic_core import PydanticUndefined
+
+
+class Lasting:
+    """Callback data that gains fields over time (mixed in before ``CallbackData``). A button sent before
+    a field was added carries data shorter by the fields added since; it is read with their defaults,
+    not refused as out of date. So a field is added last, with a default."""
+
+    @classmethod
+    def unpack(cls, value: str) -> Any:
+        fields = list(cls.model_fields.values())  # type: ignore[attr-defined]
+        separator = cls.__separator__  # type: ignore[attr-defined]
+        given = value.count(separator)
+        if given < len(fields) and all(field.default is not PydanticUndefined for field in fields[given:]):
+            value += "".join(separator + _packed(field.default) for field in fields[given:])
+        return super().unpack(value)  # type: ignore[misc]
+
+
+def _packed(default: Any) -> str:
+    return str(default.value if isinstance(default, Enum) else default)
 
 
 def prefix_of(data: str | None) -> str:
@@ -21,11 +42,12 @@ class Menu(StrEnum):
     search = "srch"
 
 
-class MenuCb(CallbackData, prefix="m"):
+class MenuCb(Lasting, CallbackData, prefix="m"):
     to: Menu
+    page: int = 0  # the catalog's categories come in pages
 
 
-class CatalogCb(CallbackData, prefix="c"):
+class CatalogCb(Lasting, CallbackData, prefix="c"):
     """A page of a category (0 = featured) with its filters: brand index, price band, in stock."""
 
     category: int = 0
@@ -44,13 +66,13 @@ class ProductAction(StrEnum):
     close = "x"
 
 
-class ProductCb(CallbackData, prefix="p"):
+class ProductCb(Lasting, CallbackData, prefix="p"):
     action: ProductAction
     id: int
     qty: int = 1
 
 
-class SearchCb(CallbackData, prefix="s"):
+class SearchCb(Lasting, CallbackData, prefix="s"):
     page: int
 
 
@@ -63,9 +85,10 @@ class CartAction(StrEnum):
     checkout = "k"
 
 
-class CartCb(CallbackData, prefix="k"):
+class CartCb(Lasting, CallbackData, prefix="k"):
     action: CartAction
     id: int = 0
+    page: int = 0  # the page of the cart the press came from (or, to show, goes to)
 
 
 class CheckoutAction(StrEnum):
@@ -75,11 +98,12 @@ class CheckoutAction(StrEnum):
     payment = "p"
     place = "o"
     points = "t"
+    page = "g"  # id: the page of the summary to show
     back = "b"
     cancel = "x"
 
 
-class CheckoutCb(CallbackData, prefix="o"):
+class CheckoutCb(Lasting, CallbackData, prefix="o"):
     action: CheckoutAction
     value: str = ""
     id: int = 0
@@ -93,10 +117,11 @@ class OrderAction(StrEnum):
     reorder = "r"
 
 
-class OrderCb(CallbackData, prefix="r"):
+class OrderCb(Lasting, CallbackData, prefix="r"):
     action: OrderAction
     id: int = 0
-    page: int = 0
+    page: int = 0  # the page of the order list to go back to
+    part: int = 0  # the page of an order too long for one message
 
 
 class ProfileAction(StrEnum):
@@ -106,8 +131,9 @@ class ProfileAction(StrEnum):
     forget = "f"
     forget_confirm = "y"
     keep = "n"
+    page = "p"  # value: the page of the profile to show
 
 
-class ProfileCb(CallbackData, prefix="u"):
+class ProfileCb(Lasting, CallbackData, prefix="u"):
     action: ProfileAction
     value: str = ""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder as _Builder
 
-from shop.cart import CartView
+from shop.cart import CartLine, CartView
 from shop.catalog import CategoryCount, Page
 from storage.models import Address, Customer, Order, Product
 
@@ -28,7 +28,12 @@ from .callbacks import (
     ProfileCb,
     SearchCb,
 )
+from .limits import ListPage, TextPage
 from .render import Texts
+
+CART_PAGE = 8  # cart lines a page shows, three buttons each
+CATEGORIES_PAGE = 20  # categories a page of the catalog shows
+BRAND_BUTTONS = 14  # brands the filter offers (with "Any brand", five rows of three)
 
 
 class InlineKeyboardBuilder(_Builder):
@@ -51,19 +56,21 @@ def main_menu(t: Texts) -> ReplyKeyboardMarkup:
     )
 
 
-def categories(t: Texts, items: Sequence[CategoryCount], has_featured: bool) -> InlineKeyboardMarkup:
+def categories(t: Texts, shelves: ListPage[CategoryCount], has_featured: bool) -> InlineKeyboardMarkup:
+    """A page of the categories that have products (``shelves``), Featured above the first."""
     kb = InlineKeyboardBuilder()
-    if has_featured:
-        kb.button(text=t.label("featured"), callback_data=CatalogCb(category=0))
-    for item in items:
-        if item.products:
-            kb.button(
+    if has_featured and shelves.page == 0:
+        kb.row(InlineKeyboardButton(text=t.label("featured"), callback_data=CatalogCb(category=0).pack()))
+    for item in shelves.items:
+        kb.row(
+            InlineKeyboardButton(
                 text=t.label("category", name=item.name, count=item.products),
-                callback_data=CatalogCb(category=item.id),
+                callback_data=CatalogCb(category=item.id).pack(),
             )
-    kb.button(text=t.label("search"), callback_data=MenuCb(to=Menu.search))
-    kb.button(text=t.label("cart"), callback_data=CartCb(action=CartAction.show))
-    kb.adjust(1)
+        )
+    pager(kb, t, shelves.page, shelves.pages, lambda n: MenuCb(to=Menu.catalog, page=n).pack())
+    kb.row(InlineKeyboardButton(text=t.label("search"), callback_data=MenuCb(to=Menu.search).pack()))
+    kb.row(InlineKeyboardButton(text=t.label("cart"), callback_data=CartCb(action=CartAction.show).pack()))
     return kb.as_markup()
 
 
@@ -73,12 +80,12 @@ def products(
     kb = InlineKeyboardBuilder()
     for item in page.products:
         kb.row(_product_button(t, item))
-    _pager(kb, t, page.page, page.pages, lambda n: at.model_copy(update={"page": n}).pack())
+    pager(kb, t, page.page, page.pages, lambda n: at.model_copy(update={"page": n}).pack())
     if at.filters:
         # A chosen filter's button turns it off again, so every press changes the page.
         brand_buttons = [
             _toggle(t.label("brand", name=b, on=at.brand == i), at, "brand", i)
-            for i, b in enumerate(["", *brands])
+            for i, b in enumerate(["", *brands[:BRAND_BUTTONS]])
         ]
         band_buttons = [
             _toggle(t.label("band", low=low, high=high, on=at.band == i), at, "band", i)
@@ -115,16 +122,17 @@ def search_results(t: Texts, page: Page) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for item in page.products:
         kb.row(_product_button(t, item))
-    _pager(kb, t, page.page, page.pages, lambda n: SearchCb(page=n).pack())
+    pager(kb, t, page.page, page.pages, lambda n: SearchCb(page=n).pack())
     return kb.as_markup()
 
 
-def _pager(kb: InlineKeyboardBuilder, t: Texts, page: int, pages: int, data: object) -> None:
+def pager(kb: InlineKeyboardBuilder, t: Texts, page: int, pages: int, data: Callable[[int], str]) -> None:
+    """A row with ‹ Previous and Next › (whichever there is), ``data(n)`` the press that shows page n."""
     buttons = []
     if page > 0:
-        buttons.append(InlineKeyboardButton(text=t.label("prev"), callback_data=data(page - 1)))  # type: ignore[operator]
+        buttons.append(InlineKeyboardButton(text=t.label("prev"), callback_data=data(page - 1)))
     if page + 1 < pages:
-        buttons.append(InlineKeyboardButton(text=t.label("next"), callback_data=data(page + 1)))  # type: ignore[operator]
+        buttons.append(InlineKeyboardButton(text=t.label("next"), callback_data=data(page + 1)))
     if buttons:
         kb.row(*buttons)
 
@@ -153,21 +161,26 @@ def product(t: Texts, item: Product, qty: int, in_cart: int = 0) -> InlineKeyboa
     return kb.as_markup()
 
 
-def cart(t: Texts, view: CartView) -> InlineKeyboardMarkup:
+def cart(t: Texts, view: CartView, lines: ListPage[CartLine]) -> InlineKeyboardMarkup:
+    """The buttons of the lines on this page of the cart (``lines``), each press showing that page again."""
     kb = InlineKeyboardBuilder()
-    for line in view.lines:
+    page = lines.page
+    for line in lines.items:
         kb.row(
             InlineKeyboardButton(
-                text=t.label("minus"), callback_data=CartCb(action=CartAction.dec, id=line.product_id).pack()
+                text=t.label("minus"),
+                callback_data=CartCb(action=CartAction.dec, id=line.product_id, page=page).pack(),
             ),
             InlineKeyboardButton(
                 text=t.label("cart_line", name=line.name, quantity=line.quantity),
-                callback_data=CartCb(action=CartAction.remove, id=line.product_id).pack(),
+                callback_data=CartCb(action=CartAction.remove, id=line.product_id, page=page).pack(),
             ),
             InlineKeyboardButton(
-                text=t.label("plus"), callback_data=CartCb(action=CartAction.inc, id=line.product_id).pack()
+                text=t.label("plus"),
+                callback_data=CartCb(action=CartAction.inc, id=line.product_id, page=page).pack(),
             ),
         )
+    pager(kb, t, page, lines.pages, lambda n: CartCb(action=CartAction.show, page=n).pack())
     if view.lines:
         kb.row(
             InlineKeyboardButton(text=t.label("clear"), callback_data=CartCb(action=CartAction.clear).pack()),
@@ -258,10 +271,21 @@ def payment(t: Texts, methods: Sequence[str]) -> InlineKeyboardMarkup:
 
 
 def summary(
-    t: Texts, token: str, total_minor: int, points_available: int = 0, using_points: bool = False
+    t: Texts,
+    token: str,
+    total_minor: int,
+    view: TextPage,
+    points_available: int = 0,
+    using_points: bool = False,
 ) -> InlineKeyboardMarkup:
-    """The summary's buttons; "Place order" carries the total shown, the only one it places at."""
+    """Place order (and points) under the summary. A summary too long for one message (``view``: the
+    page shown) has them on its last page, under the total: nobody places an order whose total they
+    have not seen. "Place order" carries that total, the only one it places at."""
     kb = InlineKeyboardBuilder()
+    pager(kb, t, view.page, view.pages, lambda n: CheckoutCb(action=CheckoutAction.page, id=n).pack())
+    if view.page + 1 < view.pages:
+        _nav(kb, t)
+        return kb.as_markup()
     if points_available:
         label = t.label("skip_points") if using_points else t.label("use_points", points=points_available)
         kb.row(
@@ -293,11 +317,12 @@ def orders(t: Texts, items: Sequence[Order], page: int, pages: int) -> InlineKey
                 callback_data=OrderCb(action=OrderAction.open, id=order.id, page=page).pack(),
             )
         )
-    _pager(kb, t, page, pages, lambda n: OrderCb(action=OrderAction.list, page=n).pack())
+    pager(kb, t, page, pages, lambda n: OrderCb(action=OrderAction.list, page=n).pack())
     return kb.as_markup()
 
 
-def order(t: Texts, item: Order, can_cancel: bool, page: int = 0) -> InlineKeyboardMarkup:
+def order(t: Texts, item: Order, can_cancel: bool, page: int, view: TextPage) -> InlineKeyboardMarkup:
+    """An order's buttons; ``page``: the page of the order list to go back to, ``view``: the order's own."""
     kb = InlineKeyboardBuilder()
     if can_cancel:
         kb.button(
@@ -309,6 +334,13 @@ def order(t: Texts, item: Order, can_cancel: bool, page: int = 0) -> InlineKeybo
     )
     kb.button(text=t.label("all_orders"), callback_data=OrderCb(action=OrderAction.list, page=page))
     kb.adjust(2 if can_cancel else 1, 1)
+    pager(
+        kb,
+        t,
+        view.page,
+        view.pages,
+        lambda n: OrderCb(action=OrderAction.open, id=item.id, page=page, part=n).pack(),
+    )
     return kb.as_markup()
 
 
@@ -324,7 +356,7 @@ def confirm_cancel(t: Texts, item: Order, page: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def profile(t: Texts, customer: Customer) -> InlineKeyboardMarkup:
+def profile(t: Texts, customer: Customer, view: TextPage) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=t.label("language"), callback_data=ProfileCb(action=ProfileAction.language))
     for action, on in (
@@ -336,6 +368,7 @@ def profile(t: Texts, customer: Customer) -> InlineKeyboardMarkup:
         )
     kb.button(text=t.label("forget"), callback_data=ProfileCb(action=ProfileAction.forget))
     kb.adjust(1)
+    pager(kb, t, view.page, view.pages, lambda n: ProfileCb(action=ProfileAction.page, value=str(n)).pack())
     return kb.as_markup()
 
 

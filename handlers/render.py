@@ -23,6 +23,8 @@ from markupsafe import Markup
 from shop.config import LANGUAGES, ShopConfig
 from shop.money import format_money
 
+from .limits import TextPage, clip, cut, page_of
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 LOCALES = ROOT / "locales"
@@ -63,6 +65,7 @@ class Renderer:
             env.install_gettext_translations(load_translations(language, locales), newstyle=True)  # type: ignore[attr-defined]
             env.filters["money"] = lambda minor, lang=language: format_money(minor, config.currency, lang)
             env.filters["when"] = lambda moment, lang=language: self.when(moment, lang)
+            env.filters["clip"] = _clip
             env.globals["shop"] = config
             env.globals["lang"] = language
             self._envs[language] = env
@@ -114,6 +117,13 @@ class Renderer:
         return Texts(self, language)
 
 
+def _clip(value: Any, limit: int) -> str:
+    """The ``clip`` filter: a long field cut to ``limit`` as Telegram counts, ``{{ p.brand|clip(60) }}``."""
+    if isinstance(value, Markup):  # rendered already (a macro's output): cut between its tags
+        return Markup(cut(str(value), limit))
+    return clip(str(value), limit)
+
+
 class Texts:
     """The renderer bound to one customer's language; handlers get it as ``t``."""
 
@@ -123,6 +133,10 @@ class Texts:
 
     def __call__(self, template: str, /, **context: Any) -> str:
         return self.renderer.render(template, self.language, **context)
+
+    def page(self, template: str, page: int, /, **context: Any) -> TextPage:
+        """Page ``page`` of a view whose lists can make it longer than a message (``limits.pages``)."""
+        return page_of(self(template, **context), page)
 
     def label(self, key: str, /, **context: Any) -> str:
         """A button label: plain text (Telegram shows labels without HTML)."""

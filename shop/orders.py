@@ -239,8 +239,22 @@ class PickupNotFound(DomainError):
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-async def queue(uow: UnitOfWork, limit: int = 30) -> list[Order]:
-    return await uow.orders.needing_action(limit)
+@dataclass
+class Queue:
+    orders: list[Order]  # this page's, oldest first
+    page: int
+    pages: int
+    total: int  # orders waiting, on every page
+
+
+async def queue(uow: UnitOfWork, page: int = 0, page_size: int = 10) -> Queue:
+    """A page of the orders waiting for staff (a page past the end shows the last one)."""
+    page = max(page, 0)
+    waiting, total = await uow.orders.needing_action(page * page_size, page_size)
+    pages = max(1, -(-total // page_size))
+    if page >= pages:
+        return await queue(uow, pages - 1, page_size)
+    return Queue(waiting, page, pages, total)
 
 
 async def staff_order(uow: UnitOfWork, order_id: int) -> Order:

@@ -126,14 +126,14 @@ async def daily_digest(uow: UnitOfWork, config: ShopConfig, now: datetime) -> in
     end = start + timedelta(days=1)
     payments = [p for p in await uow.payments.verified_since(start) if (p.decided_at or p.created_at) < end]
     orders = [o for o in await uow.orders.placed_since(start) if o.created_at < end and o.status in PURCHASED]
-    waiting = await queue(uow, 100)
+    waiting = await queue(uow, 0, 10)
     context: dict[str, Any] = {
         "day": start.date().isoformat(),
         "revenue_minor": sum(p.amount_minor for p in payments),
         "orders": len(orders),
         "pending_payments": await uow.payments.pending_count(),
-        "waiting": len(waiting),
-        "oldest_waiting": [o.id for o in waiting[:10]],
+        "waiting": waiting.total,
+        "oldest_waiting": [o.id for o in waiting.orders],
         "low_stock": [
             {"sku": p.sku, "name": p.name, "stock": p.stock}
             for p in await uow.catalog.low_stock(config.low_stock, 15)

@@ -615,6 +615,10 @@ class CartRepository(Repository):
 
 _ORDER_WITH_DETAILS = select(Order).options(selectinload(Order.items), selectinload(Order.events))
 _ORDER_BY_TOKEN = _ORDER_WITH_DETAILS.where(Order.checkout_token == bindparam("token"))
+# Unpaid with a receipt to check, paid, in preparation, ready, or on the way.
+_NEEDS_ACTION = ((Order.status == "pending_payment") & Order.receipt_file_id.is_not(None)) | Order.status.in_(
+    ["paid", "preparing", "ready", "out_for_delivery"]
+)
 _ORDER_COUNT = select(func.count(Order.id)).where(Order.customer_id == bindparam("customer_id"))
 _CUSTOMER_ORDERS = (  # a page of the history shows each order's number, total and status: the orders alone
     select(Order)
@@ -671,18 +675,17 @@ class OrderRepository(Repository):
         statement = _ORDER_WITH_DETAILS.where(Order.customer_id == customer_id).order_by(Order.id)
         return list(await self.session.scalars(statement))
 
-    async def needing_action(self, limit: int) -> list[Order]:
-        """Unpaid with a receipt to check, paid, in preparation, ready, or on the way."""
+    async def needing_action(self, offset: int, limit: int) -> tuple[list[Order], int]:
+        """A page of the orders staff have to act on, oldest first; and how many there are."""
         statement = (
             _ORDER_WITH_DETAILS.options(selectinload(Order.customer))
-            .where(
-                ((Order.status == "pending_payment") & Order.receipt_file_id.is_not(None))
-                | Order.status.in_(["paid", "preparing", "ready", "out_for_delivery"])
-            )
-            .order_by(Order.created_at)
+            .where(_NEEDS_ACTION)
+            .order_by(Order.created_at, Order.id)
+            .offset(offset)
             .limit(limit)
         )
-        return list(await self.session.scalars(statement))
+        total = await self.session.scalar(select(func.count(Order.id)).where(_NEEDS_ACTION))
+        return list(await self.session.scalars(statement)), int(total or 0)
 
     async def with_customer(self, order_id: int, *, lock: bool = False) -> Order | None:
         """The order with its customer; ``lock`` holds it (FOR UPDATE) for a payment: it then takes

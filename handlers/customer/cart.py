@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from shop import cart as carts
 from shop.config import ShopConfig
@@ -15,6 +15,7 @@ from storage.uow import UnitOfWork
 from .. import keyboards
 from ..answers import MenuButton, explain, show
 from ..callbacks import CartAction, CartCb
+from ..limits import list_page
 from ..render import Texts
 
 router = Router(name="cart")
@@ -24,8 +25,14 @@ router.message.filter(F.chat.type == "private")  # customers talk to the shop in
 @router.message(Command("cart"))
 @router.message(MenuButton("cart"))
 async def cart_command(message: Message, t: Texts, customer: Customer, uow: UnitOfWork) -> None:
-    view = await carts.view_cart(uow, customer.id)
-    await message.answer(t("cart.view", cart=view), reply_markup=keyboards.cart(t, view))
+    text, markup = _cart(t, await carts.view_cart(uow, customer.id), 0)
+    await message.answer(text, reply_markup=markup)
+
+
+def _cart(t: Texts, view: carts.CartView, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    """Page ``page`` of the cart: its lines with their buttons (a cart of any size fits a message)."""
+    lines = list_page(view.lines, page, keyboards.CART_PAGE)
+    return t("cart.view", cart=view, lines=lines), keyboards.cart(t, view, lines)
 
 
 @router.callback_query(
@@ -56,7 +63,7 @@ async def cart_pressed(
         return
     view = await carts.view_cart(uow, customer.id)
     await callback.answer()
-    text, markup = t("cart.view", cart=view), keyboards.cart(t, view)
+    text, markup = _cart(t, view, callback_data.page)
     if action == CartAction.show and isinstance(callback.message, Message) and callback.message.text is None:
         await callback.message.answer(text, reply_markup=markup)  # pressed on a product photo: a new message
         return

@@ -33,6 +33,7 @@ from storage.uow import UnitOfWork
 from .. import keyboards
 from ..answers import MenuButton, another_request, explain, plain, show
 from ..callbacks import CatalogCb, Menu, MenuCb, ProductAction, ProductCb, SearchCb
+from ..limits import list_page
 from ..render import Texts
 from ..states import Browsing
 
@@ -44,22 +45,22 @@ log = logging.getLogger("orderbot.catalog")
 @router.message(Command("catalog"))
 @router.message(MenuButton("catalog"))
 async def catalog_command(message: Message, t: Texts, uow: UnitOfWork) -> None:
-    text, markup = await _categories(t, uow)
+    text, markup = await _categories(t, uow, 0)
     await message.answer(text, reply_markup=markup)
 
 
 @router.callback_query(MenuCb.filter(F.to == Menu.catalog))
-async def catalog_pressed(callback: CallbackQuery, t: Texts, uow: UnitOfWork) -> None:
-    text, markup = await _categories(t, uow)
+async def catalog_pressed(callback: CallbackQuery, callback_data: MenuCb, t: Texts, uow: UnitOfWork) -> None:
+    text, markup = await _categories(t, uow, callback_data.page)
     await callback.answer()
     await show(callback, text, markup)
 
 
-async def _categories(t: Texts, uow: UnitOfWork) -> tuple[str, InlineKeyboardMarkup | None]:
+async def _categories(t: Texts, uow: UnitOfWork, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
     shelves = await catalog.categories(uow)
-    has_any = any(item.products for item in shelves.items)
-    markup = keyboards.categories(t, shelves.items, shelves.any_featured) if has_any else None
-    return t("catalog.categories", has_any=has_any), markup
+    stocked = list_page([item for item in shelves.items if item.products], page, keyboards.CATEGORIES_PAGE)
+    markup = keyboards.categories(t, stocked, shelves.any_featured) if stocked.total else None
+    return t("catalog.categories", has_any=bool(stocked.total), shelves=stocked), markup
 
 
 def price_bands(price_range: tuple[int, int] | None) -> list[tuple[int, int]]:

@@ -119,16 +119,18 @@ async def _summary(
     t: Texts,
     draft: CheckoutDraft | None = None,
     changes: list[carts.CartChange] | None = None,
+    page: int = 0,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The summary's text and buttons; ``changes``: what changed in the cart since the customer last saw
     it, when the cart was brought up to date already."""
     summary = await checkout.summary(uow, customer.id, config, draft)
     if changes:
         summary.cart.changes = changes
+    view = t.page("checkout.summary", page, summary=summary)
     markup = keyboards.summary(
-        t, summary.draft.token, summary.total_minor, summary.points_available, summary.draft.use_points
+        t, summary.draft.token, summary.total_minor, view, summary.points_available, summary.draft.use_points
     )
-    return t("checkout.summary", summary=summary), markup
+    return view.text, markup
 
 
 @router.message(Command("checkout"))
@@ -161,7 +163,7 @@ async def _start(
         await explain(message, t, error)
         return
     if cart.changes:
-        await message.answer(t("cart.view", cart=cart))
+        await message.answer(t("cart.changes", cart=cart))
     await ask(message, Checkout.fulfilment, t, uow, customer, config, state, cart)
 
 
@@ -192,6 +194,11 @@ async def checkout_button(
             draft = await checkout.use_points(uow, customer.id, bool(value))
             await callback.answer()
             text, markup = await _summary(uow, customer, config, t, draft)
+            await show(callback, text, markup)
+            return
+        if action == CheckoutAction.page:  # a summary too long for one message
+            text, markup = await _summary(uow, customer, config, t, page=callback_data.id)
+            await callback.answer()
             await show(callback, text, markup)
             return
         if action == CheckoutAction.back:

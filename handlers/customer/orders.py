@@ -76,11 +76,8 @@ async def order_pressed(
     if action == OrderAction.open:
         await callback.answer()
     refusal = orders.cancel_refusal(order, config)
-    await show(
-        callback,
-        t("orders.detail", order=order, refusal=refusal),
-        keyboards.order(t, order, refusal is None, page_number),
-    )
+    view = t.page("orders.detail", callback_data.part, order=order, refusal=refusal)
+    await show(callback, view.text, keyboards.order(t, order, refusal is None, page_number, view))
 
 
 @router.message(F.photo)

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from shop import checkout, customers
 from shop.config import LANGUAGES, ShopConfig
@@ -61,11 +61,32 @@ async def cancel(message: Message, state: FSMContext, t: Texts, customer: Custom
 
 @router.message(Command("profile"))
 async def profile(message: Message, t: Texts, customer: Customer, uow: UnitOfWork, lang: str) -> None:
+    text, markup = await _profile(t, uow, customer, lang, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(ProfileCb.filter(F.action == ProfileAction.page))
+async def profile_page(
+    callback: CallbackQuery,
+    callback_data: ProfileCb,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    lang: str,
+) -> None:
+    page = int(callback_data.value) if callback_data.value.isdecimal() else 0
+    text, markup = await _profile(t, uow, customer, lang, page)
+    await callback.answer()
+    await show(callback, text, markup)
+
+
+async def _profile(
+    t: Texts, uow: UnitOfWork, customer: Customer, lang: str, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Page ``page`` of the customer's profile (many saved addresses take more than one message)."""
     saved = await customers.addresses(uow, customer.id)
-    await message.answer(
-        t("profile.profile", customer=customer, addresses=saved, language=lang),
-        reply_markup=keyboards.profile(t, customer),
-    )
+    view = t.page("profile.profile", page, customer=customer, addresses=saved, language=lang)
+    return view.text, keyboards.profile(t, customer, view)
 
 
 @router.message(Command("language"))
@@ -111,9 +132,7 @@ async def preference(
         customer = await customers.set_preference(uow, customer.id, "cart_reminders", on)
         await callback.answer(t("profile.reminders_set", on=on))
     if isinstance(callback.message, Message):
-        saved = await uow.customers.addresses(customer.id)
-        text = t("profile.profile", customer=customer, addresses=saved, language=lang)
-        await show(callback, text, keyboards.profile(t, customer))
+        await show(callback, *await _profile(t, uow, customer, lang, 0))
 
 
 @router.message(Command("mydata"))

@@ -10,11 +10,11 @@ from aiogram.types import CallbackQuery, Message
 from handlers.callbacks import prefix_of
 from shop.config import ShopConfig
 
-from .callbacks import BroadcastCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, StaffCb
+from .callbacks import BroadcastCb, CustomerCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, StaffCb
 
 # Every staff button's callback data: the refusal answers each for everyone else, and the gate lets
 # their prefixes through to it.
-STAFF_BUTTONS = (StaffCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, BroadcastCb)
+STAFF_BUTTONS = (StaffCb, CustomerCb, CustomerTypeCb, NoteTypeCb, ProductEditCb, BroadcastCb)
 STAFF_PREFIXES = frozenset(cb.__prefix__ for cb in STAFF_BUTTONS)
 
 STAFF_COMMANDS = (

@@ -4,8 +4,11 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from ..callbacks import Lasting
+
 
 class StaffAction(StrEnum):
+    queue = "q"
     order = "o"
     statuses = "s"
     set_status = "t"
@@ -13,29 +16,38 @@ class StaffAction(StrEnum):
     verify = "v"
     reject = "r"
     customer = "c"
+    payments = "y"  # status "pending": only those; page: of the list
 
 
-class StaffCb(CallbackData, prefix="st"):
+class StaffCb(Lasting, CallbackData, prefix="st"):
     action: StaffAction
     order: int = 0
     payment: int = 0
     status: str = ""
+    page: int = 0  # of the queue, or of an order too long for one message
 
 
-class CustomerTypeCb(CallbackData, prefix="sct"):
+class CustomerCb(Lasting, CallbackData, prefix="scp"):
+    """A page of a customer's profile (many addresses or notes take more than one message)."""
+
+    customer: int
+    page: int = 0
+
+
+class CustomerTypeCb(Lasting, CallbackData, prefix="sct"):
     customer: int
     kind: str
 
 
-class NoteTypeCb(CallbackData, prefix="snt"):
+class NoteTypeCb(Lasting, CallbackData, prefix="snt"):
     note: int
     kind: str
 
 
-class ProductEditCb(CallbackData, prefix="spe"):
+class ProductEditCb(Lasting, CallbackData, prefix="spe"):
     action: str  # "keep" | "cancel"
 
 
-class BroadcastCb(CallbackData, prefix="sb"):
+class BroadcastCb(Lasting, CallbackData, prefix="sb"):
     action: str  # "a" audience chosen | "s" send | "b" back to audiences | "x" cancel
     value: str = ""

@@ -21,8 +21,9 @@ from storage.uow import UnitOfWork
 from ..answers import explain, show, whole_number
 from ..keyboards import InlineKeyboardBuilder
 from ..render import Texts
+from . import keyboards
 from .access import IsStaff
-from .callbacks import CustomerTypeCb, NoteTypeCb
+from .callbacks import CustomerCb, CustomerTypeCb, NoteTypeCb
 
 router = Router(name="staff_catalog")
 router.message.filter(IsStaff())
@@ -36,15 +37,12 @@ class Importing(StatesGroup):
 
 
 # --- customers ------------------------------------------------------------------------------------------
-def _profile_keyboard(t: Texts, customer_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for kind in crm.CUSTOMER_TYPES:
-        kb.button(
-            text=t.label("customer_type", kind=kind),
-            callback_data=CustomerTypeCb(customer=customer_id, kind=kind),
-        )
-    kb.adjust(4)
-    return kb.as_markup()
+async def _profile(
+    t: Texts, uow: UnitOfWork, customer_id: int, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Page ``page`` of a customer's profile, with the buttons that set their type."""
+    view = t.page("crm.profile", page, p=await crm.profile(uow, customer_id))
+    return view.text, keyboards.customer(t, customer_id, view)
 
 
 def _note_keyboard(t: Texts, note_id: int) -> InlineKeyboardMarkup:
@@ -71,11 +69,24 @@ async def customer_command(message: Message, command: CommandObject, t: Texts, u
         await message.answer(t("staff.usage", command="customer"))
         return
     try:
-        profile = await crm.profile(uow, customer_id)
+        text, markup = await _profile(t, uow, customer_id, 0)
     except DomainError as error:
         await explain(message, t, error)
         return
-    await message.answer(t("crm.profile", p=profile), reply_markup=_profile_keyboard(t, customer_id))
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(CustomerCb.filter())
+async def customer_page(
+    callback: CallbackQuery, callback_data: CustomerCb, t: Texts, uow: UnitOfWork
+) -> None:
+    try:
+        text, markup = await _profile(t, uow, callback_data.customer, callback_data.page)
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    await show(callback, text, markup)
 
 
 @router.message(Command("note"))
@@ -101,12 +112,12 @@ async def customer_type_button(
 ) -> None:
     try:
         customer = await crm.set_type(uow, callback_data.customer, callback_data.kind)
-        profile = await crm.profile(uow, customer.id)
+        text, markup = await _profile(t, uow, customer.id, 0)
     except DomainError as error:
         await explain(callback, t, error)
         return
     await callback.answer(t.label("customer_type", kind=customer.customer_type))
-    await show(callback, t("crm.profile", p=profile), _profile_keyboard(t, customer.id))
+    await show(callback, text, markup)
 
 
 @router.callback_query(NoteTypeCb.filter())

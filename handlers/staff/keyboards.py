@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from shop.orders import OrderStatus
+from shop.crm import CUSTOMER_TYPES
+from shop.orders import OrderStatus, Queue
 from storage.models import Order
 
-from ..keyboards import InlineKeyboardBuilder
+from ..keyboards import InlineKeyboardBuilder, pager
+from ..limits import TextPage
 from ..render import Texts
-from .callbacks import BroadcastCb, StaffAction, StaffCb
+from .callbacks import BroadcastCb, CustomerCb, CustomerTypeCb, StaffAction, StaffCb
 
 
-def order_actions(t: Texts, number: int, payment_id: int | None = None) -> InlineKeyboardMarkup:
+def order_actions(
+    t: Texts, number: int, payment_id: int | None = None, view: TextPage | None = None
+) -> InlineKeyboardMarkup:
+    """What staff do with an order; ``view``: the page of the order shown, when it takes more than one."""
     kb = InlineKeyboardBuilder()
     kb.button(
         text=t.label("staff_record_payment"), callback_data=StaffCb(action=StaffAction.pay, order=number)
@@ -31,6 +36,43 @@ def order_actions(t: Texts, number: int, payment_id: int | None = None) -> Inlin
         text=t.label("staff_customer"), callback_data=StaffCb(action=StaffAction.customer, order=number)
     )
     kb.adjust(2)
+    if view is not None:
+        pager(
+            kb,
+            t,
+            view.page,
+            view.pages,
+            lambda n: StaffCb(action=StaffAction.order, order=number, page=n).pack(),
+        )
+    return kb.as_markup()
+
+
+def customer(t: Texts, customer_id: int, view: TextPage) -> InlineKeyboardMarkup:
+    """A customer's profile: their type (a press sets it), and pages when it takes more than one."""
+    kb = InlineKeyboardBuilder()
+    for kind in CUSTOMER_TYPES:
+        kb.button(
+            text=t.label("customer_type", kind=kind),
+            callback_data=CustomerTypeCb(customer=customer_id, kind=kind),
+        )
+    kb.adjust(4)
+    pager(kb, t, view.page, view.pages, lambda n: CustomerCb(customer=customer_id, page=n).pack())
+    return kb.as_markup()
+
+
+def payments(t: Texts, pending_only: bool, view: TextPage) -> InlineKeyboardMarkup | None:
+    """The pages of a list of payments too long for one message; none when it fits."""
+    if view.pages == 1:
+        return None
+    kb = InlineKeyboardBuilder()
+    status = "pending" if pending_only else ""
+    pager(
+        kb,
+        t,
+        view.page,
+        view.pages,
+        lambda n: StaffCb(action=StaffAction.payments, status=status, page=n).pack(),
+    )
     return kb.as_markup()
 
 
@@ -46,14 +88,21 @@ def statuses(t: Texts, order: Order, allowed: Sequence[OrderStatus]) -> InlineKe
     return kb.as_markup()
 
 
-def queue(t: Texts, orders: Sequence[Order]) -> InlineKeyboardMarkup:
+def queue(t: Texts, waiting: Queue) -> InlineKeyboardMarkup | None:
+    """A button for each order on this page of the queue, and the pages; none when nothing waits."""
+    if not waiting.orders:
+        return None
     kb = InlineKeyboardBuilder()
-    for order in orders:
-        kb.button(
-            text=t.label("order", number=order.number, total_minor=order.total_minor, status=order.status),
-            callback_data=StaffCb(action=StaffAction.order, order=order.id),
+    for order in waiting.orders:
+        kb.row(
+            InlineKeyboardButton(
+                text=t.label(
+                    "order", number=order.number, total_minor=order.total_minor, status=order.status
+                ),
+                callback_data=StaffCb(action=StaffAction.order, order=order.id).pack(),
+            )
         )
-    kb.adjust(1)
+    pager(kb, t, waiting.page, waiting.pages, lambda n: StaffCb(action=StaffAction.queue, page=n).pack())
     return kb.as_markup()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 
 from shop import orders, payments, staff, telegram_payments
 from shop.config import ShopConfig
@@ -23,11 +23,12 @@ router.message.filter(IsStaff())
 router.callback_query.filter(IsStaff())
 
 
-async def _order_view(t: Texts, uow: UnitOfWork, order_id: int) -> tuple[str, object]:
+async def _order_view(t: Texts, uow: UnitOfWork, order_id: int, page: int = 0) -> tuple[str, object]:
     order = await orders.staff_order(uow, order_id)
     paid = await payments.order_payments(uow, order.id)
     pending = next((p.id for p in paid if p.status == "pending"), None)
-    return t("staff.order", order=order, payments=paid), keyboards.order_actions(t, order.id, pending)
+    view = t.page("staff.order", page, order=order, payments=paid)
+    return view.text, keyboards.order_actions(t, order.id, pending, view)
 
 
 @router.message(Command("staffhelp"))
@@ -38,9 +39,14 @@ async def staff_help(message: Message, t: Texts) -> None:
 @router.message(Command("queue"))
 async def queue(message: Message, t: Texts, uow: UnitOfWork) -> None:
     waiting = await orders.queue(uow)
-    await message.answer(
-        t("staff.queue", orders=waiting), reply_markup=keyboards.queue(t, waiting) if waiting else None
-    )
+    await message.answer(t("staff.queue", waiting=waiting), reply_markup=keyboards.queue(t, waiting))
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.queue))
+async def queue_page(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+    waiting = await orders.queue(uow, callback_data.page)
+    await callback.answer()
+    await show(callback, t("staff.queue", waiting=waiting), keyboards.queue(t, waiting))
 
 
 @router.message(Command("order"))
@@ -165,8 +171,23 @@ async def payments_command(message: Message, command: CommandObject, t: Texts, u
     if argument not in ("", "pending"):
         await message.answer(t("staff.usage", command="payments"))
         return
-    listing = await payments.payments_list(uow, pending_only=argument == "pending")
-    await message.answer(t("staff.payments", payments=listing, pending_only=argument == "pending"))
+    text, markup = await _payments(t, uow, argument == "pending", 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.payments))
+async def payments_page(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+    text, markup = await _payments(t, uow, callback_data.status == "pending", callback_data.page)
+    await callback.answer()
+    await show(callback, text, markup)
+
+
+async def _payments(
+    t: Texts, uow: UnitOfWork, pending_only: bool, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    listing = await payments.payments_list(uow, pending_only=pending_only)
+    view = t.page("staff.payments", page, payments=listing, pending_only=pending_only)
+    return view.text, keyboards.payments(t, pending_only, view)
 
 
 @router.message(Command("refund"))
@@ -233,7 +254,7 @@ async def staff_command(
 @router.callback_query(StaffCb.filter(F.action == StaffAction.order))
 async def order_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
     try:
-        text, markup = await _order_view(t, uow, callback_data.order)
+        text, markup = await _order_view(t, uow, callback_data.order, callback_data.page)
     except DomainError as error:
         await explain(callback, t, error)
         return

@@ -16,6 +16,7 @@ from storage.models import utcnow
 from storage.uow import UnitOfWork
 
 from ..answers import explain
+from ..limits import CAPTION_LIMIT, fits
 from ..render import Texts
 from .access import IsStaff
 
@@ -35,7 +36,7 @@ async def report_command(
     await uow.end_read()
     caption = t("reports.summary", r=report)
     chart = revenue_chart(report, config.currency, t.label("revenue_axis", currency=config.currency))
-    if len(caption) <= 1024:
+    if fits(caption, CAPTION_LIMIT):
         await message.answer_photo(BufferedInputFile(chart, "revenue.png"), caption=caption)
     else:
         await message.answer(caption)

@@ -112,8 +112,13 @@ async def test_the_webhook_checks_its_secret_and_reports_health_and_metrics(
     ann = await client.create_user("Ann")
     await ann.send("/start")
     await ann.wait_for(text="Welcome", timeout=20)
-    async with aiohttp.ClientSession() as http, http.get(f"{single_worker.url}/metrics") as response:
-        page = await response.text()
+    async with aiohttp.ClientSession() as http:
+        for _ in range(50):  # counted once the update is done (recorded as handled after its reply)
+            async with http.get(f"{single_worker.url}/metrics") as response:
+                page = await response.text()
+            if 'orderbot_updates_total{kind="message"}' in page:
+                break
+            await asyncio.sleep(0.1)
     assert 'orderbot_updates_total{kind="message"}' in page and "orderbot_handler_seconds_bucket" in page
     assert "orderbot_outbox_backlog" in page and "orderbot_telegram_429_total" in page
 

@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.methods import SendMediaGroup
@@ -94,3 +95,22 @@ def test_a_nested_default_is_resolved_and_a_nested_file_makes_an_upload() -> Non
     first, second = plain["media"]
     assert first == {"type": "photo", "media": "file-id", "caption": "<b>a</b>", "parse_mode": "HTML"}
     assert second["media"].startswith("attach://") and list(files) == [second["media"][9:]]
+
+
+async def test_what_no_view_made_fit_is_cut_between_tags_not_refused(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last line of defence (``FitToLimits``): a text, a caption and an alert too long for Telegram."""
+    ann = await shop.started()
+    text = "<b>Menu</b>\n" + "<i>tea &amp; cake 😀</i> " * 300  # 5 412 to show, as Telegram counts
+    sent = await shop.bot.send_message(ann.id, text)
+    shown = await ann.wait_for(text="Menu")
+    assert sent.text == shown["text"] and len(shown["text"].encode("utf-16-le")) // 2 == 4096
+    assert shown["text"].endswith("…") and shown["entities"][-1]["type"] == "italic"
+    await shop.bot.send_photo(ann.id, BufferedInputFile(PNG, "p.png"), caption=text)
+    photo = await ann.wait_for(lambda m: "photo" in m)
+    assert len(photo["caption"].encode("utf-16-le")) // 2 == 1024
+    assert [r.getMessage() for r in caplog.records if "was cut" in r.getMessage()] == [
+        "SendMessage: the text was cut to Telegram's limit (4096)",
+        "SendPhoto: the caption was cut to Telegram's limit (1024)",
+    ]
