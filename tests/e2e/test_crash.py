@@ -22,7 +22,7 @@ from storage.db import create_engine
 from tests.conftest import DATABASES, TOKEN, fresh_database_url
 from tests.e2e.test_orderbot_process import environment, orderbot, run
 from tests.e2e.test_webhook_workers import SECRET, Worker
-from tests.handlers.conftest import button_labels
+from tests.handlers.conftest import button_labels, callback_of
 
 pytestmark = pytest.mark.process
 PRESSERS, PAYERS = 30, 10
@@ -84,11 +84,6 @@ async def to_summary(user: SimUser, method: str) -> dict[str, Any]:
     await user.wait_for(text="How will you pay", timeout=60)
     await user.press(method)
     return await user.wait_for(text="Is everything right", timeout=60)
-
-
-def button(message: dict[str, Any], label: str) -> str:
-    rows = message["reply_markup"]["inline_keyboard"]
-    return str(next(b["callback_data"] for row in rows for b in row if b["text"] == label))
 
 
 async def count(engine: Any, sql: str) -> int:
@@ -153,7 +148,9 @@ async def test_kill_9_during_a_burst_of_orders_and_payments_loses_and_doubles_no
             paid = [u for u, result in zip(payers, await asyncio.gather(*pays), strict=True) if result["ok"]]
 
             presses = [
-                asyncio.create_task(u.press_data(s["message_id"], button(s, "✅ Place order"), wait=0.05))
+                asyncio.create_task(
+                    u.press_data(s["message_id"], callback_of(s, "✅ Place order"), wait=0.05)
+                )
                 for u, s in zip(pressers, summaries, strict=True)
             ]
             for _ in range(5000):  # killed as soon as the presses' first orders are in

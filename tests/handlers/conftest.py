@@ -113,5 +113,11 @@ def texts(messages: list[dict[str, Any]]) -> list[str]:
     return [m.get("text") or m.get("caption") or "" for m in messages]
 
 
+def callback_of(message: dict[str, Any], label: str) -> str:
+    """The callback data of the message's inline button with this label (to press it by hand)."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return str(next(b["callback_data"] for row in rows for b in row if b["text"] == label))
+
+
 def button_labels(message: dict[str, Any]) -> list[str]:
     return [b["text"] for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]

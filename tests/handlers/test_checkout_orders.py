@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from sandbox.client import SimUser
-from tests.handlers.conftest import Shop, button_labels, texts
+from tests.handlers.conftest import Shop, button_labels, callback_of, texts
 
 
 async def fill_cart(user: SimUser, product_id: int = 1, quantity: int = 2) -> None:
@@ -130,12 +130,7 @@ async def test_place_order_twice_gives_one_order(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 3, 1)
     summary = await checkout_to_summary(ann, delivery=False, notes=None)
-    place = next(
-        b["callback_data"]
-        for row in summary["reply_markup"]["inline_keyboard"]
-        for b in row
-        if b["text"] == "✅ Place order"
-    )
+    place = callback_of(summary, "✅ Place order")
     first = await ann.press_data(summary["message_id"], place)
     await ann.wait_for(text="is placed")
     assert first["answered"]
@@ -400,7 +395,7 @@ async def test_telegram_failing_while_an_order_is_placed_stores_it_once_and_conf
     await shop.client.add_fault("timeout", method="editMessageText", chat_id=ann.id, times=2, delay=0.2)
     await shop.client.add_fault("502", method="answerCallbackQuery", chat_id=ann.id, times=1)
     await ann.press("✅ Place order")
-    again = await ann.press_data(summary["message_id"], summary_button(summary, "✅ Place order"))
+    again = await ann.press_data(summary["message_id"], callback_of(summary, "✅ Place order"))
     assert "is placed already" in (again.get("text") or ""), again
 
     placed = await ann.wait_for(text="is placed!", timeout=30)
@@ -416,11 +411,6 @@ async def test_telegram_failing_while_an_order_is_placed_stores_it_once_and_conf
     texts = [m.get("text") or "" for m in await ann.bot_messages()]
     assert sum("is placed!" in text for text in texts) == 1
     assert not [text for text in texts if "Sorry, something went wrong" in text]
-
-
-def summary_button(message: dict[str, object], label: str) -> str:
-    rows = message["reply_markup"]["inline_keyboard"]  # type: ignore[index]
-    return next(b["callback_data"] for row in rows for b in row if b["text"] == label)
 
 
 async def test_an_order_is_placed_only_at_the_price_the_customer_saw(shop: Shop) -> None:

@@ -14,7 +14,7 @@ from shop.config import ShopConfig
 from shop.customers import TelegramUser, identify
 from storage.models import CustomerNote, ProcessedUpdate
 from storage.uow import AlreadyHandled, UnitOfWork
-from tests.handlers.conftest import Shop
+from tests.handlers.conftest import Shop, callback_of
 
 CONFIG = ShopConfig(currency="USD")
 
@@ -99,12 +99,7 @@ async def test_the_same_update_fed_twice_at_once_is_handled_once(shop: Shop) -> 
     ann = await shop.started()
     await fill_cart(ann, 1, 1)
     summary = await checkout_to_summary(ann, delivery=False, notes=None)
-    place = next(
-        b["callback_data"]
-        for row in summary["reply_markup"]["inline_keyboard"]
-        for b in row
-        if b["text"] == "✅ Place order"
-    )
+    place = callback_of(summary, "✅ Place order")
     user = {"id": ann.id, "is_bot": False, "first_name": "Ann", "language_code": "en"}
     chat = {"id": ann.id, "type": "private", "first_name": "Ann"}
     message = {"message_id": summary["message_id"], "date": 0, "chat": chat, "text": summary["text"]}
