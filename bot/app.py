@@ -28,7 +28,7 @@ from .middlewares import (
     UnitOfWorkMiddleware,
 )
 from .outbox import OutboxSender, SendLimits
-from .polling import ConfirmingDispatcher
+from .polling import InboxDispatcher
 from .scheduler import Clock
 from .settings import Settings
 from .telegram_session import (
@@ -91,7 +91,7 @@ def create_dispatcher(
         keys = DefaultKeyBuilder(prefix="orderbot:fsm", with_bot_id=True, with_destiny=True)
         storage = RedisStorage(redis, key_builder=keys)
         isolation = RedisEventIsolation(redis, key_builder=keys)
-    dp = ConfirmingDispatcher(
+    dp = InboxDispatcher(
         storage=storage,
         events_isolation=isolation,
         session_factory=session_factory,

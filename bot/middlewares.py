@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.render import Renderer
 from shop.config import ShopConfig
 from shop.customers import TelegramUser, identify
+from storage.group_commit import GroupCommit
 from storage.uow import AlreadyHandled, UnitOfWork, UpdateKey
 
 log = logging.getLogger("orderbot")
@@ -100,44 +101,20 @@ class ThrottleMiddleware(BaseMiddleware):
 class ReadOnlyUpdates:
     """Records, once handled, the updates that wrote nothing (a look at the cart, /help), so a copy
     Telegram delivers again is not answered twice. Updates that wrote are recorded with their effects
-    (``UnitOfWork.handle``); these have none to lose, so the record comes after. Records that arrive
-    while one is being written wait for it and are then written together (a group commit): at rest an
-    update's record is a transaction of its own, under load one serves all that queued."""
+    (``UnitOfWork.handle``); these have none to lose, so the record comes after, in a group commit."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self.session_factory = session_factory
-        self._waiting: dict[UpdateKey, asyncio.Future[None]] = {}
-        self._writer: asyncio.Task[None] | None = None
+        self.records: GroupCommit[UpdateKey] = GroupCommit(session_factory, self._write)
+
+    @staticmethod
+    async def _write(uow: UnitOfWork, keys: list[UpdateKey]) -> None:
+        await uow.updates.mark_new(keys)
 
     async def record(self, key: UpdateKey) -> None:
-        future = self._waiting.get(key)
-        if future is None:
-            future = self._waiting[key] = asyncio.get_running_loop().create_future()
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
         try:
-            await asyncio.shield(future)
+            await self.records.add(key)
         except Exception as error:  # noqa: BLE001 - handled all the same; a copy would be answered again
             log.warning("update %s was handled but could not be recorded: %s", key[1], error)
-
-    async def _write(self) -> None:
-        while self._waiting:
-            batch: dict[UpdateKey, asyncio.Future[None]] = {}
-            try:
-                async with UnitOfWork(self.session_factory) as uow:
-                    await uow.begin_write()  # waiting for the writer's turn, more updates join the batch
-                    batch, self._waiting = self._waiting, {}
-                    await uow.updates.mark_new(list(batch))
-                    await uow.commit()
-            except Exception as error:  # noqa: BLE001 - the database is down? Those it was for hear of it
-                for future in (batch or self._waiting).values():
-                    if not future.done():
-                        future.set_exception(error)
-                (batch or self._waiting).clear()
-                continue
-            for future in batch.values():
-                if not future.done():
-                    future.set_result(None)
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):

@@ -1,18 +1,19 @@
-"""Long polling that confirms an update to Telegram only once it has been handled.
+"""Long polling that loses no update when the process dies: each is kept in the database before
+Telegram is told it was received, and deleted once handled.
 
 aiogram's polling moves ``getUpdates``' offset past each update as soon as it has taken it, before its
 handler runs: a process that dies then has confirmed updates it never handled, and Telegram does not
-send them again (a "Place order" press, a ``successful_payment``: lost). Here the offset stays at the
-oldest update still being handled. Telegram sends the ones after it again with every poll meanwhile;
-they are known by their ids (no higher than the newest taken) and skipped. A process that dies leaves
-every update it had not finished unconfirmed: the next start gets them again, and the record of handled
-updates (``storage.uow.UnitOfWork.handle``) drops those whose effects had committed.
+send them again (a "Place order" press, a ``successful_payment``: lost). Here each poll's updates are
+first written to the inbox (``update_inbox``, one transaction for the poll); only then does the next
+poll's offset move past them. Each is deleted from the inbox once handled (a group commit). A start
+handles what is left in the inbox before it polls; the record of handled updates
+(``storage.uow.UnitOfWork.handle``) drops those whose effects had committed. A crash before the inbox
+commit leaves the updates unconfirmed at Telegram: they come again.
 
-The price: while one update is slow, each poll brings back the ones after it (Telegram has no way to
-confirm an update but by confirming every older one), and once 100 of them are waiting behind it, new
-ones wait for it too. A handler's time is bounded by its timeouts (Bot API calls, database locks).
+If the inbox cannot be written (the database is away), the offset stays: Telegram keeps the updates
+and they are polled again, after a back-off, until the database is back.
 
-The seam: ``ConfirmingDispatcher`` replaces aiogram's ``Dispatcher._polling`` (aiogram 3.31: its
+The seam: ``InboxDispatcher`` replaces aiogram's ``Dispatcher._polling`` (aiogram 3.31: its
 arguments and its ``_process_update`` and ``_handle_update_tasks``; pyproject bounds aiogram below 4);
 ``tests/handlers/test_polling.py`` fails if they change shape.
 """
@@ -20,7 +21,6 @@ arguments and its ``_process_update`` and ``_handle_update_tasks``; pyproject bo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -30,49 +30,50 @@ from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.group_commit import GroupCommit
+from storage.uow import UnitOfWork
 
 log = logging.getLogger("orderbot")
 DRAIN_SECONDS = 10.0  # on a graceful stop, how long the updates being handled may take to finish
-WAIT_FOR_PROGRESS = 0.5  # seconds: a poll brought only known updates; poll again after one finishes
 
 
-class Intake:
-    """The updates taken from Telegram: those being handled, and so the offset that confirms exactly the
-    handled ones.
+class Inbox:
+    """The updates of one bot taken from Telegram and not yet handled, in the database."""
 
-    Telegram hands updates out in the order of their ids, so one whose id is not above the newest taken
-    has been taken before: it is being handled, or it is done. (A poll sent before an update was done
-    may bring it back after: what was done is not remembered, only how far updates have been taken.)
-    """
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], bot: Bot) -> None:
+        self.session_factory, self.bot = session_factory, bot
+        self.done: GroupCommit[int] = GroupCommit(session_factory, self._delete)
 
-    def __init__(self) -> None:
-        self.running: set[int] = set()
-        self.newest: int | None = None
-        self.progress = asyncio.Event()  # set when an update is done
+    async def left(self) -> list[Update]:
+        """What a process before this one took and did not finish, oldest first."""
+        async with UnitOfWork(self.session_factory) as uow:
+            payloads = await uow.updates.left_in_inbox(self.bot.id)
+        return [Update.model_validate_json(p, context={"bot": self.bot}) for p in payloads]
 
-    @property
-    def offset(self) -> int | None:
-        """``getUpdates``' offset: every update below it has been handled."""
-        if self.running:
-            return min(self.running)
-        return None if self.newest is None else self.newest + 1
+    async def keep(self, updates: Sequence[Update]) -> list[Update]:
+        """Write the updates in one transaction; those that were not in the inbox already."""
+        rows = [(u.update_id, u.model_dump_json(by_alias=True, exclude_unset=True)) for u in updates]
+        async with UnitOfWork(self.session_factory) as uow:
+            await uow.begin_write()
+            new = await uow.updates.keep(self.bot.id, rows)
+            await uow.commit()
+        return [u for u in updates if u.update_id in new]
 
-    def take(self, updates: Sequence[Update]) -> list[Update]:
-        """The updates not taken before, now counted as running."""
-        fresh = [u for u in updates if self.newest is None or u.update_id > self.newest]
-        for update in fresh:
-            self.running.add(update.update_id)
-        if fresh:
-            self.newest = max(u.update_id for u in fresh)
-        return fresh
+    async def finish(self, update_id: int) -> None:
+        try:
+            await self.done.add(update_id)
+        except Exception as error:  # noqa: BLE001 - handled; a start would find it and drop it as handled
+            log.warning("update %s was handled but stays in the inbox: %s", update_id, error)
 
-    def finish(self, update_id: int) -> None:
-        self.running.discard(update_id)
-        self.progress.set()
+    async def _delete(self, uow: UnitOfWork, update_ids: list[int]) -> None:
+        await uow.updates.out_of_inbox(self.bot.id, update_ids)
 
 
-class ConfirmingDispatcher(Dispatcher):
-    """aiogram's dispatcher with a polling loop that confirms updates only once handled (``Intake``)."""
+class InboxDispatcher(Dispatcher):
+    """aiogram's dispatcher with a polling loop that keeps every update it takes until handled
+    (``Inbox``). Needs ``session_factory`` among its workflow data."""
 
     async def _polling(  # type: ignore[override]
         self,
@@ -84,27 +85,31 @@ class ConfirmingDispatcher(Dispatcher):
         tasks_concurrency_limit: int | None = None,
         **kwargs: Any,
     ) -> None:
-        intake = Intake()
+        inbox = Inbox(self["session_factory"], bot)
         slots = asyncio.Semaphore(tasks_concurrency_limit or 100)
         backoff = Backoff(config=backoff_config or DEFAULT_BACKOFF_CONFIG)
         timeout = (
             {"request_timeout": int(bot.session.timeout + polling_timeout)} if bot.session.timeout else {}
         )
         me = await bot.me()
-        log.info("polling for @%s (id %s)", me.username, bot.id)
+        offset: int | None = None
         try:
+            left = await inbox.left()
+            if left:
+                log.info("handling %s update(s) a stopped process had taken", len(left))
+            await self._start_handling(bot, left, inbox, slots, kwargs)
+            log.info("polling for @%s (id %s)", me.username, bot.id)
             this = asyncio.current_task()
             while this is None or not this.cancelling():  # a cancellation the HTTP client swallowed: stop
-                poll = GetUpdates(
-                    offset=intake.offset, timeout=polling_timeout, allowed_updates=allowed_updates
-                )
+                poll = GetUpdates(offset=offset, timeout=polling_timeout, allowed_updates=allowed_updates)
                 try:
                     updates = await bot(poll, **timeout)
-                except Exception as error:  # noqa: BLE001 - Telegram unreachable: try again, and again
+                    fresh = await inbox.keep(updates) if updates else []
+                except Exception as error:  # noqa: BLE001 - Telegram or the database away: again, and again
                     if this is not None and this.cancelling():
                         break  # stopping: aiohttp may turn a poll's cancellation into a network error
                     log.error(
-                        "could not fetch updates (%s: %s); again in %.1f s",
+                        "could not take updates (%s: %s); again in %.1f s",
                         type(error).__name__,
                         error,
                         backoff.next_delay,
@@ -112,37 +117,45 @@ class ConfirmingDispatcher(Dispatcher):
                     await backoff.asleep()
                     continue
                 backoff.reset()
-                fresh = intake.take(updates)
-                for update in fresh:
-                    await slots.acquire()
-                    task = asyncio.create_task(self._handle_and_finish(bot, update, intake, slots, kwargs))
-                    self._handle_update_tasks.add(task)
-                    task.add_done_callback(self._handle_update_tasks.discard)
-                if updates and not fresh:  # only those being handled came back: wait for one to finish
-                    intake.progress.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(intake.progress.wait(), WAIT_FOR_PROGRESS)
+                if updates:
+                    offset = updates[-1].update_id + 1  # confirmed by the next poll: they are kept
+                await self._start_handling(bot, fresh, inbox, slots, kwargs)
         finally:
-            await self._confirm_on_stop(bot, intake)
+            await self._drain(bot, offset)
+
+    async def _start_handling(
+        self,
+        bot: Bot,
+        updates: list[Update],
+        inbox: Inbox,
+        slots: asyncio.Semaphore,
+        kwargs: dict[str, Any],
+    ) -> None:
+        for update in updates:
+            await slots.acquire()
+            task = asyncio.create_task(self._handle_and_finish(bot, update, inbox, slots, kwargs))
+            self._handle_update_tasks.add(task)
+            task.add_done_callback(self._handle_update_tasks.discard)
 
     async def _handle_and_finish(
-        self, bot: Bot, update: Update, intake: Intake, slots: asyncio.Semaphore, kwargs: dict[str, Any]
+        self, bot: Bot, update: Update, inbox: Inbox, slots: asyncio.Semaphore, kwargs: dict[str, Any]
     ) -> None:
         try:
             await self._process_update(bot=bot, update=update, **kwargs)  # logs what a handler raised
+            await inbox.finish(update.update_id)
         finally:
             slots.release()
-            intake.finish(update.update_id)
 
-    async def _confirm_on_stop(self, bot: Bot, intake: Intake) -> None:
-        """Stopping: let the updates being handled finish (a while), then confirm what was handled, so a
-        restart does not get it again. Whatever is still running stays unconfirmed: it comes back."""
+    async def _drain(self, bot: Bot, offset: int | None) -> None:
+        """Stopping: let the updates being handled finish (a while), and confirm the last poll's updates
+        so a restart does not get them again. What is still running stays in the inbox: a start handles
+        it."""
         running = [task for task in self._handle_update_tasks if not task.done()]
         if running:
             await asyncio.wait(running, timeout=DRAIN_SECONDS)
-        if intake.offset is None:
+        if offset is None:
             return
         try:  # confirms every update below the offset; the one it may return stays unconfirmed
-            await bot(GetUpdates(offset=intake.offset, limit=1, timeout=0), request_timeout=5)
+            await bot(GetUpdates(offset=offset, limit=1, timeout=0), request_timeout=5)
         except Exception as error:  # noqa: BLE001 - they come back after the restart and are dropped there
             log.warning("could not confirm the last updates on stopping: %s", error)

@@ -270,6 +270,18 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class InboxUpdate(Base):
+    """Updates taken from Telegram by long polling and not yet finished (``bot.polling``): kept before
+    Telegram is told they were received, deleted once handled; a start handles those left by a crash."""
+
+    __tablename__ = "update_inbox"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[str] = mapped_column(Text)  # the update as Telegram sent it (JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Staff(Base):
     """Shop staff added by an owner. Owners themselves come from ADMIN_IDS."""
 

@@ -44,6 +44,7 @@ from .models import (
     CheckoutDraft,
     Customer,
     CustomerNote,
+    InboxUpdate,
     JobTick,
     LoyaltyAccount,
     LoyaltyEntry,
@@ -139,6 +140,16 @@ _HANDLED = select(_PROCESSED_UPDATES.c.update_id).where(
 )
 
 
+_INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
+_KEEP_IN_INBOX = InsertIgnoring(_INBOX, _INBOX.c.update_id)
+_INBOX_LEFT = (
+    select(_INBOX.c.payload).where(_INBOX.c.bot_id == bindparam("bot_id")).order_by(_INBOX.c.update_id)
+)
+_OUT_OF_INBOX = delete(_INBOX).where(
+    _INBOX.c.bot_id == bindparam("bot_id"), _INBOX.c.update_id.in_(bindparam("update_ids", expanding=True))
+)
+
+
 class UpdateRepository(Repository):
     async def handled(self, bot_id: int, update_id: int) -> bool:
         """Whether the update's effects were committed (it was recorded with them)."""
@@ -155,10 +166,28 @@ class UpdateRepository(Repository):
         return {(bot_id, update_id) for bot_id, update_id in await self.session.execute(statement, rows)}
 
     async def forget_before(self, moment: datetime) -> int:
+        """Forget the updates handled before ``moment``, and any left in the inbox since then."""
+        await self.session.execute(delete(_INBOX).where(_INBOX.c.received_at < moment))
         result = await self.session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < moment)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def keep(self, bot_id: int, updates: list[tuple[int, str]]) -> set[int]:
+        """Put (update id, JSON) into the inbox, in one statement; the ids that were not there before."""
+        now = utcnow()
+        rows = [
+            {"bot_id": bot_id, "update_id": update_id, "payload": payload, "received_at": now}
+            for update_id, payload in updates
+        ]
+        return set((await self.session.execute(_KEEP_IN_INBOX.on(self.dialect), rows)).scalars())
+
+    async def left_in_inbox(self, bot_id: int) -> list[str]:
+        """The updates in the inbox (JSON), oldest first."""
+        return list((await self.session.execute(_INBOX_LEFT, {"bot_id": bot_id})).scalars())
+
+    async def out_of_inbox(self, bot_id: int, update_ids: list[int]) -> None:
+        await self.session.execute(_OUT_OF_INBOX, {"bot_id": bot_id, "update_ids": update_ids})
 
 
 _CUSTOMER = select(Customer).where(Customer.telegram_id == bindparam("telegram_id"))

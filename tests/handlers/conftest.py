@@ -44,6 +44,7 @@ class Shop:
     bot: Bot
 
     owner: SimUser | None = None
+    polling: asyncio.Task[None] | None = None
 
     async def customer(self, name: str = "Ann", language: str = "en", **extra: Any) -> SimUser:
         return await self.client.create_user(name, language_code=language, **extra)
@@ -100,12 +101,13 @@ async def shop(
     async with client:
         await owner.send("/start")  # the owner has opened the chat, so alerts can reach them
         await owner.wait_for(text="Hello")
-        yield Shop(client, sandbox, settings, lambda: UnitOfWork(session_factory), dp, bot, owner)
+        shop = Shop(client, sandbox, settings, lambda: UnitOfWork(session_factory), dp, bot, owner, polling)
+        yield shop
         if "allow_bot_errors" not in request.keywords:
             refused = [c for c in await client.calls() if not c["ok"] and c["error"]["error_code"] != 429]
             assert not refused, f"Telegram would have refused these calls: {refused}"
     await dp.stop_polling()
-    await polling
+    await (shop.polling or polling)
     await bot.session.close()
 
 

@@ -1,47 +1,28 @@
-"""Long polling confirms an update to Telegram only once it has been handled (``bot.polling``)."""
+"""Long polling keeps each update in the database until handled, and a start handles what is left
+(``bot.polling``)."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiogram import Dispatcher
 from aiogram.types import Update
 
-from bot.polling import ConfirmingDispatcher, Intake
+from bot.polling import InboxDispatcher
 from tests.handlers.conftest import Shop
-
-
-def updates(*ids: int) -> list[Update]:
-    return [Update(update_id=i) for i in ids]
-
-
-def test_the_offset_stays_at_the_oldest_update_being_handled() -> None:
-    intake = Intake()
-    assert intake.offset is None  # nothing taken: Telegram's own idea of what is confirmed
-    assert [u.update_id for u in intake.take(updates(10, 11, 12))] == [10, 11, 12]
-    assert intake.offset == 10
-    intake.finish(11)
-    intake.finish(12)
-    assert intake.offset == 10  # 10 is still being handled: 11 and 12 are not confirmed either
-    assert intake.take(updates(10, 11, 12, 13)) == updates(13)  # sent again meanwhile: only 13 is new
-    intake.finish(10)
-    assert intake.offset == 13
-    intake.finish(13)
-    assert intake.offset == 14
-    # A poll sent while 10 was running answers late, with updates done since: none is taken again.
-    assert intake.take(updates(10, 11, 12, 13)) == []
-    assert intake.offset == 14
 
 
 def test_the_polling_loop_replaces_aiograms_at_a_seam_that_still_fits() -> None:
     """aiogram's ``Dispatcher._polling`` is replaced; if aiogram changes what it calls or what it passes,
-    this fails rather than the bot silently polling aiogram's way (confirming before handling)."""
-    ours = inspect.signature(ConfirmingDispatcher._polling).parameters
+    this fails rather than the bot silently polling aiogram's way (confirming before keeping)."""
+    ours = inspect.signature(InboxDispatcher._polling).parameters
     theirs = inspect.signature(Dispatcher._polling).parameters
     assert list(ours) == list(theirs)
-    assert "_polling" in ConfirmingDispatcher.__dict__
+    assert "_polling" in InboxDispatcher.__dict__
     process = inspect.signature(Dispatcher._process_update).parameters
     assert list(process)[:3] == ["self", "bot", "update"]
     assert isinstance(Dispatcher()._handle_update_tasks, set)
@@ -53,21 +34,79 @@ async def pending(shop: Shop) -> int:
     return int((await shop.client.stats())["pending_updates"][str(shop.bot.id)])
 
 
+async def in_inbox(shop: Shop) -> list[int]:
+    async with shop.uow() as uow:
+        return [Update.model_validate_json(p).update_id for p in await uow.updates.left_in_inbox(shop.bot.id)]
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(100):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not so after 5 s: {what}")
+
+
 @pytest.mark.allow_bot_errors
-async def test_an_update_is_confirmed_only_after_it_was_handled(shop: Shop) -> None:
+async def test_an_update_is_kept_until_handled_and_confirmed_once_kept(shop: Shop) -> None:
     ann = await shop.started()
     await shop.client.add_fault("slow", method="sendMessage", chat_id=ann.id, delay=3)
     await ann.send("/help")
-    for _ in range(20):  # the bot has taken it and is answering, slowly
+
+    async def answering() -> bool:
         calls = await shop.client.calls("sendMessage")
-        if any(c["params"].get("chat_id") == ann.id for c in calls[-3:]):
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.5)  # a poll or two went by meanwhile
-    assert await pending(shop) == 1  # not confirmed while its handler runs: a crash now would not lose it
+        return any(c["params"].get("chat_id") == ann.id for c in calls[-3:])
+
+    await until(answering, "the bot answers /help (slowly)")
+    # Its handler is running: Telegram was told it was received (a poll went by), and the database has it.
+    await until(lambda: pending_is(shop, 0), "the update is confirmed to Telegram")
+    assert len(await in_inbox(shop)) == 1  # a crash now: the next start handles it
     await ann.wait_for(text="How to order")
-    for _ in range(50):
-        if await pending(shop) == 0:
-            break
-        await asyncio.sleep(0.1)
-    assert await pending(shop) == 0
+    await until(lambda: inbox_is_empty(shop), "the handled update leaves the inbox")
+
+
+async def pending_is(shop: Shop, count: int) -> bool:
+    return await pending(shop) == count
+
+
+async def inbox_is_empty(shop: Shop) -> bool:
+    return not await in_inbox(shop)
+
+
+@pytest.mark.allow_bot_errors
+async def test_a_slow_update_does_not_hold_back_the_others(shop: Shop) -> None:
+    ann, bob = await shop.started("Ann"), await shop.started("Bob")
+    await shop.client.add_fault("slow", method="sendMessage", chat_id=ann.id, delay=4)
+    await ann.send("/help")
+    await bob.send("/help")
+    await bob.wait_for(text="How to order")
+    assert not [m for m in await ann.messages() if "How to order" in (m.get("text") or "")]
+    await ann.wait_for(text="How to order")
+
+
+@pytest.mark.allow_bot_errors  # the stopped process's last poll is cut short by the new one's (409)
+async def test_a_start_handles_what_a_stopped_process_left_in_the_inbox(shop: Shop) -> None:
+    ann = await shop.started()
+    await shop.dp.stop_polling()
+    await shop.polling  # stopped, as if it had died after keeping this update and before handling it
+    left = {
+        "update_id": 900_000,
+        "message": {
+            "message_id": 900_000,
+            "date": 1_800_000_000,
+            "chat": {"id": ann.id, "type": "private", "first_name": "Ann"},
+            "from": {"id": ann.id, "is_bot": False, "first_name": "Ann", "language_code": "en"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+    async with shop.uow() as uow:
+        await uow.begin_write()
+        assert await uow.updates.keep(shop.bot.id, [(900_000, json.dumps(left))]) == {900_000}
+        await uow.commit()
+    started = shop.dp.start_polling(shop.bot, handle_signals=False, polling_timeout=1)
+    shop.polling = asyncio.create_task(started)
+    await ann.wait_for(text="How to order")
+    await until(lambda: inbox_is_empty(shop), "the update leaves the inbox once handled")
+    async with shop.uow() as uow:
+        assert await uow.updates.handled(shop.bot.id, 900_000)
