@@ -118,7 +118,8 @@ class ReadOnlyUpdates:
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
-    """One unit of work per update. An update handled before (a redelivery) is dropped; otherwise its
+    """One unit of work per update. An update handled before (a redelivery) is dropped (unless polling's
+    inbox found it new: ``update_is_new``, it was never taken before); otherwise its
     sender is read as a customer with their staff ``role`` ("owner", "staff" or None, for the staff
     routers' filter), a first contact registered, and the unit of work told which update it handles:
     the update is recorded as handled in the transaction that commits its effects
@@ -153,7 +154,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         if user is not None and user.is_bot:
             user = None
         async with UnitOfWork(self.session_factory) as uow:
-            if key is not None and await uow.updates.handled(*key):
+            if key is not None and not data.get("update_is_new") and await uow.updates.handled(*key):
                 log.info("update %s was handled before; dropped", key[1])
                 return None
             language = self.config.default_language

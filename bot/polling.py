@@ -5,10 +5,10 @@ aiogram's polling moves ``getUpdates``' offset past each update as soon as it ha
 handler runs: a process that dies then has confirmed updates it never handled, and Telegram does not
 send them again (a "Place order" press, a ``successful_payment``: lost). Here each poll's updates are
 first written to the inbox (``update_inbox``, one transaction for the poll); only then does the next
-poll's offset move past them. Each is deleted from the inbox once handled (a group commit). A start
-handles what is left in the inbox before it polls; the record of handled updates
+poll's offset move past them. Once handled and confirmed, they are deleted in a later poll's
+transaction. A start handles what is left in the inbox before it polls; the record of handled updates
 (``storage.uow.UnitOfWork.handle``) drops those whose effects had committed. A crash before the inbox
-commit leaves the updates unconfirmed at Telegram: they come again.
+commit leaves the updates unconfirmed at Telegram: they come again, and are new to the inbox.
 
 If the inbox cannot be written (the database is away), the offset stays: Telegram keeps the updates
 and they are polled again, after a back-off, until the database is back.
@@ -32,7 +32,6 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.group_commit import GroupCommit
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("orderbot")
@@ -40,35 +39,56 @@ DRAIN_SECONDS = 10.0  # on a graceful stop, how long the updates being handled m
 
 
 class Inbox:
-    """The updates of one bot taken from Telegram and not yet handled, in the database."""
+    """The updates of one bot taken from Telegram and not yet handled, in the database.
+
+    An update is deleted once it is handled and Telegram has been told it was received (a poll's offset
+    past it): in the transaction that keeps the next poll's updates, so handling an update costs no
+    write of its own here. So an update Telegram may still send again is always in the inbox, and one
+    that ``keep`` finds new was never taken before (its handler need not look for a record of it).
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], bot: Bot) -> None:
         self.session_factory, self.bot = session_factory, bot
-        self.done: GroupCommit[int] = GroupCommit(session_factory, self._delete)
+        self.running: set[int] = set()
+        self.forgotten_below: int | None = None  # the inbox holds no update of a lower id that is done
 
     async def left(self) -> list[Update]:
-        """What a process before this one took and did not finish, oldest first."""
+        """What a process before this one took and did not finish (or finished, and did not yet delete),
+        oldest first."""
         async with UnitOfWork(self.session_factory) as uow:
             payloads = await uow.updates.left_in_inbox(self.bot.id)
         return [Update.model_validate_json(p, context={"bot": self.bot}) for p in payloads]
 
-    async def keep(self, updates: Sequence[Update]) -> list[Update]:
-        """Write the updates in one transaction; those that were not in the inbox already."""
+    async def keep(self, updates: Sequence[Update], confirmed_below: int | None) -> list[Update]:
+        """In one transaction: write the updates, and delete those handled whose ids are below
+        ``confirmed_below`` (the offset of the poll that brought these). The updates that were new."""
+        below = self._deletable(confirmed_below)
+        if not updates and below is None:
+            return []
         rows = [(u.update_id, u.model_dump_json(by_alias=True, exclude_unset=True)) for u in updates]
         async with UnitOfWork(self.session_factory) as uow:
             await uow.begin_write()
-            new = await uow.updates.keep(self.bot.id, rows)
+            if below is not None:
+                await uow.updates.out_of_inbox(self.bot.id, below)
+            new = await uow.updates.keep(self.bot.id, rows) if rows else set()
             await uow.commit()
+        if below is not None:
+            self.forgotten_below = below
         return [u for u in updates if u.update_id in new]
 
-    async def finish(self, update_id: int) -> None:
-        try:
-            await self.done.add(update_id)
-        except Exception as error:  # noqa: BLE001 - handled; a start would find it and drop it as handled
-            log.warning("update %s was handled but stays in the inbox: %s", update_id, error)
+    def _deletable(self, confirmed_below: int | None) -> int | None:
+        if confirmed_below is None:
+            return None
+        below = min(min(self.running, default=confirmed_below), confirmed_below)
+        if self.forgotten_below is not None and below <= self.forgotten_below:
+            return None
+        return below
 
-    async def _delete(self, uow: UnitOfWork, update_ids: list[int]) -> None:
-        await uow.updates.out_of_inbox(self.bot.id, update_ids)
+    def take(self, update: Update) -> None:
+        self.running.add(update.update_id)
+
+    def finish(self, update: Update) -> None:
+        self.running.discard(update.update_id)
 
 
 class InboxDispatcher(Dispatcher):
@@ -95,16 +115,18 @@ class InboxDispatcher(Dispatcher):
         offset: int | None = None
         try:
             left = await inbox.left()
-            if left:
+            if left:  # kept, so Telegram may be told it has them: every lower id was kept or confirmed
                 log.info("handling %s update(s) a stopped process had taken", len(left))
-            await self._start_handling(bot, left, inbox, slots, kwargs)
+                offset = left[-1].update_id + 1
+            await self._start_handling(bot, left, inbox, slots, kwargs)  # each looked up: handled before?
+            new = {**kwargs, "update_is_new": True}
             log.info("polling for @%s (id %s)", me.username, bot.id)
             this = asyncio.current_task()
             while this is None or not this.cancelling():  # a cancellation the HTTP client swallowed: stop
                 poll = GetUpdates(offset=offset, timeout=polling_timeout, allowed_updates=allowed_updates)
                 try:
-                    updates = await bot(poll, **timeout)
-                    fresh = await inbox.keep(updates) if updates else []
+                    updates = await bot(poll, **timeout)  # confirms every update below the offset
+                    fresh = await inbox.keep(updates, confirmed_below=offset)
                 except Exception as error:  # noqa: BLE001 - Telegram or the database away: again, and again
                     if this is not None and this.cancelling():
                         break  # stopping: aiohttp may turn a poll's cancellation into a network error
@@ -118,10 +140,10 @@ class InboxDispatcher(Dispatcher):
                     continue
                 backoff.reset()
                 if updates:
-                    offset = updates[-1].update_id + 1  # confirmed by the next poll: they are kept
-                await self._start_handling(bot, fresh, inbox, slots, kwargs)
+                    offset = updates[-1].update_id + 1  # they are kept: the next poll confirms them
+                await self._start_handling(bot, fresh, inbox, slots, new)
         finally:
-            await self._drain(bot, offset)
+            await self._drain(bot, inbox, offset)
 
     async def _start_handling(
         self,
@@ -133,6 +155,7 @@ class InboxDispatcher(Dispatcher):
     ) -> None:
         for update in updates:
             await slots.acquire()
+            inbox.take(update)
             task = asyncio.create_task(self._handle_and_finish(bot, update, inbox, slots, kwargs))
             self._handle_update_tasks.add(task)
             task.add_done_callback(self._handle_update_tasks.discard)
@@ -142,14 +165,14 @@ class InboxDispatcher(Dispatcher):
     ) -> None:
         try:
             await self._process_update(bot=bot, update=update, **kwargs)  # logs what a handler raised
-            await inbox.finish(update.update_id)
+            inbox.finish(update)
         finally:
             slots.release()
 
-    async def _drain(self, bot: Bot, offset: int | None) -> None:
-        """Stopping: let the updates being handled finish (a while), and confirm the last poll's updates
-        so a restart does not get them again. What is still running stays in the inbox: a start handles
-        it."""
+    async def _drain(self, bot: Bot, inbox: Inbox, offset: int | None) -> None:
+        """Stopping: let the updates being handled finish (a while), confirm the last poll's updates to
+        Telegram, and delete what is handled from the inbox. What is still running stays there: a start
+        handles it."""
         running = [task for task in self._handle_update_tasks if not task.done()]
         if running:
             await asyncio.wait(running, timeout=DRAIN_SECONDS)
@@ -157,5 +180,6 @@ class InboxDispatcher(Dispatcher):
             return
         try:  # confirms every update below the offset; the one it may return stays unconfirmed
             await bot(GetUpdates(offset=offset, limit=1, timeout=0), request_timeout=5)
+            await inbox.keep([], confirmed_below=offset)
         except Exception as error:  # noqa: BLE001 - they come back after the restart and are dropped there
             log.warning("could not confirm the last updates on stopping: %s", error)

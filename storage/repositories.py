@@ -146,7 +146,7 @@ _INBOX_LEFT = (
     select(_INBOX.c.payload).where(_INBOX.c.bot_id == bindparam("bot_id")).order_by(_INBOX.c.update_id)
 )
 _OUT_OF_INBOX = delete(_INBOX).where(
-    _INBOX.c.bot_id == bindparam("bot_id"), _INBOX.c.update_id.in_(bindparam("update_ids", expanding=True))
+    _INBOX.c.bot_id == bindparam("bot_id"), _INBOX.c.update_id < bindparam("below")
 )
 
 
@@ -186,8 +186,9 @@ class UpdateRepository(Repository):
         """The updates in the inbox (JSON), oldest first."""
         return list((await self.session.execute(_INBOX_LEFT, {"bot_id": bot_id})).scalars())
 
-    async def out_of_inbox(self, bot_id: int, update_ids: list[int]) -> None:
-        await self.session.execute(_OUT_OF_INBOX, {"bot_id": bot_id, "update_ids": update_ids})
+    async def out_of_inbox(self, bot_id: int, below: int) -> None:
+        """Delete the inbox's updates whose ids are below ``below``."""
+        await self.session.execute(_OUT_OF_INBOX, {"bot_id": bot_id, "below": below})
 
 
 _CUSTOMER = select(Customer).where(Customer.telegram_id == bindparam("telegram_id"))
