@@ -14,6 +14,7 @@ class Checkout(StatesGroup):
 
 class Browsing(StatesGroup):
     quantity = State()  # typing a quantity for a product
+    search = State()  # typing what to search for
 
 
 class Broadcasting(StatesGroup):

@@ -264,22 +264,42 @@ async def product_close(callback: CallbackQuery) -> None:
 async def search_command(
     message: Message, command: CommandObject, t: Texts, uow: UnitOfWork, state: FSMContext, config: ShopConfig
 ) -> None:
-    query = (command.args or "").strip()[:100]
+    query = (command.args or "").strip()
     if not query:
+        await state.set_state(Browsing.search)  # the next text is what to look for
         await message.answer(t("catalog.search_prompt"))
         return
-    await state.update_data(search=query)
-    page = await catalog.browse(uow, ProductQuery(text=query), 0, config.page_size)
-    await message.answer(
-        t("catalog.search_results", query=query, page=page), reply_markup=keyboards.search_results(t, page)
-    )
+    await _search(message, query, t, uow, state, config)
 
 
 @router.callback_query(MenuCb.filter(F.to == Menu.search))
-async def search_pressed(callback: CallbackQuery, t: Texts) -> None:
+async def search_pressed(callback: CallbackQuery, t: Texts, state: FSMContext) -> None:
     await callback.answer()
     if isinstance(callback.message, Message):
+        await state.set_state(Browsing.search)
         await callback.message.answer(t("catalog.search_prompt"))
+
+
+@router.message(Browsing.search, F.text)
+async def search_typed(
+    message: Message, t: Texts, uow: UnitOfWork, state: FSMContext, config: ShopConfig
+) -> None:
+    if another_request(message, t):  # a command or a menu tap ends the question and is done as asked
+        await state.clear()
+        raise SkipHandler
+    await _search(message, message.text or "", t, uow, state, config)
+
+
+async def _search(
+    message: Message, query: str, t: Texts, uow: UnitOfWork, state: FSMContext, config: ShopConfig
+) -> None:
+    query = " ".join(query.split())[:100]
+    await state.update_data(search=query)
+    page = await catalog.browse(uow, ProductQuery(text=query), 0, config.page_size)
+    await state.set_state(None if page.total else Browsing.search)  # nothing found: the next word is tried
+    await message.answer(
+        t("catalog.search_results", query=query, page=page), reply_markup=keyboards.search_results(t, page)
+    )
 
 
 @router.callback_query(SearchCb.filter())

@@ -141,6 +141,29 @@ async def test_search_and_inline_mode(shop: Shop) -> None:
     assert button["url"].endswith("?start=p_3")
 
 
+async def test_the_search_button_asks_and_the_next_text_is_the_search(shop: Shop) -> None:
+    ann = await shop.started()
+    await ann.press_reply("🛍 Catalog")
+    catalog = await ann.wait_for(text="Catalog")
+    await ann.press("🔎 Search", message_id=catalog["message_id"])
+    await ann.wait_for(text="What are you looking for?")
+    await ann.send("  mint  ")
+    await ann.wait_for(text="Results for “mint”")
+    await ann.send("mint")  # the question was answered: a word now is not a search
+    await ann.wait_for(text="I did not understand")
+    await ann.send("/search")
+    await ann.wait_for(text="What are you looking for?")
+    await ann.send("zzzz")
+    await ann.wait_for(text="Nothing found. Send another word")
+    await ann.send("Chai")  # after nothing found, the next word is tried
+    chai = await ann.wait_for(text="Results for “Chai”")
+    assert "1 product" in chai["text"]
+    await ann.send("/search")
+    await ann.wait_for(text="What are you looking for?")
+    await ann.press_reply("🛒 Cart")  # a menu tap ends the question and does what it says
+    await ann.wait_for(text="Your cart is empty")
+
+
 async def test_search_pages_the_card_closes_and_missing_things_are_explained(shop: Shop) -> None:
     ann = await shop.started()
     await ann.send("/search")
