@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from markupsafe import Markup
 
 from shop.errors import DomainError
 
@@ -39,16 +40,26 @@ async def show(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup 
         await message.answer(text, reply_markup=markup)
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
+def untagged(text: str) -> str:
+    """A rendered message as plain text: no tags, entities decoded, its lines kept (without the blank
+    ones and the spaces at their ends)."""
+    lines = (line.strip() for line in html.unescape(_TAG.sub("", text)).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def plain(text: str, limit: int = ALERT_LIMIT) -> str:
-    """A rendered message as plain text for a callback answer: no tags, entities decoded."""
-    return clip(Markup(text).striptags(), limit)
+    """A rendered message as plain text for a callback answer (a pop-up keeps its line breaks)."""
+    return clip(untagged(text), limit)
 
 
 async def explain(event: Message | CallbackQuery, t: Texts, error: DomainError) -> None:
     """Tell the customer, kindly, why that did not work."""
     text = t("errors.error", code=error.code, params=_shortened(error.params))
     if isinstance(event, CallbackQuery):
-        if utf16_len(Markup(text).striptags()) <= ALERT_LIMIT:
+        if utf16_len(untagged(text)) <= ALERT_LIMIT:
             await event.answer(plain(text), show_alert=True)
             return
         await event.answer()

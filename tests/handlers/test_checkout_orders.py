@@ -252,7 +252,11 @@ async def test_out_of_stock_at_the_last_moment(shop: Shop) -> None:
     await bob.wait_for(text="is placed")
     refusal = await ann.press("✅ Place order")
     assert refusal["show_alert"] and "do not have enough" in refusal["text"]
-    assert "Lemon cake: you wanted 1, 0 left" in refusal["text"] and "Your cart is kept" in refusal["text"]
+    assert refusal["text"].splitlines() == [  # the pop-up keeps the message's lines
+        "Sorry, we do not have enough:",
+        "• Lemon cake: you wanted 1, 0 left",
+        "Your cart is kept; change the quantity and try again.",
+    ]
     assert await order_rows(shop, ann) == []
     async with shop.uow() as u:
         assert (await u.catalog.by_sku("CAKE-1")).stock == 0

@@ -168,7 +168,7 @@ async def test_a_broadcast_reaches_opted_in_customers_and_reports_progress(shop:
     await owner.press("📣 Send", message_id=confirm["message_id"])
     done = await owner.wait_for(text="is done", timeout=20)
     assert done["message_id"] == confirm["message_id"]  # one message, edited as it went
-    assert "sent: 1" in done["text"] and "unreachable: 1" in done["text"] and "failed: 0" in done["text"]
+    assert "sent: 1 · ⚠ failed: 0 · 🚫 unreachable: 1\nof 2 customers" in done["text"]
     got = [m["text"] for m in await ann.bot_messages() if "scones" in (m.get("text") or "")]
     assert got == ["Fresh <scones> & jam today 🍰"]
     for user in (cat, dan):
@@ -187,7 +187,7 @@ async def test_a_broadcast_with_a_photo_and_a_customer_cannot_start_one(shop: Sh
     await owner.wait_for(lambda m: "photo" in m and m.get("caption") == "New menu & prices")
     await owner.wait_for(text="Who should get it?")
     await owner.press("everyone opted in")
-    await owner.wait_for(text="Send it to 1 customers")
+    await owner.wait_for(text="Send it to 1 customer (")
     await owner.press("📣 Send")
     await owner.wait_for(text="is done", timeout=20)
     photo: Any = await ann.wait_for(lambda m: "photo" in m and "New menu" in m.get("caption", ""))
@@ -238,7 +238,7 @@ async def test_a_broadcast_keeps_the_formatting_staff_gave_it(shop: Shop) -> Non
     assert preview["text"] == text and formatting(preview) == expected
     await owner.wait_for(text="Who should get it?")
     await owner.press("everyone opted in")
-    await owner.wait_for(text="Send it to 1 customers")
+    await owner.wait_for(text="Send it to 1 customer (")
     await owner.press("📣 Send")
     await owner.wait_for(text="is done", timeout=20)
     got = await ann.wait_for(text="Weekend sale")
@@ -250,7 +250,7 @@ async def test_a_broadcast_keeps_the_formatting_staff_gave_it(shop: Shop) -> Non
     )
     await owner.wait_for(text="Who should get it?")
     await owner.press("everyone opted in")
-    await owner.wait_for(text="Send it to 1 customers")
+    await owner.wait_for(text="Send it to 1 customer (")
     await owner.press("📣 Send")
     photo = await ann.wait_for(lambda m: "photo" in m and "New" in m.get("caption", ""))
     assert photo["caption"] == "New <menu>" and formatting(photo) == [("underline", "<menu>", None)]
@@ -264,7 +264,7 @@ async def test_a_send_button_left_after_cancel_sends_nothing(shop: Shop) -> None
     await owner.send("Closed today")
     await owner.wait_for(text="Who should get it?")
     await owner.press("everyone opted in")
-    await owner.wait_for(text="Send it to 1 customers")
+    await owner.wait_for(text="Send it to 1 customer (")
     await owner.send("/cancel")
     await owner.wait_for(text="nothing is in progress now")
     answer = await owner.press("📣 Send")
