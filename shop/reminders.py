@@ -5,7 +5,7 @@ Every job is safe to run twice or late: what it queues carries a dedupe key.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -84,6 +84,7 @@ async def _with_staff(uow: UnitOfWork, orders: list[Order]) -> set[int]:
     return {order.id for order in orders if order.receipt_file_id is not None or order.id in with_money}
 
 
+DIGEST_GRACE = timedelta(hours=1)  # a digest is sent at DIGEST_TIME, or this long after (a restart)
 CART_LOOKBACK = timedelta(days=7)  # after a long downtime, carts older than this are not worth a reminder
 
 
@@ -111,18 +112,29 @@ async def remind_carts(uow: UnitOfWork, config: ShopConfig, now: datetime) -> in
     return queued
 
 
+def _digest_day(local: datetime, at: time) -> date | None:
+    """The day whose digest is due at ``local`` (shop time): from ``at`` to ``DIGEST_GRACE`` after it."""
+    for day in (local.date(), local.date() - timedelta(days=1)):  # 23:30's grace runs past midnight
+        due = datetime.combine(day, at, local.tzinfo)
+        if due <= local < due + DIGEST_GRACE:
+            return day
+    return None
+
+
 async def daily_digest(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
-    """At ``digest_time`` shop time, once a day: yesterday's revenue and orders, and what waits for staff."""
+    """At ``digest_time`` shop time (or within ``DIGEST_GRACE`` after it, when the bot was down), once a
+    day: yesterday's revenue and orders, and what waits for staff."""
     if config.digest_time is None or not config.staff_recipients:
         return 0
     zone = ZoneInfo(config.timezone)
     local = now.astimezone(zone)
-    if local.time() < config.digest_time:
-        return 0
-    key = f"digest:{local.date().isoformat()}"
+    day = _digest_day(local, config.digest_time)
+    if day is None:
+        return 0  # not its time: a digest missed while the bot was down is not sent in the night
+    key = f"digest:{day.isoformat()}"
     if await uow.outbox.by_key(f"{key}:to:{config.staff_recipients[0]}") is not None:
         return 0  # already queued today
-    start = datetime.combine(local.date() - timedelta(days=1), time.min, zone)
+    start = datetime.combine(day - timedelta(days=1), time.min, zone)
     end = start + timedelta(days=1)
     payments = [p for p in await uow.payments.verified_since(start) if (p.decided_at or p.created_at) < end]
     orders = [o for o in await uow.orders.placed_since(start) if o.created_at < end and o.status in PURCHASED]

@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -184,7 +185,8 @@ async def two_workers_run_the_shop(sandbox: SandboxServer, tmp_path: Path, kill_
             database_url,
             REDIS_URL=os.environ["TEST_REDIS_URL"],
             ADMIN_IDS=str(owner.id),
-            DIGEST_TIME="00:00",  # due at once: both workers' clocks try, the staff get one digest
+            TIMEZONE="UTC",  # the digest is due now: both workers' clocks try, the staff get one
+            DIGEST_TIME=(datetime.now(UTC) - timedelta(minutes=1)).strftime("%H:%M"),
             THROTTLE_BURST="40",
         )
         (tmp_path / "catalog.csv").write_text(CATALOG)

@@ -281,8 +281,12 @@ async def test_the_digest_goes_once_a_day_at_its_time_with_yesterdays_figures(uo
             context["pending_payments"] == 1 and context["waiting"] == 1
         )  # the paid one; the other waits for /verify
         assert [p["sku"] for p in context["low_stock"]] == ["LOW"]
-        clock.move_to(datetime(2026, 11, 22, 23, 0, tzinfo=UTC))  # next day, late after downtime
+        clock.move_to(datetime(2026, 11, 22, 23, 52, tzinfo=UTC))  # the next day, started late at night
+        async with uow() as u:
+            assert await daily_digest(u, DIGEST, utcnow()) == 0  # "Good morning" at 23:52: never
+        clock.move_to(datetime(2026, 11, 23, 9, 40, tzinfo=UTC))  # back after a restart, within the hour
         async with uow() as u:
             await daily_digest(u, DIGEST, utcnow())
-        assert [r.context["day"] for r in await outbox(uow, "digest")].count("2026-11-21") == 2
+        days = [r.context["day"] for r in await outbox(uow, "digest")]
+        assert days.count("2026-11-21") == 0 and days.count("2026-11-22") == 2
         assert ShopConfig(digest_time=None).digest_time is None
