@@ -646,9 +646,7 @@ class CartRepository(Repository):
 _ORDER_WITH_DETAILS = select(Order).options(selectinload(Order.items), selectinload(Order.events))
 _ORDER_BY_TOKEN = _ORDER_WITH_DETAILS.where(Order.checkout_token == bindparam("token"))
 # Unpaid with a receipt to check, paid, in preparation, ready, or on the way.
-_NEEDS_ACTION = ((Order.status == "pending_payment") & Order.receipt_file_id.is_not(None)) | Order.status.in_(
-    ["paid", "preparing", "ready", "out_for_delivery"]
-)
+_NEEDS_ACTION = Order.status.in_(["pending_payment", "paid", "preparing", "ready", "out_for_delivery"])
 _ORDER_COUNT = select(func.count(Order.id)).where(Order.customer_id == bindparam("customer_id"))
 _CUSTOMER_ORDERS = (  # a page of the history shows each order's number, total and status: the orders alone
     select(Order)

@@ -305,6 +305,8 @@ async def test_queue_lists_what_needs_action(shop: Shop) -> None:
     owner = shop.owner
     await staff_says(owner, "/queue", "Nothing needs action")
     ann, number = await placed(shop)
+    queue = await staff_says(owner, "/queue", "Orders that need action")  # unpaid orders are not invisible
+    assert "awaiting payment" in queue["text"] and button_labels(queue)[0].startswith(f"#{number}")
     await ann.send_photo("receipt")
     await ann.wait_for(text="receipt is attached")
     queue = await staff_says(owner, "/queue", "Orders that need action")

@@ -260,7 +260,7 @@ async def test_a_broadcast_photo_with_a_long_caption_in_bold_reaches_everyone(sh
     await owner.send_photo(caption, caption_entities=bold)
     await owner.wait_for(text="Who should get it?")
     await owner.press("everyone opted in")
-    await owner.wait_for(text="Send it to 1 customers")
+    await owner.wait_for(text="Send it to 1 customer (")
     await owner.press("📣 Send")
     await owner.wait_for(text="is done", timeout=20)
     got = await ann.wait_for(lambda m: "photo" in m and "word000" in m.get("caption", ""))

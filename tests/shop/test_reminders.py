@@ -277,9 +277,8 @@ async def test_the_digest_goes_once_a_day_at_its_time_with_yesterdays_figures(uo
         assert sorted(r.chat_id for r in rows) == [1, 2]  # each owner, once
         context = rows[0].context
         assert context["day"] == "2026-11-20" and context["revenue_minor"] == 900 and context["orders"] == 1
-        assert (
-            context["pending_payments"] == 1 and context["waiting"] == 1
-        )  # the paid one; the other waits for /verify
+        assert context["pending_payments"] == 1  # the clerk's, waiting for /verify
+        assert context["waiting"] == 2  # the paid one, and the one awaiting payment
         assert [p["sku"] for p in context["low_stock"]] == ["LOW"]
         clock.move_to(datetime(2026, 11, 22, 23, 52, tzinfo=UTC))  # the next day, started late at night
         async with uow() as u:
