@@ -98,6 +98,13 @@ class ThrottleMiddleware(BaseMiddleware):
         return None
 
 
+class Outcome:
+    """How handling one update ended, for whoever feeds it (long polling, the webhook): given as
+    ``update_outcome``; ``UnitOfWorkMiddleware`` sets ``failed`` when its handler raised."""
+
+    failed = False
+
+
 class ReadOnlyUpdates:
     """Records, once handled, the updates that wrote nothing (a look at the cart, /help), so a copy
     Telegram delivers again is not answered twice. Updates that wrote are recorded with their effects
@@ -143,6 +150,11 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         done = self._running[key] = asyncio.Event()
         try:
             return await self._handle(handler, event, data, key)
+        except Exception:
+            outcome = data.get("update_outcome")  # long polling keeps the update to try it again
+            if outcome is not None:
+                outcome.failed = True
+            raise
         finally:
             del self._running[key]
             done.set()

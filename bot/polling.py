@@ -11,7 +11,10 @@ transaction. A start handles what is left in the inbox before it polls; the reco
 commit leaves the updates unconfirmed at Telegram: they come again, and are new to the inbox.
 
 If the inbox cannot be written (the database is away), the offset stays: Telegram keeps the updates
-and they are polled again, after a back-off, until the database is back.
+and they are polled again, after a back-off, until the database is back. An update whose handler
+failed (the database went away while it ran) stays in the inbox and is tried again a few times
+(``RETRY_AFTER``), then at the next start. A graceful stop lets the updates being handled finish
+(``DRAIN_SECONDS``); those still running or waiting for a free slot stay in the inbox.
 
 The seam: ``InboxDispatcher`` replaces aiogram's ``Dispatcher._polling`` (aiogram 3.31: its
 arguments and its ``_process_update`` and ``_handle_update_tasks``; pyproject bounds aiogram below 4);
@@ -34,8 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.uow import UnitOfWork
 
+from .middlewares import Outcome
+
 log = logging.getLogger("orderbot")
 DRAIN_SECONDS = 10.0  # on a graceful stop, how long the updates being handled may take to finish
+RETRY_AFTER = (10.0, 60.0, 300.0, 1800.0)  # seconds: an update whose handler failed is tried again
 
 
 class Inbox:
@@ -45,11 +51,16 @@ class Inbox:
     past it): in the transaction that keeps the next poll's updates, so handling an update costs no
     write of its own here. So an update Telegram may still send again is always in the inbox, and one
     that ``keep`` finds new was never taken before (its handler need not look for a record of it).
+
+    An update whose handler failed (the database away at that moment, say) is held: it stays in the
+    inbox and is tried again (``RETRY_AFTER``); what is still held when the process stops is tried at
+    the next start.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], bot: Bot) -> None:
         self.session_factory, self.bot = session_factory, bot
-        self.running: set[int] = set()
+        self.running: set[int] = set()  # taken and not done: being handled, or waiting for a slot
+        self.held: dict[int, int] = {}  # failed, to be tried again: the attempts so far
         self.forgotten_below: int | None = None  # the inbox holds no update of a lower id that is done
 
     async def left(self) -> list[Update]:
@@ -61,7 +72,8 @@ class Inbox:
 
     async def keep(self, updates: Sequence[Update], confirmed_below: int | None) -> list[Update]:
         """In one transaction: write the updates, and delete those handled whose ids are below
-        ``confirmed_below`` (the offset of the poll that brought these). The updates that were new."""
+        ``confirmed_below`` (the offset of the poll that brought these). The updates that were new,
+        counted as running from now."""
         below = self._deletable(confirmed_below)
         if not updates and below is None:
             return []
@@ -69,12 +81,14 @@ class Inbox:
         async with UnitOfWork(self.session_factory) as uow:
             await uow.begin_write()
             if below is not None:
-                await uow.updates.out_of_inbox(self.bot.id, below)
+                await uow.updates.out_of_inbox(self.bot.id, below, sorted(self.held))
             new = await uow.updates.keep(self.bot.id, rows) if rows else set()
             await uow.commit()
         if below is not None:
             self.forgotten_below = below
-        return [u for u in updates if u.update_id in new]
+        fresh = [u for u in updates if u.update_id in new]
+        self.take(fresh)
+        return fresh
 
     def _deletable(self, confirmed_below: int | None) -> int | None:
         if confirmed_below is None:
@@ -84,11 +98,19 @@ class Inbox:
             return None
         return below
 
-    def take(self, update: Update) -> None:
-        self.running.add(update.update_id)
+    def take(self, updates: Sequence[Update]) -> None:
+        self.running.update(u.update_id for u in updates)
 
     def finish(self, update: Update) -> None:
         self.running.discard(update.update_id)
+        if self.held.pop(update.update_id, None) is not None:
+            self.forgotten_below = None  # its row is below what was deleted: the next poll deletes it
+
+    def hold(self, update: Update) -> int:
+        """The update's handler failed: kept in the inbox; how many times it has failed."""
+        self.running.discard(update.update_id)
+        attempts = self.held[update.update_id] = self.held.get(update.update_id, 0) + 1
+        return attempts
 
 
 class InboxDispatcher(Dispatcher):
@@ -106,6 +128,7 @@ class InboxDispatcher(Dispatcher):
         **kwargs: Any,
     ) -> None:
         inbox = Inbox(self["session_factory"], bot)
+        self._retries: set[asyncio.Task[None]] = set()
         slots = asyncio.Semaphore(tasks_concurrency_limit or 100)
         backoff = Backoff(config=backoff_config or DEFAULT_BACKOFF_CONFIG)
         timeout = (
@@ -118,6 +141,7 @@ class InboxDispatcher(Dispatcher):
             if left:  # kept, so Telegram may be told it has them: every lower id was kept or confirmed
                 log.info("handling %s update(s) a stopped process had taken", len(left))
                 offset = left[-1].update_id + 1
+                inbox.take(left)
             await self._start_handling(bot, left, inbox, slots, kwargs)  # each looked up: handled before?
             new = {**kwargs, "update_is_new": True}
             log.info("polling for @%s (id %s)", me.username, bot.id)
@@ -155,7 +179,6 @@ class InboxDispatcher(Dispatcher):
     ) -> None:
         for update in updates:
             await slots.acquire()
-            inbox.take(update)
             task = asyncio.create_task(self._handle_and_finish(bot, update, inbox, slots, kwargs))
             self._handle_update_tasks.add(task)
             task.add_done_callback(self._handle_update_tasks.discard)
@@ -163,16 +186,48 @@ class InboxDispatcher(Dispatcher):
     async def _handle_and_finish(
         self, bot: Bot, update: Update, inbox: Inbox, slots: asyncio.Semaphore, kwargs: dict[str, Any]
     ) -> None:
-        try:
-            await self._process_update(bot=bot, update=update, **kwargs)  # logs what a handler raised
-            inbox.finish(update)
+        outcome = Outcome()
+        try:  # aiogram logs what a handler raised; the unit of work tells the outcome
+            await self._process_update(bot=bot, update=update, update_outcome=outcome, **kwargs)
         finally:
             slots.release()
+        if not outcome.failed:
+            inbox.finish(update)
+            return
+        attempts = inbox.hold(update)
+        if attempts > len(RETRY_AFTER):
+            log.error(
+                "update %s failed %s times; it is tried again at the next start", update.update_id, attempts
+            )
+            return
+        delay = RETRY_AFTER[attempts - 1]
+        log.warning("update %s failed; tried again in %.0f s", update.update_id, delay)
+        retry = asyncio.create_task(self._retry(bot, update, inbox, slots, kwargs, delay))
+        self._retries.add(retry)
+        retry.add_done_callback(self._retries.discard)
+
+    async def _retry(
+        self,
+        bot: Bot,
+        update: Update,
+        inbox: Inbox,
+        slots: asyncio.Semaphore,
+        kwargs: dict[str, Any],
+        delay: float,
+    ) -> None:
+        await asyncio.sleep(delay)
+        await slots.acquire()
+        again = {k: v for k, v in kwargs.items() if k != "update_is_new"}  # its record is looked up
+        task = asyncio.create_task(self._handle_and_finish(bot, update, inbox, slots, again))
+        self._handle_update_tasks.add(task)
+        task.add_done_callback(self._handle_update_tasks.discard)
 
     async def _drain(self, bot: Bot, inbox: Inbox, offset: int | None) -> None:
         """Stopping: let the updates being handled finish (a while), confirm the last poll's updates to
         Telegram, and delete what is handled from the inbox. What is still running stays there: a start
         handles it."""
+        for retry in list(self._retries):  # what is held stays in the inbox for the next start
+            retry.cancel()
         running = [task for task in self._handle_update_tasks if not task.done()]
         if running:
             await asyncio.wait(running, timeout=DRAIN_SECONDS)

@@ -3,7 +3,8 @@
 Each update is handled inside its request (tens of milliseconds), so Telegram gets 200 only once the
 work is committed; a worker that dies mid-update has answered nothing, and Telegram delivers it again
 (to any worker), where the record of handled updates, committed with the update's effects, makes a copy
-of one that got that far change nothing.
+of one that got that far change nothing. An update whose handler failed is answered 500: Telegram
+delivers it again.
 """
 
 from __future__ import annotations
@@ -21,8 +22,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.uow import UnitOfWork
 
 from .metrics import Metrics
+from .middlewares import Outcome
 
 log = logging.getLogger("orderbot.webhook")
+
+
+class RetriedOnFailure(SimpleRequestHandler):
+    """Answers Telegram only once the update is handled, as aiogram's handler does; but an update whose
+    handler failed (the database away at that moment) is answered 500, so Telegram delivers it again
+    later instead of it being lost. What it changed was rolled back; its record is looked up again."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        outcome = Outcome()
+        result: Any = await self.dispatcher.feed_webhook_update(
+            bot, await request.json(loads=bot.session.json_loads), update_outcome=outcome, **self.data
+        )
+        if outcome.failed:
+            return web.Response(status=500, text="the update failed; please send it again")
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 def webhook_path(url: str) -> str:
@@ -33,7 +50,7 @@ def create_web_app(
     bot: Bot, dp: Dispatcher, engine: AsyncEngine, secret: str, path: str, redis: Any | None = None
 ) -> web.Application:
     app = web.Application()
-    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=secret).register(app, path=path)
+    RetriedOnFailure(dp, bot, handle_in_background=False, secret_token=secret).register(app, path=path)
     setup_application(app, dp, bot=bot)
     metrics: Metrics = dp["metrics"]
 

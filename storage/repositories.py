@@ -186,8 +186,12 @@ class UpdateRepository(Repository):
         """The updates in the inbox (JSON), oldest first."""
         return list((await self.session.execute(_INBOX_LEFT, {"bot_id": bot_id})).scalars())
 
-    async def out_of_inbox(self, bot_id: int, below: int) -> None:
-        """Delete the inbox's updates whose ids are below ``below``."""
+    async def out_of_inbox(self, bot_id: int, below: int, keeping: list[int]) -> None:
+        """Delete the inbox's updates whose ids are below ``below``, but those in ``keeping``."""
+        if keeping:
+            statement = _OUT_OF_INBOX.where(_INBOX.c.update_id.not_in(keeping))
+            await self.session.execute(statement, {"bot_id": bot_id, "below": below})
+            return
         await self.session.execute(_OUT_OF_INBOX, {"bot_id": bot_id, "below": below})
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,6 +123,34 @@ async def test_the_webhook_checks_its_secret_and_reports_health_and_metrics(
             await asyncio.sleep(0.1)
     assert 'orderbot_updates_total{kind="message"}' in page and "orderbot_handler_seconds_bucket" in page
     assert "orderbot_outbox_backlog" in page and "orderbot_telegram_429_total" in page
+
+
+async def test_an_update_whose_handler_failed_is_delivered_again(
+    sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
+) -> None:
+    """The database fails while an update is handled: the webhook answers 500, so Telegram delivers the
+    update again, and once the database is back it is handled (once)."""
+    database = tmp_path / "shop.db"
+    worker = Worker(worker_env(tmp_path, sandbox, f"sqlite+aiosqlite:///{database}"), tmp_path, "worker")
+    await worker.start()
+    try:
+        await client.set_webhook_targets([f"{worker.url}/tg"])
+        with sqlite3.connect(database) as db:  # a new customer cannot be written, as with a full disk
+            db.execute(
+                "CREATE TRIGGER fail BEFORE INSERT ON customers BEGIN SELECT * FROM no_such_table; END"
+            )
+        bob = await client.create_user("Bob")
+        await bob.send("/start")
+        await bob.wait_for(text="something went wrong", timeout=20)
+        with sqlite3.connect(database) as db:
+            db.execute("DROP TRIGGER fail")
+        await bob.wait_for(text="Welcome", timeout=20)  # delivered again, and handled
+        with sqlite3.connect(database) as db:
+            assert db.execute(
+                "SELECT count(*) FROM customers WHERE telegram_id = ?", (bob.id,)
+            ).fetchone() == (1,)
+    finally:
+        await worker.stop()
 
 
 # --- two workers on PostgreSQL and Redis ------------------------------------------------------------
