@@ -97,17 +97,21 @@ class OutboxSender:
         return pace
 
     async def flush(self, limit: int = 200) -> int:
-        """Send what is due now, within the limits; returns how many were sent."""
-        async with self._lock:
-            own_429s = retry_429.set(False)  # a refused row goes back to the table (``_send``)
-            try:
+        """Send what is due now, within the limits; returns how many were sent.
+
+        Rounds overlap: one claims while others deliver, so a chat whose send is slow (up to
+        ``timeout``) holds up only its own later messages; while its row is leased, no round claims
+        that chat's next ones (``OutboxRepository.due``)."""
+        own_429s = retry_429.set(False)  # a refused row goes back to the table (``_send``)
+        try:
+            async with self._lock:  # one claim at a time in this process
                 due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
-                slots = asyncio.Semaphore(32)
-                chats = groupby(due, key=attrgetter("chat_id"))  # each chat's rows together (``_fair``)
-                sent = await asyncio.gather(*(self._deliver_in_order(list(rows), slots) for _, rows in chats))
-                return sum(sent)
-            finally:
-                retry_429.reset(own_429s)
+            slots = asyncio.Semaphore(32)
+            chats = groupby(due, key=attrgetter("chat_id"))  # each chat's rows together (``_fair``)
+            sent = await asyncio.gather(*(self._deliver_in_order(list(rows), slots) for _, rows in chats))
+            return sum(sent)
+        finally:
+            retry_429.reset(own_429s)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         """Take claimable rows for this worker: leased until they should long have been sent.

@@ -15,6 +15,7 @@ from bot.pacing import Pace
 from shop.notifications import notify_customer
 from storage.models import utcnow
 from tests.handlers.conftest import Shop
+from tests.handlers.test_checkout_orders import checkout_to_summary, fill_cart
 from tests.handlers.test_staff import placed, staff_says
 
 
@@ -285,3 +286,20 @@ async def test_a_send_that_times_out_is_retried_and_lands_at_least_once(shop: Sh
     await asyncio.sleep(2)  # the slow first attempt may still land: at least once, at most twice
     news = [m for m in await ann.bot_messages() if "news" in m.get("text", "")]
     assert 1 <= len(news) <= 2
+
+
+@pytest.mark.allow_bot_errors
+async def test_a_slow_chat_does_not_hold_up_another_chats_messages(shop: Shop) -> None:
+    ann, bob = await shop.started("Ann"), await shop.started("Bob")
+    for customer in (ann, bob):
+        await fill_cart(customer, 1, 1)
+        await checkout_to_summary(customer, delivery=False, notes=None)
+    await shop.client.add_fault("slow", method="editMessageText", chat_id=ann.id, delay=6)
+    await ann.press("✅ Place order")  # its confirmation (an edit, by the outbox) takes six seconds
+    await asyncio.sleep(0.5)
+    await bob.press("✅ Place order")
+    await bob.wait_for(text="is placed")  # before Ann hears of hers: not behind it
+    assert not [
+        m for m in await ann.bot_messages() if "is placed" in (m.get("text") or "")
+    ]
+    await ann.wait_for(text="is placed", timeout=15)
