@@ -218,6 +218,7 @@ class InboxDispatcher(Dispatcher):
         await asyncio.sleep(delay)
         await slots.acquire()
         again = {k: v for k, v in kwargs.items() if k != "update_is_new"}  # its record is looked up
+        again["update_attempt"] = inbox.held.get(update.update_id, 0) + 1  # apologised for once already
         task = asyncio.create_task(self._handle_and_finish(bot, update, inbox, slots, again))
         self._handle_update_tasks.add(task)
         task.add_done_callback(self._handle_update_tasks.discard)

@@ -8,11 +8,16 @@ from typing import Any
 from aiogram.filters.callback_data import CallbackData
 from pydantic_core import PydanticUndefined
 
+INT64 = range(-(2**63), 2**63)  # what a database column of ids holds
+
 
 class Lasting:
     """Callback data that gains fields over time (mixed in before ``CallbackData``). A button sent before
     a field was added carries data shorter by the fields added since; it is read with their defaults,
-    not refused as out of date. So a field is added last, with a default."""
+    not refused as out of date. So a field is added last, with a default.
+
+    A number no database id can be (a forged button's 25 digits) makes the data unreadable, like any
+    other malformed data: the press is answered as a stale button."""
 
     @classmethod
     def unpack(cls, value: str) -> Any:
@@ -21,7 +26,11 @@ class Lasting:
         given = value.count(separator)
         if given < len(fields) and all(field.default is not PydanticUndefined for field in fields[given:]):
             value += "".join(separator + _packed(field.default) for field in fields[given:])
-        return super().unpack(value)  # type: ignore[misc]
+        data = super().unpack(value)  # type: ignore[misc]
+        for number in data.__dict__.values():
+            if type(number) is int and number not in INT64:
+                raise ValueError(f"{number} is out of range")
+        return data
 
 
 def _packed(default: Any) -> str:

@@ -27,11 +27,14 @@ async def unknown_button(callback: CallbackQuery, t: Texts) -> None:
 
 
 @router.errors()
-async def unexpected_error(event: ErrorEvent, renderer: Renderer) -> None:
-    """Log the traceback under a short reference; tell the user we are sorry and give them that reference."""
+async def unexpected_error(event: ErrorEvent, renderer: Renderer, update_attempt: int = 1) -> None:
+    """Log the traceback under a short reference; tell the user we are sorry and give them that reference
+    (once: an update tried again, ``update_attempt`` > 1, is only logged)."""
     reference = secrets.token_hex(4).upper()
     update = event.update
     log.exception("unhandled error %s in update %s", reference, update.update_id, exc_info=event.exception)
+    if update_attempt > 1:
+        return
     user = update.event.from_user if hasattr(update.event, "from_user") else None
     language = (user.language_code or "en")[:2] if user else "en"
     text = renderer.render(

@@ -299,7 +299,5 @@ async def test_a_slow_chat_does_not_hold_up_another_chats_messages(shop: Shop) -
     await asyncio.sleep(0.5)
     await bob.press("✅ Place order")
     await bob.wait_for(text="is placed")  # before Ann hears of hers: not behind it
-    assert not [
-        m for m in await ann.bot_messages() if "is placed" in (m.get("text") or "")
-    ]
+    assert not [m for m in await ann.bot_messages() if "is placed" in (m.get("text") or "")]
     await ann.wait_for(text="is placed", timeout=15)

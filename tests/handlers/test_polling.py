@@ -65,7 +65,7 @@ async def test_an_update_is_kept_until_handled_and_confirmed_once_kept(shop: Sho
     await until(answering, "the bot answers /help (slowly)")
     # Its handler is running: Telegram was told it was received (a poll went by), and the database has it.
     await until(lambda: pending_is(shop, 0), "the update is confirmed to Telegram")
-    assert len(await in_inbox(shop)) == 1  # a crash now: the next start handles it
+    assert await in_inbox(shop)  # a crash now: the next start handles it (and /start, if not deleted yet)
     await ann.wait_for(text="How to order")
     await until(lambda: inbox_is_empty(shop), "the handled update leaves the inbox")
 
