@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -104,3 +105,23 @@ def test_point_counts_read_right_in_russian_below_zero_too() -> None:
         "⭐ 2 балла, потраченные на заказ №7, вернулись на счёт. 1 балл, начисленный за заказ №7"
     )
     assert "Новые баллы сначала покроют этот минус." in text
+
+
+def test_every_count_a_customer_or_owner_reads_takes_its_plural_form() -> None:
+    """ "Use 1 points", "Send it to 1 customers", "из 1 покупателей": counts go through plural forms."""
+    renderer = Renderer(ShopConfig(currency="USD"))
+    cases = [
+        ("labels.use_points", {"points": 1}, "en", "Use 1 point"),
+        ("labels.use_points", {"points": 2}, "en", "Use 2 points"),
+        ("labels.use_points", {"points": 1}, "ru", "Списать 1 балл"),
+        ("labels.use_points", {"points": 3}, "ru", "Списать 3 балла"),
+        ("labels.use_points", {"points": 11}, "ru", "Списать 11 баллов"),
+        ("labels.audience_name", {"audience": "recent-1"}, "en", "bought in the last 1 day"),
+        ("labels.audience_name", {"audience": "recent-30"}, "ru", "покупали за последние 30 дней"),
+        ("notify.points_expiring", {"points": 1, "on": datetime(2027, 1, 1, tzinfo=UTC)}, "en", "1 of your"),
+        ("notify.points_earned", {"number": 4, "points": 1, "balance": 1}, "en", "You earned 1 point with"),
+        ("staff.broadcast_confirm", {"audience": "all", "count": 1}, "ru", "Отправить 1 покупателю"),
+    ]
+    for template, context, language, expected in cases:
+        text = renderer.render(template, language, **context)
+        assert expected in text, (template, language, text)
