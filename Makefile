@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/orderbot demo
+PORT ?= 8081
+demo: $(STAMP)  ## make demo PORT=8082 when 8081 is taken
+	$(BIN)/orderbot demo --port $(PORT)
 
 sandbox: $(STAMP)
 	$(BIN)/orderbot sandbox

@@ -11,7 +11,7 @@ from storage.uow import UnitOfWork
 
 from .app import set_commands
 from .demo import load_demo_catalog
-from .runner import poll, prepare
+from .runner import StartupError, poll, prepare
 from .settings import Settings
 
 log = logging.getLogger("orderbot")
@@ -19,7 +19,15 @@ log = logging.getLogger("orderbot")
 
 async def run_demo(settings: Settings, host: str, port: int) -> None:
     token = settings.bot_token.get_secret_value()
-    async with SandboxServer(host, port, tokens=[token]) as sandbox:
+    sandbox = SandboxServer(host, port, tokens=[token])
+    try:
+        await sandbox.start()
+    except OSError as error:
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}): is a demo running already? "
+            f"Stop it, or choose another port: make demo PORT={port + 1}"
+        ) from error
+    async with sandbox:
         settings = settings.model_copy(update={"telegram_api_url": sandbox.url})
         parts = await prepare(settings)
         bot, dp = parts.bot, parts.dp

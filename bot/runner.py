@@ -38,9 +38,21 @@ class Parts:
         await self.engine.dispose()
 
 
+class StartupError(Exception):
+    """The bot cannot start for a reason outside it (a database or Telegram it cannot reach): one line
+    naming the setting and what to do, printed instead of a traceback (``orderbot --debug`` shows it)."""
+
+
 async def prepare(settings: Settings) -> Parts:
     engine = create_engine(settings.database_url)
-    await upgrade(engine)  # the SQLite file is created and brought up to date on first start
+    try:
+        await upgrade(engine)  # the SQLite file is created and brought up to date on first start
+    except Exception as error:
+        await engine.dispose()
+        raise StartupError(
+            f"setting DATABASE_URL: cannot open the database ({_short(error)}); check that it is running "
+            "and reachable, and the URL"
+        ) from error
     session_factory = create_session_factory(engine)
     redis = None
     if settings.redis_url:
@@ -65,11 +77,34 @@ async def poll(bot: Bot, dp: Dispatcher, settings: Settings, timeout: int) -> No
     )
 
 
+async def introduce(bot: Bot, settings: Settings) -> Any:
+    """The bot as Telegram knows it, or a ``StartupError`` saying why Telegram cannot be asked."""
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
+    try:
+        return await bot.get_me()
+    except TelegramUnauthorizedError as error:
+        raise StartupError(
+            "setting BOT_TOKEN: Telegram does not know this token; copy it again from @BotFather"
+        ) from error
+    except TelegramNetworkError as error:
+        raise StartupError(
+            f"cannot reach Telegram at {settings.telegram_api_url} ({_short(error)}); check the network, "
+            "or the setting TELEGRAM_API_URL"
+        ) from error
+
+
+def _short(error: BaseException) -> str:
+    """An exception in a few words: its last line, without SQLAlchemy's link to its docs."""
+    text = str(error).split("(Background on this error")[0].strip().splitlines()
+    return (text[-1] if text else type(error).__name__)[:200]
+
+
 async def run_polling(settings: Settings) -> None:
     parts = await prepare(settings)
     bot, dp = parts.bot, parts.dp
     try:
-        me = await bot.get_me()
+        me = await introduce(bot, settings)
         log.info("orderbot is @%s (id %s), polling %s", me.username, me.id, settings.telegram_api_url)
         await set_commands(bot, dp["renderer"])
         await bot.delete_webhook(drop_pending_updates=False)
@@ -87,7 +122,7 @@ async def run_webhook(settings: Settings) -> None:
     app = create_web_app(bot, dp, parts.engine, secret, webhook_path(settings.webhook_url), parts.redis)
     runner = web.AppRunner(app, access_log=None)
     try:
-        me = await bot.get_me()
+        me = await introduce(bot, settings)
         await set_commands(bot, dp["renderer"])
         await bot.set_webhook(
             settings.webhook_url,
@@ -96,7 +131,13 @@ async def run_webhook(settings: Settings) -> None:
             drop_pending_updates=False,
         )
         await runner.setup()
-        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        try:
+            await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        except OSError as error:
+            raise StartupError(
+                f"setting WEBHOOK_PORT: cannot listen on {settings.webhook_host}:{settings.webhook_port} "
+                f"({error.strerror}); is another process using it?"
+            ) from error
         log.info(
             "orderbot is @%s (id %s), webhook %s on port %s",
             me.username,

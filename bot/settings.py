@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -71,8 +72,28 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+            parts = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+            wrong = [part for part in parts if not part.lstrip("-").isdecimal()]
+            if wrong:
+                raise ValueError(
+                    f"Telegram user ids are numbers, separated by commas, like 12345678,87654321 "
+                    f"(not {wrong[0]!r})"
+                )
+            return [int(part) for part in parts]
         return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if token and not re.fullmatch(r"\d+:[\w-]+", token):
+            raise ValueError("not a bot token; it looks like 123456789:AAH..., as @BotFather gives it")
+        return SecretStr(token)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return check_database_url(value)
 
     @field_validator("payment_methods", mode="before")
     @classmethod
@@ -202,6 +223,32 @@ def parse_tiers(text: str) -> tuple[Tier, ...]:
     return tuple(tiers)
 
 
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def check_database_url(value: str) -> str:
+    """A database URL orderbot can use, or a ValueError saying what would be."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "like sqlite+aiosqlite:///./orderbot.db or postgresql+asyncpg://user:password@host/shop"
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; use one {example}") from None
+    backend = url.get_backend_name()
+    if backend not in DRIVERS:
+        raise ValueError(f"{backend} is not supported: use SQLite or PostgreSQL, {example}")
+    if url.drivername != DRIVERS[backend]:
+        fixed = url.set(drivername=DRIVERS[backend]).render_as_string(hide_password=False)
+        raise ValueError(f"use the async driver: {fixed}")
+    if backend == "sqlite" and url.database and url.database != ":memory:":
+        folder = Path(url.database).expanduser().absolute().parent
+        if not folder.is_dir():
+            raise ValueError(f"the folder {folder} does not exist: create it, or put the file elsewhere")
+    return value
+
+
 class SettingsError(SystemExit):
     """Raised at start with one line per bad setting, naming it and what it expects."""
 
@@ -211,7 +258,10 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.shop_config()
     except ValidationError as error:
-        lines = [f"setting {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()]
+        lines = [
+            f"setting {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        ]
         raise SettingsError("\n".join(lines)) from None
     except Exception as error:  # e.g. DELIVERY_FEE that is not an amount
         raise SettingsError(f"setting DELIVERY_FEE: expected an amount like 2.50 ({error})") from None

@@ -422,7 +422,11 @@ class SandboxServer:
         # waited for (aiohttp's default is a minute; a getUpdates of a bot that went away holds 20 s).
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError:  # the port is taken: nothing of this server is left open
+            await self.stop()
+            raise
         self.port = self._runner.addresses[0][1]
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,6 +125,14 @@ async def test_a_backup_taken_while_the_bot_runs_holds_its_last_commits(tmp_path
         ("PAYMENT_METHODS", "cash,barter", "setting PAYMENT_METHODS"),
         ("DELIVERY_FEE", "-2", "setting DELIVERY_FEE"),
         ("BOT_TOKEN", "", "setting BOT_TOKEN"),
+        ("BOT_TOKEN", "abc", "setting BOT_TOKEN: not a bot token"),
+        ("ADMIN_IDS", "bob", "setting ADMIN_IDS: Telegram user ids are numbers"),
+        ("DATABASE_URL", "notaurl", "setting DATABASE_URL: not a database URL"),
+        ("DATABASE_URL", "mysql://x", "setting DATABASE_URL: mysql is not supported"),
+        ("DATABASE_URL", "sqlite:///./plain.db", "use the async driver: sqlite+aiosqlite:///./plain.db"),
+        ("DATABASE_URL", "sqlite+aiosqlite:///./nowhere/x.db", "nowhere does not exist"),
+        ("DATABASE_URL", "postgresql+asyncpg://shop@127.0.0.1:9/shop", "setting DATABASE_URL: cannot open"),
+        ("TELEGRAM_API_URL", "http://127.0.0.1:9", "cannot reach Telegram at http://127.0.0.1:9"),
     ],
 )
 async def test_a_bad_setting_stops_the_bot_with_one_clear_line(
@@ -132,6 +141,20 @@ async def test_a_bad_setting_stops_the_bot_with_one_clear_line(
     env = {**environment(tmp_path), name: value}
     code, out, err = await run(orderbot("run"), env, tmp_path)
     assert code == 2 and expected in err and "Traceback" not in err, err
+    assert len([line for line in err.splitlines() if not line.startswith("{")]) == 1, err  # logs aside
+    if "cannot" in expected:  # not a setting's form, but what it points at: --debug tells the whole story
+        code, out, err = await run(orderbot("--debug", "run"), env, tmp_path)
+        assert code != 0 and "Traceback" in err
+
+
+async def test_a_second_demo_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = await run(orderbot("demo", "--port", str(port)), environment(tmp_path), tmp_path)
+    assert code == 2 and f"make demo PORT={port + 1}" in err and "Traceback" not in err, err
+    assert "Unclosed" not in err
 
 
 @pytest.mark.parametrize(
