@@ -27,7 +27,7 @@ async def run_demo(settings: Settings, host: str, port: int) -> None:
             f"cannot listen on {host}:{port} ({error.strerror or error}): is a demo running already? "
             f"Stop it, or choose another port: make demo PORT={port + 1}"
         ) from error
-    async with sandbox:
+    try:
         settings = settings.model_copy(update={"telegram_api_url": sandbox.url})
         parts = await prepare(settings)
         bot, dp = parts.bot, parts.dp
@@ -44,3 +44,5 @@ async def run_demo(settings: Settings, host: str, port: int) -> None:
             await poll(bot, dp, settings, timeout=10)
         finally:
             await parts.close()
+    finally:
+        await sandbox.stop()
