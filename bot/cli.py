@@ -75,6 +75,21 @@ def _settings(**overrides: object):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+def warnings(settings: Any) -> list[tuple[str, str]]:
+    """Settings a shop can run without, though customers or staff will miss something."""
+    found = []
+    if "transfer" in settings.payment_methods and not settings.bank_details.strip():
+        found.append(
+            (
+                "BANK_DETAILS",
+                "empty, and bank transfer is offered: customers who choose it get no account to pay",
+            )
+        )
+    if not settings.admin_ids:
+        found.append(("ADMIN_IDS", "empty: no owner gets new-order alerts or can verify payments"))
+    return found
+
+
 @app.command()
 def run(
     webhook: Annotated[
@@ -97,6 +112,8 @@ def run(
         typer.secho(f"setting {name}: {why}", fg=typer.colors.RED, err=True)
     if problems:
         raise typer.Exit(2)
+    for name, what in warnings(settings):
+        typer.secho(f"setting {name}: {what}", fg=typer.colors.YELLOW, err=True)
     _logging(settings.log_format)
     serve(run_webhook(settings) if webhook else run_polling(settings))
 

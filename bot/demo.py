@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from shop.catalog import CSV_COLUMNS, import_products_csv
+from storage.models import Staff
 from storage.uow import UnitOfWork
 
 CATALOG: dict[str, list[tuple[str, str, str, str]]] = {
@@ -106,6 +108,34 @@ def draw_photos(media_dir: Path) -> None:
         draw.text((320, 360), row["name"], font=font, fill="white", anchor="mm")
         draw.text((320, 415), row["category"], font=small, fill="white", anchor="mm")
         image.save(path, format="PNG")
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    telegram_id: int
+    first_name: str
+    username: str
+
+
+# The demo's staff, with ids of their own (customers of the web chat get 100000001 and up): switch to
+# them in the web chat's list to see the shop's side.
+DEMO_OWNER = DemoPerson(7_000_001, "Olga (owner)", "demo_owner")
+DEMO_EMPLOYEE = DemoPerson(7_000_002, "Eddie (employee)", "demo_employee")
+DEMO_SHOP = {  # settings a demo gets unless they were set: a shop that looks like one
+    "shop_name": "Corner Café",
+    "bank_details": "Demo Bank · IBAN GB00 DEMO 0000 1234 5678 · Corner Café Ltd",
+    "pickup_address": "12 Market Street, at the counter",
+}
+
+
+async def add_demo_staff(uow: UnitOfWork) -> None:
+    """The demo's employee on the team (the owner is one by ADMIN_IDS); nothing if already there."""
+    if await uow.staff.by_telegram_id(DEMO_EMPLOYEE.telegram_id) is None:
+        await uow.begin_write()
+        uow.staff.add(
+            Staff(telegram_id=DEMO_EMPLOYEE.telegram_id, role="staff", added_by=DEMO_OWNER.telegram_id)
+        )
+        await uow.commit()
 
 
 async def load_demo_catalog(uow: UnitOfWork, media_dir: Path, currency: str) -> bool:

@@ -352,11 +352,19 @@ class World:
         username: str | None = None,
         language_code: str | None = None,
         last_name: str | None = None,
+        user_id: int | None = None,
     ) -> UserRec:
-        user_id = next(self._user_ids)
+        """A simulated person; ``user_id`` chooses their id (one of the fixed people of a demo)."""
+        if user_id is None:
+            user_id = next(self._user_ids)
         user = UserRec(user_id, first_name, last_name, username, language_code, f"+1555{user_id % 10**7:07d}")
         self.users[user_id] = user
         return user
+
+    def skip_user_ids(self, up_to: int) -> None:
+        """New users get ids above ``up_to``: ids an earlier run gave out are not given again."""
+        following = next(self._user_ids)
+        self._user_ids = itertools.count(max(following, up_to + 1))
 
     def add_group(self, title: str, members: list[int], supergroup: bool = False) -> GroupRec:
         group_id = (

@@ -231,6 +231,9 @@ class CustomerRepository(Repository):
     async def get(self, customer_id: int) -> Customer | None:
         return await self._get(Customer, customer_id)
 
+    async def highest_telegram_id(self) -> int:
+        return int(await self.session.scalar(select(func.max(Customer.telegram_id))) or 0)
+
     async def set_phone(self, customer_id: int, phone: str) -> None:
         """The phone kept for the next checkout, written without reading the customer first."""
         await self.session.execute(_SET_PHONE, {"customer_id": customer_id, "phone": phone})

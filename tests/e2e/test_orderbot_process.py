@@ -138,13 +138,23 @@ async def test_a_backup_taken_while_the_bot_runs_holds_its_last_commits(tmp_path
 async def test_a_bad_setting_stops_the_bot_with_one_clear_line(
     tmp_path: Path, name: str, value: str, expected: str
 ) -> None:
-    env = {**environment(tmp_path), name: value}
+    env = {**environment(tmp_path), "ADMIN_IDS": "12345", name: value}
     code, out, err = await run(orderbot("run"), env, tmp_path)
     assert code == 2 and expected in err and "Traceback" not in err, err
     assert len([line for line in err.splitlines() if not line.startswith("{")]) == 1, err  # logs aside
     if "cannot" in expected:  # not a setting's form, but what it points at: --debug tells the whole story
         code, out, err = await run(orderbot("--debug", "run"), env, tmp_path)
         assert code != 0 and "Traceback" in err
+
+
+async def test_a_shop_missing_what_customers_or_staff_need_is_warned_of_at_start(tmp_path: Path) -> None:
+    env = {**environment(tmp_path), "BANK_DETAILS": "", "PAYMENT_METHODS": "transfer,cash"}
+    code, out, err = await run(orderbot("run"), env, tmp_path)  # Telegram is unreachable: it stops
+    assert "setting BANK_DETAILS: empty, and bank transfer is offered" in err
+    assert "setting ADMIN_IDS: empty: no owner gets new-order alerts" in err
+    env = {**env, "BANK_DETAILS": "IBAN X", "ADMIN_IDS": "12345"}
+    code, out, err = await run(orderbot("run"), env, tmp_path)
+    assert "setting BANK_DETAILS" not in err and "setting ADMIN_IDS" not in err
 
 
 async def test_a_second_demo_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
