@@ -81,6 +81,35 @@ async def search(uow: UnitOfWork, query: str, limit: int = 20) -> list[Customer]
     return await uow.customers.search(query.strip()[:64], limit)
 
 
+async def find(uow: UnitOfWork, text: str) -> Customer:
+    """The customer staff name: #12 or 12 (the number /customers shows), their Telegram id, @username
+    or phone."""
+    query = (text or "").strip()[:64]
+    digits = query.lstrip("#+")
+    if query.startswith("@") or (not digits.isdecimal() and query):
+        name = query.lstrip("@").lower()
+        exact = [c for c in await uow.customers.search(query, 20) if (c.username or "").lower() == name]
+        if len(exact) == 1:
+            return exact[0]
+    elif digits.isdecimal() and len(digits) <= 18:
+        number = int(digits)
+        found = None
+        if query.startswith("+") or len(digits) >= 8:  # a phone or a Telegram id, not our number
+            found = await uow.customers.by_telegram_id(number)
+            if found is None:
+                by_phone = [c for c in await uow.customers.search(digits, 20) if _digits(c.phone) == digits]
+                found = by_phone[0] if len(by_phone) == 1 else None
+        if found is None and number < 2**31:  # our numbers are 32-bit
+            found = await uow.customers.get(number)
+        if found is not None:
+            return found
+    raise CustomerNotFound(id=query)
+
+
+def _digits(phone: str | None) -> str:
+    return "".join(ch for ch in phone or "" if ch.isdigit())
+
+
 async def profile(uow: UnitOfWork, customer_id: int) -> Profile:
     customer = await uow.customers.get(customer_id)
     if customer is None:

@@ -236,6 +236,12 @@ class PickupNotFound(DomainError):
     code = "pickup_not_found"
 
 
+class AlreadyCollected(DomainError):
+    """params: number"""
+
+    code = "already_collected"
+
+
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -333,5 +339,7 @@ async def complete_pickup(uow: UnitOfWork, code: str, actor_id: int, config: Sho
     order = await uow.orders.by_pickup_code(code.strip().upper()[:12])
     if order is None:
         raise PickupNotFound(code=code)
+    if order.status == OrderStatus.completed:
+        raise AlreadyCollected(number=order.number)  # a second scan of the same code
     order_id = order.id
     return await change_status(uow, order_id, OrderStatus.completed, actor_id, "picked up", config)

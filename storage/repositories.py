@@ -253,7 +253,9 @@ class CustomerRepository(Repository):
             func.coalesce(Customer.phone, "").like(pattern, escape="\\"),
         ]
         if query.isdecimal() and query.isascii() and len(query) < 19:
-            conditions += [Customer.id == int(query), Customer.telegram_id == int(query)]
+            conditions.append(Customer.telegram_id == int(query))
+            if int(query) < 2**31:  # ids are 32-bit: PostgreSQL refused a longer number (a phone)
+                conditions.append(Customer.id == int(query))
         statement = (
             select(Customer)
             .where(or_(*conditions), Customer.deleted_at.is_(None))

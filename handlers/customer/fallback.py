@@ -16,8 +16,9 @@ log = logging.getLogger("orderbot")
 
 
 @router.message()
-async def unknown_message(message: Message, t: Texts) -> None:
-    await message.answer(t("start.unknown"))
+async def unknown_message(message: Message, t: Texts, role: str | None = None) -> None:
+    """Not understood; staff who mistype a command are pointed to theirs."""
+    await message.answer(t("start.unknown", staff=role is not None))
 
 
 @router.callback_query()

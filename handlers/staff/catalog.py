@@ -64,12 +64,12 @@ async def customers_command(message: Message, command: CommandObject, t: Texts, 
 
 @router.message(Command("customer"))
 async def customer_command(message: Message, command: CommandObject, t: Texts, uow: UnitOfWork) -> None:
-    customer_id = whole_number(command.args)
-    if customer_id is None:
+    if not (command.args or "").strip():
         await message.answer(t("staff.usage", command="customer"))
         return
     try:
-        text, markup = await _profile(t, uow, customer_id, 0)
+        customer = await crm.find(uow, command.args or "")
+        text, markup = await _profile(t, uow, customer.id, 0)
     except DomainError as error:
         await explain(message, t, error)
         return

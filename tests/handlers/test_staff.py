@@ -127,6 +127,8 @@ async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
     assert "ready for pickup" in card["caption"]
     await staff_says(owner, "/pickup NOPE42", "No order is waiting with the pickup code")
     await staff_says(owner, f"/pickup {code.lower()}", "is now completed")
+    await staff_says(owner, f"/pickup {code}", f"Order #{number} was already collected")
+    await staff_says(owner, "/queu", "Staff commands: /staffhelp")  # a typo: pointed to their commands
     await ann.wait_for(text="Thank you! We hope you enjoy it.")
     assert (await order_state(shop, number))[0] == "completed"
     async with shop.uow() as u:

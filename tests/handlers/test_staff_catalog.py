@@ -27,6 +27,7 @@ async def test_lookup_profile_metrics_notes_and_type(shop: Shop) -> None:
     assert f"/customer {customer.id} · Ann <Smith> · {ann.phone_number}" in found["text"]
     await staff_says(owner, f"/customers {ann.phone_number[-6:]}", f"/customer {customer.id}")
     await staff_says(owner, "/customers nobody-like-this", "No customer matches")
+    await staff_says(owner, f"/customers {ann.phone_number[1:]}", f"/customer {customer.id}")  # 11 digits
     profile = await staff_says(owner, f"/customer {customer.id}", "Purchases")
     assert "1 order · spent $9.00 · average $9.00" in profile["text"] and "one-time" in profile["text"]
     assert button_labels(profile) == ["walk-in", "regular", "VIP", "wholesale"]
@@ -39,8 +40,12 @@ async def test_lookup_profile_metrics_notes_and_type(shop: Shop) -> None:
     await owner.wait_for(text="Note saved (preference)")
     profile = await staff_says(owner, f"/customer {customer.id}", "Notes")
     assert "[preference] Likes <oat> milk & no sugar" in profile["text"]
-    await staff_says(owner, "/customer 99999", "There is no customer #99999")
-    await staff_says(owner, "/note 99999 hello", "There is no customer #99999")
+    await staff_says(owner, "/customer 99999", "No customer found for 99999")
+    await staff_says(owner, "/note 99999 hello", "No customer found for 99999")
+    for named in (str(ann.id), f"#{customer.id}", ann.phone_number):  # as the rest of the bot shows them
+        card = await staff_says(owner, f"/customer {named}", "Purchases")
+        assert "Ann <Smith>" in card["text"], named
+    await staff_says(owner, "/customer @OLGA_owner", "Olga")  # the owner shops too
     await staff_says(owner, f"/note {customer.id}", "Use: /note CUSTOMER_ID TEXT")
 
 
