@@ -15,6 +15,7 @@ import pytest
 from sandbox.client import SandboxClient, SimUser
 from tests.conftest import PYTHON, python_env
 from tests.handlers.conftest import button_labels
+from tests.handlers.test_checkout_orders import checkout_to_summary
 
 pytestmark = pytest.mark.process
 
@@ -83,16 +84,7 @@ async def demo_staff_see_the_shop(client: SandboxClient, ann: SimUser) -> None:
     users = {u["first_name"]: u for u in await client.request("GET", "/sandbox/users")}
     owner, employee = (SimUser(client, users[name]) for name in ("Olga (owner)", "Eddie (employee)"))
     await ann.press("🛒 Add 1 to cart")
-    await ann.send("/checkout")
-    await ann.wait_for(text="How would you like")
-    await ann.press("🏪 Pickup")
-    await ann.wait_for(text="What phone number")
-    await ann.press_reply("📱 Share my phone number")
-    await ann.wait_for(text="Anything we should know")
-    await ann.press("No notes →")
-    await ann.wait_for(text="How will you pay")
-    await ann.press("🏦 Bank transfer")
-    await ann.wait_for(text="Is everything right")
+    await checkout_to_summary(ann, delivery=False, notes=None)
     await ann.press("✅ Place order")
     placed = await ann.wait_for(text="is placed", timeout=20)
     assert "Demo Bank" in placed["text"]
