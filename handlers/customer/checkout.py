@@ -96,15 +96,17 @@ async def _question(
         saved = await uow.customers.addresses(customer.id)
         return t("checkout.ask_address", has_saved=bool(saved)), keyboards.addresses(t, saved)
     if step == Checkout.phone:
+        saved = [[KeyboardButton(text=customer.phone)]] if customer.phone else []  # one tap to use again
         markup = ReplyKeyboardMarkup(
             keyboard=[
+                *saved,
                 [KeyboardButton(text=t.label("share_phone"), request_contact=True)],
                 [KeyboardButton(text=t.label("back")), KeyboardButton(text=t.label("cancel"))],
             ],
             resize_keyboard=True,
             one_time_keyboard=True,
         )
-        return t("checkout.ask_phone"), markup
+        return t("checkout.ask_phone", saved=customer.phone), markup
     if step == Checkout.notes:
         return t("checkout.ask_notes"), keyboards.notes(t)
     if step == Checkout.payment:
@@ -300,7 +302,8 @@ async def phone_typed(
     message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
 ) -> None:
     text = message.text or ""
-    if text == t.label("back"):
+    if text == t.label("back"):  # the menu comes back in place of the phone's buttons, then the question
+        await message.answer(t("checkout.went_back"), reply_markup=keyboards.main_menu(t))
         await ask(
             message,
             await _step_before(

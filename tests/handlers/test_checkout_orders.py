@@ -151,14 +151,17 @@ async def test_back_and_cancel_at_every_step(shop: Shop) -> None:
     await ann.press("🏪 Pickup")
     await ann.wait_for(text="What phone number")
     await ann.press_reply("← Back")  # reply-keyboard Back on the phone step
+    await ann.wait_for(text="Back to the previous question")
     await ann.wait_for(text="How would you like")
+    assert (await ann.reply_keyboard())["keyboard"][0][0]["text"] == "🛍 Catalog"  # the menu is back
     await ann.press("🏪 Pickup")
     await ann.wait_for(text="What phone number")
     await ann.send("+1 (555) 010-9999")
     await ann.wait_for(text="Anything we should know")
     await ann.press("← Back")
-    await ann.wait_for(text="What phone number")
-    await ann.send("+1 (555) 010-9999")
+    await ann.wait_for(text="Tap +15550109999 to use it again")  # the saved phone, one tap
+    assert (await ann.reply_keyboard())["keyboard"][0][0]["text"] == "+15550109999"
+    await ann.press_reply("+15550109999")
     await ann.wait_for(text="Anything we should know")
     await ann.send("/cancel")
     await ann.wait_for(text="nothing is in progress")
