@@ -96,10 +96,10 @@ async def _question(
         saved = await uow.customers.addresses(customer.id)
         return t("checkout.ask_address", has_saved=bool(saved)), keyboards.addresses(t, saved)
     if step == Checkout.phone:
-        saved = [[KeyboardButton(text=customer.phone)]] if customer.phone else []  # one tap to use again
+        again = [[KeyboardButton(text=customer.phone)]] if customer.phone else []  # one tap to use again
         markup = ReplyKeyboardMarkup(
             keyboard=[
-                *saved,
+                *again,
                 [KeyboardButton(text=t.label("share_phone"), request_contact=True)],
                 [KeyboardButton(text=t.label("back")), KeyboardButton(text=t.label("cancel"))],
             ],
