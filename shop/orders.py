@@ -149,12 +149,26 @@ def cancel_refusal(order: Order, config: ShopConfig, now: datetime | None = None
 
 
 async def cancel_by_customer(uow: UnitOfWork, customer_id: int, order_id: int, config: ShopConfig) -> Order:
-    """Customers may cancel while unpaid and within the cancel window; the stock goes back."""
+    """Customers may cancel while unpaid and within the cancel window; the stock goes back. Once a
+    receipt or a payment is on the order, money may have moved: the request goes to staff instead (the
+    order is returned as it was, still awaiting payment), who cancel it and give the money back, or not."""
     await uow.begin_write()
     order = await customer_order(uow, customer_id, order_id)
     refusal = cancel_refusal(order, config)
     if refusal:
         raise CancelNotAllowed(reason=refusal, minutes=int(config.cancel_window.total_seconds() // 60))
+    if order.receipt_file_id or await uow.payments.for_order(order.id):
+        await notify_staff(
+            uow,
+            config,
+            kind="cancel_request",
+            template="staff.cancel_requested",
+            key=f"order:{order.id}:cancel_request",
+            about_customer_id=order.customer_id,
+            number=order.id,
+        )
+        await uow.commit()
+        return order
     await transition(
         uow,
         order,

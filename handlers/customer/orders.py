@@ -59,7 +59,11 @@ async def order_pressed(
             return
         if action == OrderAction.confirm_cancel:
             order = await orders.cancel_by_customer(uow, customer.id, order_id, config)
-            await callback.answer(t("orders.cancelled", order=order))
+            passed_on = order.status != "cancelled"  # money may be on it: the shop decides
+            await callback.answer(
+                t("orders.cancel_passed_on" if passed_on else "orders.cancelled", order=order),
+                show_alert=passed_on,
+            )
         else:
             order = await orders.customer_order(uow, customer.id, order_id)
         if action == OrderAction.cancel:

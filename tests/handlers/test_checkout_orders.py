@@ -310,6 +310,32 @@ async def test_cancel_and_reorder(shop: Shop) -> None:
     assert "Mint tea" in again["text"]
 
 
+async def test_cancelling_after_a_receipt_asks_the_shop_instead(shop: Shop) -> None:
+    """Money may have moved: the customer's cancel goes to staff, who decide; nothing is cancelled."""
+    ann = await shop.started()
+    await fill_cart(ann, 3, 2)
+    await checkout_to_summary(ann, delivery=False, notes=None)
+    await ann.press("✅ Place order")
+    placed = await ann.wait_for(text="is placed")
+    number = int(placed["text"].split("#", 1)[1].split(" ", 1)[0])
+    await ann.send_photo("my transfer")
+    await ann.wait_for(text="receipt is attached")
+    await ann.send("/orders")
+    history = await ann.wait_for(text="Your orders")
+    await ann.press(button_labels(history)[0])
+    await ann.wait_for(text="Timeline")
+    await ann.press("✖ Cancel order")
+    await ann.wait_for(text="Cancel order #")
+    answer = await ann.press("Yes, cancel it")
+    assert answer["show_alert"] and "passed your request on" in answer["text"]
+    assert shop.owner is not None
+    await shop.owner.wait_for(text=f"The customer asks to cancel order #{number}")
+    async with shop.uow() as u:
+        order = await u.orders.with_customer(number)
+        assert order is not None and order.status == "pending_payment"
+        assert (await u.catalog.by_sku("TEA-3")).stock == 3  # nothing given back yet
+
+
 async def test_someone_elses_order_button_is_refused(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 3, 1)
