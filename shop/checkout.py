@@ -141,6 +141,12 @@ async def set_address(uow: UnitOfWork, customer_id: int, text: str, config: Shop
     return draft
 
 
+def location_address(latitude: float, longitude: float) -> str:
+    """A location shared at the address step, as an address a courier can open on a map."""
+    where = f"{latitude:.5f},{longitude:.5f}"
+    return f"📍 {where} — https://www.openstreetmap.org/?mlat={latitude:.5f}&mlon={longitude:.5f}#map=18/{latitude:.5f}/{longitude:.5f}"
+
+
 async def use_saved_address(uow: UnitOfWork, customer_id: int, address_id: int) -> CheckoutDraft:
     await uow.begin_write()
     draft = await current_draft(uow, customer_id)

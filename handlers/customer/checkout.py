@@ -288,6 +288,18 @@ async def address_typed(
     await ask(message, Checkout.phone, t, uow, customer, config, state)
 
 
+@steps.message(Checkout.address, F.location)
+async def address_located(
+    message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext
+) -> None:
+    """A location shared instead of a typed address: kept as coordinates with a map link for the courier."""
+    where = message.location
+    assert where is not None
+    text = checkout.location_address(where.latitude, where.longitude)
+    await checkout.set_address(uow, customer.id, text, config)
+    await ask(message, Checkout.phone, t, uow, customer, config, state)
+
+
 @steps.message(Checkout.phone, F.contact)
 async def phone_shared(
     message: Message, t: Texts, customer: Customer, uow: UnitOfWork, config: ShopConfig, state: FSMContext

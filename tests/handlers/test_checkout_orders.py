@@ -336,6 +336,17 @@ async def test_cancelling_after_a_receipt_asks_the_shop_instead(shop: Shop) -> N
         assert (await u.catalog.by_sku("TEA-3")).stock == 3  # nothing given back yet
 
 
+async def test_a_location_at_the_address_step_is_the_delivery_address(shop: Shop) -> None:
+    ann = await at_the_address(shop)
+    await ann.send_location(51.501364, -0.14189)
+    await ann.wait_for(text="What phone number")
+    async with shop.uow() as u:
+        customer = await u.customers.by_telegram_id(ann.id)
+        draft = await u.carts.draft(customer.id)
+        assert draft is not None and draft.address_text is not None
+        assert "51.50136,-0.14189" in draft.address_text and "openstreetmap.org" in draft.address_text
+
+
 async def test_someone_elses_order_button_is_refused(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 3, 1)
