@@ -242,7 +242,7 @@ async def _cancel(
     await callback.answer()
     await show(callback, t("checkout.cancelled"))
     if isinstance(callback.message, Message):
-        await callback.message.answer(t("start.help"), reply_markup=keyboards.main_menu(t))
+        await callback.message.answer(t("start.menu_below"), reply_markup=keyboards.main_menu(t))
 
 
 async def _place(

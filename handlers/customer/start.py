@@ -112,7 +112,7 @@ async def language_pressed(
     await callback.answer()
     await show(callback, chosen("profile.language_set"))
     if isinstance(callback.message, Message):
-        await callback.message.answer(chosen("start.help"), reply_markup=keyboards.main_menu(chosen))
+        await callback.message.answer(chosen("start.menu_below"), reply_markup=keyboards.main_menu(chosen))
 
 
 @router.callback_query(ProfileCb.filter(F.action.in_({ProfileAction.marketing, ProfileAction.reminders})))

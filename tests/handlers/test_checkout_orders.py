@@ -185,6 +185,15 @@ async def test_back_and_cancel_at_every_step(shop: Shop) -> None:
         assert customer.phone == "+15550109999"
 
 
+async def test_cancel_leaves_the_menu_and_one_short_line(shop: Shop) -> None:
+    ann = await at_the_address(shop)
+    await ann.press("✖ Cancel")
+    await ann.wait_for(text="Checkout cancelled. Your cart is kept.")
+    await ann.wait_for(text="Anything else? The menu is below.")
+    assert (await ann.reply_keyboard())["keyboard"][0][0]["text"] == "🛍 Catalog"
+    assert not [m for m in await ann.bot_messages() if "How to order" in (m.get("text") or "")]
+
+
 async def test_bad_input_in_the_checkout(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 1, 1)

@@ -60,7 +60,9 @@ async def test_a_russian_customer_is_answered_in_russian_and_can_switch(shop: Sh
     await ivan.wait_for(text="Выберите язык")
     await ivan.press("English")
     await ivan.wait_for(text="I will speak English")
+    await ivan.wait_for(text="Anything else? The menu is below.")  # one short line, not the whole /help
     assert (await ivan.reply_keyboard())["keyboard"][0][0]["text"] == "🛍 Catalog"
+    assert not [m for m in await ivan.bot_messages() if "How to order" in (m.get("text") or "")]
     await ivan.send("/catalog")
     categories = await ivan.wait_for(text="Pick a category")
     assert "⭐ Featured" in button_labels(categories)
