@@ -98,6 +98,28 @@ async def notify_staff(
     return queued
 
 
+async def notify_person(
+    uow: UnitOfWork,
+    config: ShopConfig,
+    telegram_id: int,
+    *,
+    kind: str,
+    template: str,
+    key: str,
+    **context: Any,
+) -> bool:
+    """Queue a message to one person's private chat (a member of staff), in their language."""
+    message = OutboxMessage(
+        kind=kind,
+        chat_id=telegram_id,
+        template=template,
+        context=context,
+        language=await language_of(uow, telegram_id, config),
+        dedupe_key=key,
+    )
+    return await uow.outbox.enqueue(message)
+
+
 async def language_of(uow: UnitOfWork, chat_id: int, config: ShopConfig) -> str:
     """A person's language (as chosen, else Telegram's); a group's is the shop's default."""
     person = await uow.customers.by_telegram_id(chat_id) if chat_id > 0 else None

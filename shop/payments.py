@@ -12,7 +12,7 @@ from storage.uow import UnitOfWork
 from .config import ShopConfig
 from .errors import DomainError, InvalidAmount, OrderNotFound
 from .limits import parse_payment
-from .notifications import notify_customer, notify_staff
+from .notifications import notify_customer, notify_person, notify_staff
 from .orders import OrderStatus, transition
 from .staff import role_of
 
@@ -139,6 +139,7 @@ async def verify_payment(uow: UnitOfWork, payment_id: int, actor_id: int, config
     assert order is not None
     payment.status, payment.verified_by, payment.decided_at = "verified", actor_id, utcnow()
     settlement = await settle(uow, payment, order, actor_id, config)
+    await _tell_who_recorded(uow, payment, actor_id, config)
     await uow.commit()
     return settlement
 
@@ -164,8 +165,28 @@ async def reject_payment(
         reason=payment.reason,
         reference=payment.order.reference,
     )
+    await _tell_who_recorded(uow, payment, actor_id, config)
     await uow.commit()
     return payment
+
+
+async def _tell_who_recorded(uow: UnitOfWork, payment: Payment, actor_id: int, config: ShopConfig) -> None:
+    """The employee who recorded a payment hears what the owner decided (an owner's own, nothing)."""
+    if payment.recorded_by <= 0 or payment.recorded_by == actor_id or payment.recorded_by in config.admin_ids:
+        return
+    await notify_person(
+        uow,
+        config,
+        payment.recorded_by,
+        kind="payment_decided",
+        template="staff.your_payment_decided",
+        key=f"payment:{payment.id}:{payment.status}:recorder",
+        payment_id=payment.id,
+        number=payment.order_id,
+        amount_minor=payment.amount_minor,
+        status=payment.status,
+        reason=payment.reason,
+    )
 
 
 async def _pending(uow: UnitOfWork, payment_id: int) -> Payment:

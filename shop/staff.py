@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from storage.models import Staff
+from storage.models import Staff, utcnow
 from storage.uow import UnitOfWork
 
 from .config import ShopConfig
 from .errors import DomainError
+from .notifications import notify_person
 
 
 class OwnersOnly(DomainError):
@@ -33,6 +34,15 @@ async def add_staff(uow: UnitOfWork, actor_id: int, telegram_id: int, config: Sh
     if telegram_id in config.admin_ids or await uow.staff.by_telegram_id(telegram_id):
         return False
     uow.staff.add(Staff(telegram_id=telegram_id, role="staff", added_by=actor_id))
+    await notify_person(
+        uow,
+        config,
+        telegram_id,
+        kind="staff_added",
+        template="staff.you_were_added",
+        key=f"staff:{telegram_id}:added:{utcnow().isoformat()}",
+        shop=config.name,
+    )
     await uow.commit()
     return True
 

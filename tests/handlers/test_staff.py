@@ -76,12 +76,16 @@ async def test_staff_records_owner_verifies_partial_payments_add_up(shop: Shop) 
     owner = shop.owner
     clerk = await shop.started("Clerk")
     await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    await clerk.wait_for(text="You are now on the team of Test & <Shop>")  # told, with what to do
     ann, number = await placed(shop)  # $9.00
     reply = await staff_says(clerk, f"/pay {number} 4,00 cash", "waiting for verification")
     payment_id = int(reply["text"].split("#", 1)[1].split(":", 1)[0])
     await owner.wait_for(text=f"/verify {payment_id}")  # the owners are asked to verify
     await staff_says(clerk, f"/verify {payment_id}", "Only an owner")
     await staff_says(owner, f"/verify {payment_id}", "Verified so far: $4.00 of $9.00")
+    await clerk.wait_for(
+        text=f"The payment #{payment_id} of $4.00 you recorded for order #{number} was verified"
+    )
     await staff_says(owner, f"/verify {payment_id}", "already verified; nothing changed")
     assert await order_state(shop, number) == ("pending_payment", [(400, "verified")])
     await staff_says(owner, f"/pay {number} 6 pos POS-77", "Overpaid by $1.00")
