@@ -6,7 +6,7 @@ import asyncio
 import csv
 import io
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,40 @@ class CategoryCount:
 @dataclass
 class Shelf:
     brands: list[str]  # sorted, those with no brand left out
-    price_range: tuple[int, int] | None  # the lowest and highest price; None when the shelf is empty
+    prices: list[int]  # each price once, lowest first
+
+    @property
+    def price_range(self) -> tuple[int, int] | None:
+        """The lowest and highest price; None when the shelf is empty."""
+        return (self.prices[0], self.prices[-1]) if self.prices else None
+
+
+ROUND_STEPS = (1, 2, 5)  # price bands are these times a power of ten (minor units): $1, $2, $5, $10...
+
+
+def price_bands(prices: list[int], most: int = 4) -> list[tuple[int, int]]:
+    """Up to ``most`` price ranges for a filter over ``prices`` (lowest first): round edges
+    (``ROUND_STEPS``), each range from its low edge up to but not including its high one, so none
+    overlap, and only ranges that hold a price. Ranges are at least a tenth of the dearest price wide
+    (a filter between $4.50 and $4.60 helps nobody); none when the prices do not split."""
+    if len(prices) < 2:
+        return []
+    least = max((prices[-1] - prices[0]) / most, prices[-1] / 10, 1)
+    for step in _round_steps():
+        if step < least:
+            continue
+        edges = sorted({price // step for price in prices})
+        if len(edges) <= most:
+            return [(n * step, (n + 1) * step) for n in edges] if len(edges) > 1 else []
+    raise AssertionError("unreachable: a step as wide as the dearest price puts all in one or two ranges")
+
+
+def _round_steps() -> Iterator[int]:
+    magnitude = 1
+    while True:
+        for unit in ROUND_STEPS:
+            yield unit * magnitude
+        magnitude *= 10
 
 
 @dataclass
@@ -85,8 +118,8 @@ async def browse(uow: UnitOfWork, query: ProductQuery, page: int, page_size: int
 
 async def shelf(uow: UnitOfWork, query: ProductQuery) -> Shelf:
     """What the filters of a page of products can offer: the brands and the span of prices it holds."""
-    brands, price_range = await uow.catalog.shelf(query)
-    return Shelf(brands, price_range)
+    brands, prices = await uow.catalog.shelf(query)
+    return Shelf(brands, prices)
 
 
 async def get_product(uow: UnitOfWork, product_id: int) -> Product:

@@ -320,9 +320,9 @@ _SHAPED: dict[str, Callable[[Select[Product]], Any]] = {
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     ),
-    "shelf": lambda matching: matching.with_only_columns(
-        Product.brand, func.min(Product.price_minor), func.max(Product.price_minor)
-    ).group_by(Product.brand),
+    "shelf": lambda matching: matching.with_only_columns(Product.brand, Product.price_minor).group_by(
+        Product.brand, Product.price_minor
+    ),
 }
 _BUILT: dict[tuple[Any, ...], Any] = {}  # by kind and the filters used: a few dozen in practice, 3456 at most
 # Each filter a query can use, its value a bind parameter of its name (``_filter_values``).
@@ -466,15 +466,12 @@ class CatalogRepository(Repository):
         products = await self.session.scalars(self._built("page", values), page)
         return list(products), int(total or 0)
 
-    async def shelf(self, query: ProductQuery) -> tuple[list[str], tuple[int, int] | None]:
-        """The brands among the products a query matches, and their lowest and highest price (None when
-        none match), in one statement."""
+    async def shelf(self, query: ProductQuery) -> tuple[list[str], list[int]]:
+        """The brands among the products a query matches, and their prices (each once, lowest first), in
+        one statement."""
         values = self._filter_values(query, *self._match(query))
         rows = (await self.session.execute(self._built("shelf", values), values)).all()
-        brands = sorted(brand for brand, _, _ in rows if brand)
-        if not rows:
-            return brands, None
-        return brands, (int(min(low for _, low, _ in rows)), int(max(high for _, _, high in rows)))
+        return sorted({brand for brand, _ in rows if brand}), sorted({int(price) for _, price in rows})
 
     async def product(self, product_id: int) -> Product | None:
         return await self._get(Product, product_id)

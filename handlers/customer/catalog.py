@@ -63,15 +63,6 @@ async def _categories(t: Texts, uow: UnitOfWork, page: int) -> tuple[str, Inline
     return t("catalog.categories", has_any=bool(stocked.total), shelves=stocked), markup
 
 
-def price_bands(price_range: tuple[int, int] | None) -> list[tuple[int, int]]:
-    """Up to four price ranges across what a category holds, so the filter fits any currency."""
-    if price_range is None or price_range[0] == price_range[1]:
-        return []
-    low, high = price_range
-    step = -(-(high - low) // 4)
-    return [(low + i * step, min(high, low + (i + 1) * step)) for i in range(4) if low + i * step <= high]
-
-
 @router.callback_query(CatalogCb.filter())
 async def catalog_page(
     callback: CallbackQuery, callback_data: CatalogCb, t: Texts, uow: UnitOfWork, config: ShopConfig
@@ -84,7 +75,7 @@ async def catalog_page(
     category_id = category.id if category else None
     shelf = await catalog.shelf(uow, ProductQuery(category_id=category_id, featured=not category))
     brands = shelf.brands if category else []  # the featured shelf spans brands: no brand filter
-    bands = price_bands(shelf.price_range)
+    bands = catalog.price_bands(shelf.prices)
     brand = brands[at.brand - 1] if 0 < at.brand <= len(brands) else None
     band = bands[at.band - 1] if 0 < at.band <= len(bands) else None
     query = ProductQuery(
@@ -93,7 +84,7 @@ async def catalog_page(
         brand=brand,
         in_stock=bool(at.stock),
         min_price_minor=band[0] if band else None,
-        max_price_minor=band[1] if band else None,
+        max_price_minor=band[1] - 1 if band else None,  # up to, not including, the next range's edge
     )
     page = await catalog.browse(uow, query, at.page, config.page_size)
     title = category.name if category else t("catalog.featured_title")

@@ -70,6 +70,19 @@ async def test_filters(shop: Shop) -> None:
     await ann.press("☐ In stock only")
     in_stock = await ann.wait_for(text="6 products")
     assert "sold out" not in " ".join(button_labels(in_stock))
+    await ann.press("☑ In stock only")
+    unfiltered = await ann.wait_for(text="7 products")
+    bands = [label for label in button_labels(unfiltered) if "–$" in label]
+    assert bands == ["$2.00–$3.00", "$3.00–$4.00", "$4.00–$5.00", "$6.00–$7.00"]  # round, apart, none empty
+    await ann.press("$2.00–$3.00")
+    cheap = await ann.wait_for(text="3 products")
+    assert [label for label in button_labels(cheap) if "·" in label] == [
+        "Earl Grey · $2.70",
+        "Mint tea · $2.50",
+        "Rooibos · $2.60",
+    ]
+    await ann.press("$3.00–$4.00")  # $3.00 is in this one only
+    await ann.wait_for(text="2 products")
 
 
 async def test_product_card_and_quantity(shop: Shop) -> None:

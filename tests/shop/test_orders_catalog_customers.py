@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shop import cart as carts
 from shop import catalog, checkout, crm, customers, orders, payments
@@ -433,3 +435,24 @@ async def test_search_finds_and_counts_active_products_only(uow: Any) -> None:
         await u.session.execute(delete(Product).where(Product.id == teas[1].id))
         await u.commit()
     assert await found(ProductQuery(text="green")) == (["Green tea 2", "Green tea back"], 2)
+
+
+def test_price_bands_are_round_never_overlap_and_never_empty() -> None:
+    """Coffee at $2.50–$7.26 offered "$2.50–$4.88" and "$4.88–$7.26": edges shared, one range empty."""
+    assert catalog.price_bands([250, 300, 350, 420, 488, 726]) == [(200, 400), (400, 600), (600, 800)]
+    assert catalog.price_bands([450]) == [] and catalog.price_bands([450, 460]) == []  # nothing to split
+
+    @given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=60))
+    def check(prices: list[int]) -> None:
+        bands = catalog.price_bands(sorted(set(prices)))
+        assert len(bands) <= 4
+        for (_, high), following in zip(bands, bands[1:], strict=False):
+            assert high <= following[0]  # no overlap
+        for low, high in bands:
+            step = high - low
+            assert low % step == 0 and str(step).strip("0") in {"1", "2", "5"}  # round edges
+            assert any(low <= p < high for p in prices)  # never empty
+        if bands:
+            assert all(sum(low <= p < high for low, high in bands) == 1 for p in prices)  # each price once
+
+    check()
