@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.config import ShopConfig
 from shop.loyalty import expire_points, warn_expiring
+from shop.notifications import release_held
 from shop.reminders import daily_digest, expire_unpaid, remind_carts, remind_unpaid
 from storage.models import utcnow
 from storage.uow import UnitOfWork
@@ -55,6 +56,7 @@ class Clock:
             (60, "expire_unpaid", expire_unpaid),
             (60, "cart_reminders", remind_carts),
             (60, "digest", daily_digest),
+            (60, "held_alerts", release_held),
             (600, "points_expiry", expire_points),
             (600, "points_notices", warn_expiring),
         ):

@@ -81,7 +81,23 @@ async def notify_staff(
 ) -> int:
     """Queue a message to the staff group, or to each owner in their language; returns how many.
 
-    ``about_customer_id``: the customer whose order it is about (it goes when they are forgotten)."""
+    ``about_customer_id``: the customer whose order it is about (it goes when they are forgotten).
+    With nobody to receive it yet (no ADMIN_IDS, no STAFF_CHAT_ID), it is held (status "held", no chat)
+    until there is: ``release_held``."""
+    if not config.staff_recipients:
+        held = OutboxMessage(
+            kind=kind,
+            chat_id=0,
+            template=template,
+            context=context,
+            language=config.default_language,
+            photo=photo,
+            dedupe_key=key,
+            about_customer_id=about_customer_id,
+            status=HELD,
+        )
+        await uow.outbox.enqueue(held)
+        return 0
     queued = 0
     for chat_id in config.staff_recipients:
         message = OutboxMessage(
@@ -95,6 +111,35 @@ async def notify_staff(
             about_customer_id=about_customer_id,
         )
         queued += await uow.outbox.enqueue(message)
+    return queued
+
+
+HELD = "held"  # a staff message with nobody to receive it yet
+
+
+async def release_held(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
+    """Staff messages held while the shop had no owner or staff chat, sent now that it has one (the
+    scheduler tries every minute); how many were queued."""
+    if not config.staff_recipients:
+        return 0
+    held = await uow.outbox.held()
+    if not held:
+        return 0
+    await uow.begin_write()
+    queued = 0
+    for row in held:
+        queued += await notify_staff(
+            uow,
+            config,
+            kind=row.kind,
+            template=row.template,
+            key=row.dedupe_key,
+            about_customer_id=row.about_customer_id,
+            photo=row.photo,
+            **row.context,
+        )
+        row.status = "released"
+    await uow.commit()
     return queued
 
 

@@ -978,6 +978,11 @@ class OutboxRepository(Repository):
             mine[row.chat_id] = min(row.id, mine.get(row.chat_id, row.id))
         return [row for row in rows if mine[row.chat_id] == first.get(row.chat_id)]
 
+    async def held(self) -> list[OutboxMessage]:
+        """Staff messages held for want of anyone to receive them (``shop.notifications.notify_staff``)."""
+        statement = select(OutboxMessage).where(OutboxMessage.status == "held").order_by(OutboxMessage.id)
+        return list(await self.session.scalars(statement))
+
     async def any_due(self, now: datetime) -> bool:
         return await self.session.scalar(_ANY_DUE, {"now": now}) is not None
 
@@ -1010,7 +1015,7 @@ class OutboxRepository(Repository):
 
     async def forget_done_before(self, moment: datetime) -> int:
         """Messages sent (or given up on) that were queued before ``moment``; how many."""
-        done = OutboxMessage.status != "pending"
+        done = OutboxMessage.status.not_in(["pending", "held"])  # held: waiting for someone to receive it
         result = await self.session.execute(
             delete(OutboxMessage).where(done, OutboxMessage.created_at < moment)
         )

@@ -12,7 +12,7 @@ from shop import cart as carts
 from shop import checkout, orders, payments, telegram_payments
 from shop.config import ShopConfig
 from shop.customers import set_preference
-from shop.notifications import hold_until
+from shop.notifications import hold_until, release_held
 from shop.reminders import daily_digest, expire_unpaid, remind_carts, remind_unpaid
 from storage.models import utcnow
 from tests.factories import make_customer, make_product, stock_of
@@ -289,3 +289,20 @@ async def test_the_digest_goes_once_a_day_at_its_time_with_yesterdays_figures(uo
         days = [r.context["day"] for r in await outbox(uow, "digest")]
         assert days.count("2026-11-21") == 0 and days.count("2026-11-22") == 2
         assert ShopConfig(digest_time=None).digest_time is None
+
+
+async def test_alerts_with_nobody_to_receive_them_wait_for_an_owner(uow: Any) -> None:
+    """Orders placed before the shop had an owner or a staff chat alerted nobody; now they wait."""
+    _, number, _ = await unpaid_order(uow)  # CONFIG: no ADMIN_IDS, no STAFF_CHAT_ID
+    held = [row for row in await outbox(uow, "new_order")]
+    assert [(row.chat_id, row.status) for row in held] == [(0, "held")]
+    async with uow() as u:
+        assert await release_held(u, CONFIG, utcnow()) == 0  # still nobody
+    owned = ShopConfig(currency="USD", admin_ids=(7, 8))
+    async with uow() as u:
+        assert await release_held(u, owned, utcnow()) == 2  # one to each owner
+    async with uow() as u:
+        assert await release_held(u, owned, utcnow()) == 0  # once
+    rows = sorted((row.chat_id, row.status) for row in await outbox(uow, "new_order"))
+    assert rows == [(0, "released"), (7, "pending"), (8, "pending")]
+    assert all(row.context["number"] == number for row in await outbox(uow, "new_order") if row.chat_id)
