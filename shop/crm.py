@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,6 +80,29 @@ class Profile:
 
 async def search(uow: UnitOfWork, query: str, limit: int = 20) -> list[Customer]:
     return await uow.customers.search(query.strip()[:64], limit)
+
+
+def label(customer: Customer) -> str:
+    """A person as staff read them: their name, and @username when they have one."""
+    name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
+    return f"{name} (@{customer.username})" if customer.username else name
+
+
+async def who(uow: UnitOfWork, telegram_ids: Iterable[int]) -> dict[int, str]:
+    """Names for Telegram ids, of those who ever wrote to the shop (the others are left out)."""
+    ids = sorted(set(telegram_ids))
+    known = await uow.customers.with_staff_roles(ids) if ids else {}
+    return {telegram_id: label(customer) for telegram_id, (customer, _) in known.items()}
+
+
+async def actors(uow: UnitOfWork, order: Order) -> dict[str, str]:
+    """Names for the actors of an order's timeline ("customer:1", "staff:100000002")."""
+    staff_ids = [
+        int(e.actor[6:]) for e in order.events if e.actor.startswith("staff:") and e.actor[6:].isdigit()
+    ]
+    names = {f"staff:{telegram_id}": name for telegram_id, name in (await who(uow, staff_ids)).items()}
+    names[f"customer:{order.customer_id}"] = label(order.customer)
+    return names
 
 
 async def find(uow: UnitOfWork, text: str) -> Customer:

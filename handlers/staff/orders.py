@@ -7,7 +7,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 
-from shop import orders, payments, staff, telegram_payments
+from shop import crm, orders, payments, staff, telegram_payments
 from shop.config import ShopConfig
 from shop.errors import DomainError
 from storage.uow import UnitOfWork
@@ -27,7 +27,7 @@ async def _order_view(t: Texts, uow: UnitOfWork, order_id: int, page: int = 0) -
     order = await orders.staff_order(uow, order_id)
     paid = await payments.order_payments(uow, order.id)
     pending = next((p.id for p in paid if p.status == "pending"), None)
-    view = t.page("staff.order", page, order=order, payments=paid)
+    view = t.page("staff.order", page, order=order, payments=paid, names=await crm.actors(uow, order))
     return view.text, keyboards.order_actions(t, order.id, pending, view)
 
 
@@ -233,7 +233,9 @@ async def staff_command(
 ) -> None:
     parts = (command.args or "").split()
     if not parts:
-        await message.answer(t("staff.team", owners=config.admin_ids, members=await uow.staff.all()))
+        members = await uow.staff.all()
+        names = await crm.who(uow, [*config.admin_ids, *(m.telegram_id for m in members)])
+        await message.answer(t("staff.team", owners=config.admin_ids, members=members, names=names))
         return
     user_id = whole_number(parts[1]) if len(parts) == 2 else None
     if parts[0] not in ("add", "remove") or user_id is None:

@@ -233,6 +233,9 @@ async def test_status_buttons_and_order_view(shop: Shop) -> None:
     await owner.press("cancelled", message_id=choices["message_id"])
     await owner.wait_for(text="is now cancelled")
     await ann.wait_for(text="cancelled")
+    view = await staff_says(owner, f"/order {number}", f"Order #{number}")
+    assert "awaiting payment (Ann)" in view["text"]  # names, not "customer:1"
+    assert "cancelled (Olga (@olga_owner))" in view["text"]
     async with shop.uow() as u:
         assert (await u.catalog.by_sku("TEA-1")).stock == 10  # the stock came back
 
@@ -244,7 +247,10 @@ async def test_the_buttons_of_alerts_and_the_queue_do_what_they_say(shop: Shop) 
     clerk = await shop.started("Clerk")
     await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
     team = await staff_says(owner, "/staff", "The team")
-    assert f"{clerk.id} · staff" in team["text"]
+    assert (
+        f"Clerk · {clerk.id} · staff" in team["text"]
+        and f"Olga (@olga_owner) · {owner.id} · owner" in team["text"]
+    )
     ann, number = await placed(shop)  # $9.00
     alert = await owner.wait_for(text=f"New order #{number}")
     await owner.press("💰 Record payment", message_id=alert["message_id"])
