@@ -273,3 +273,15 @@ async def payments_list(uow: UnitOfWork, pending_only: bool, limit: int = 20) ->
 
 async def order_payments(uow: UnitOfWork, order_id: int) -> list[Payment]:
     return await uow.payments.for_order(order_id)
+
+
+async def still_due(uow: UnitOfWork, order_id: int) -> tuple[Order, int]:
+    """An order and what is left to pay on it: its total less the payments verified or waiting for
+    verification (never below zero)."""
+    order = await uow.orders.with_customer(order_id)
+    if order is None:
+        raise OrderNotFound(number=order_id)
+    counted = sum(
+        p.amount_minor for p in await uow.payments.for_order(order_id) if p.status in ("verified", "pending")
+    )
+    return order, max(order.total_minor - counted, 0)

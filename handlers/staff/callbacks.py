@@ -17,6 +17,7 @@ class StaffAction(StrEnum):
     reject = "r"
     customer = "c"
     payments = "y"  # status "pending": only those; page: of the list
+    record = "m"  # a payment of ``amount`` by ``method``, recorded with one tap
 
 
 class StaffCb(Lasting, CallbackData, prefix="st"):
@@ -25,6 +26,8 @@ class StaffCb(Lasting, CallbackData, prefix="st"):
     payment: int = 0
     status: str = ""
     page: int = 0  # of the queue, or of an order too long for one message
+    method: str = ""  # record: how it was paid
+    amount: int = 0  # record: how much, minor units (what was due when the button was made)
 
 
 class CustomerCb(Lasting, CallbackData, prefix="scp"):

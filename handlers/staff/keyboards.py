@@ -16,6 +16,22 @@ from ..render import Texts
 from .callbacks import BroadcastCb, CustomerCb, CustomerTypeCb, StaffAction, StaffCb
 
 
+def record_payment(
+    t: Texts, number: int, due_minor: int, methods: Sequence[str]
+) -> InlineKeyboardMarkup | None:
+    """One tap per way of paying, for what is due on the order; none when nothing is."""
+    if due_minor <= 0:
+        return None
+    kb = InlineKeyboardBuilder()
+    for method in methods:
+        kb.button(
+            text=t.label("staff_record_method", method=method, amount=due_minor),
+            callback_data=StaffCb(action=StaffAction.record, order=number, method=method, amount=due_minor),
+        )
+    kb.adjust(2)
+    return kb.as_markup()
+
+
 def order_actions(
     t: Texts, number: int, payment_id: int | None = None, view: TextPage | None = None
 ) -> InlineKeyboardMarkup:

@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from shop import crm, orders, payments, staff, telegram_payments
 from shop.config import ShopConfig
 from shop.errors import DomainError
+from shop.money import format_plain
 from storage.uow import UnitOfWork
 
 from ..answers import explain, run_and_answer, show, whole_number
@@ -305,15 +306,42 @@ async def set_status_button(
 
 
 @router.callback_query(StaffCb.filter(F.action == StaffAction.pay))
-async def pay_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+async def pay_button(
+    callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork, config: ShopConfig
+) -> None:
+    """A short guided step: what is due, one tap per way of paying; another amount by /pay."""
     try:
-        order = await orders.staff_order(uow, callback_data.order)
+        order, due = await payments.still_due(uow, callback_data.order)
     except DomainError as error:
         await explain(callback, t, error)
         return
     await callback.answer()
     if isinstance(callback.message, Message):
-        await callback.message.answer(t("staff.how_to_pay", order=order))
+        await callback.message.answer(
+            t("staff.how_to_pay", order=order, due=due),
+            reply_markup=keyboards.record_payment(t, order.number, due, config.payment_methods),
+        )
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.record))
+async def record_button(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    amount = format_plain(callback_data.amount, config.currency)
+    try:
+        settlement = await payments.record_payment(
+            uow, callback_data.order, amount, callback_data.method, None, event_from_user.id, config
+        )
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    await callback.answer()
+    await show(callback, t("staff.payment_recorded", s=settlement))
 
 
 @router.callback_query(StaffCb.filter(F.action == StaffAction.verify))

@@ -376,3 +376,24 @@ async def test_the_staff_group_gets_alerts_and_takes_commands(shop: Shop) -> Non
     await stranger.send(f"/pay {number} 9 cash", chat_id=group)
     await stranger.wait_for(text="for the shop's staff only", chat_id=group)
     assert await order_state(shop, number) == ("pending_payment", [])
+
+
+async def test_record_payment_is_a_short_guided_step(shop: Shop) -> None:
+    """The alert's Record payment offers what is due, one tap per way of paying."""
+    owner = shop.owner
+    assert owner is not None
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann, number = await placed(shop)  # $9.00
+    await staff_says(owner, f"/pay {number} 4 cash", "Verified so far: $4.00 of $9.00")
+    view = await staff_says(clerk, f"/order {number}", f"Order #{number}")
+    await clerk.press("💰 Record payment", message_id=view["message_id"])
+    how = await clerk.wait_for(text="$5.00 is still due")
+    assert button_labels(how)[:2] == ["Bank transfer · $5.00", "Cash · $5.00"]
+    await clerk.press("Cash · $5.00", message_id=how["message_id"])
+    await clerk.wait_for(
+        lambda m: m["message_id"] == how["message_id"] and "waiting for verification" in m["text"]
+    )
+    assert await order_state(shop, number) == ("pending_payment", [(400, "verified"), (500, "pending")])
+    await clerk.press("💰 Record payment", message_id=view["message_id"])
+    await clerk.wait_for(text="Nothing is due")  # the clerk's $5.00 waits for the owner: not asked twice
