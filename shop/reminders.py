@@ -16,6 +16,7 @@ from .config import ShopConfig
 from .crm import PURCHASED
 from .notifications import notify_customer, notify_staff
 from .orders import OrderStatus, queue, transition
+from .reports import money_in
 
 
 async def remind_unpaid(uow: UnitOfWork, config: ShopConfig, now: datetime) -> int:
@@ -136,12 +137,12 @@ async def daily_digest(uow: UnitOfWork, config: ShopConfig, now: datetime) -> in
         return 0  # already queued today
     start = datetime.combine(day - timedelta(days=1), time.min, zone)
     end = start + timedelta(days=1)
-    payments = [p for p in await uow.payments.verified_since(start) if (p.decided_at or p.created_at) < end]
+    money = await money_in(uow, start, zone, until=end)  # as /report counts it
     orders = [o for o in await uow.orders.placed_since(start) if o.created_at < end and o.status in PURCHASED]
     waiting = await queue(uow, 0, 10)
     context: dict[str, Any] = {
         "day": start.date().isoformat(),
-        "revenue_minor": sum(p.amount_minor for p in payments),
+        "revenue_minor": money.revenue_minor,
         "orders": len(orders),
         "pending_payments": await uow.payments.pending_count(),
         "waiting": waiting.total,

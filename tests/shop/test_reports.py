@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import time_machine
+
 from shop import cart as carts
-from shop import checkout, payments
+from shop import checkout, crm, payments
 from shop.config import ShopConfig
+from shop.reminders import daily_digest
 from shop.reports import build_report
 from storage.models import utcnow
 from tests.factories import make_customer, make_product
@@ -56,3 +59,43 @@ async def test_new_and_returning_customers_and_days(uow: Any) -> None:
     assert month.top_products == [("Green tea", 3), ("Cake", 2)]
     assert len(month.revenue_by_day) == 30 and sum(v for _, v in month.revenue_by_day) == 1950
     assert (today.revenue_minor, today.orders, today.by_method) == (1350, 1, {"cash": 1350})
+
+
+async def test_report_digest_and_customer_card_agree_from_one_set_of_orders(uow: Any) -> None:
+    """A customer's first order today counts them as new (not returning, however many orders they place
+    today); an overpayment is kept apart from revenue, as the card counts what the orders cost; money
+    on a cancelled order is to give back."""
+    tea = await make_product(uow, stock=100)  # $4.50
+    ann = await make_customer(uow, "Ann")
+    first = await paid_order(uow, ann, tea, 2)  # $9.00
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    token = await ready_checkout(uow, ann, "pickup")
+    async with uow() as u:
+        second = (await checkout.place_order(u, ann, token, CONFIG)).order  # $4.50, paid $15.50
+    async with uow() as u:
+        await payments.record_payment(u, second.id, "15.50", "transfer", "TX1", OWNER, CONFIG)
+    async with uow() as u:
+        await carts.add_to_cart(u, ann.id, tea.id, 1, CONFIG)
+    token = await ready_checkout(uow, ann, "pickup")
+    async with uow() as u:
+        third = (await checkout.place_order(u, ann, token, CONFIG)).order
+    async with uow() as u:
+        await payments.record_payment(u, third.id, "2.00", "cash", None, OWNER, CONFIG)  # a part
+    async with uow() as u:
+        report = await build_report(u, "today", "UTC", utcnow())
+        card = await crm.profile(u, ann.id)
+    assert (report.new_customers, report.repeat_customers) == (1, 0)
+    assert report.revenue_minor == card.metrics.spent_minor == 900 + 450
+    assert report.overpaid_minor == 1100 and report.partial_minor == 200
+    assert report.by_method == {"cash": 900, "transfer": 450}
+    assert sum(v for _, v in report.revenue_by_day) == report.revenue_minor
+    digest_config = ShopConfig(currency="USD", admin_ids=(OWNER,), digest_time=time(9, 0))  # UTC
+    tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(9, 0), UTC)
+    with time_machine.travel(tomorrow, tick=False):  # the next morning's digest
+        async with uow() as u:
+            assert await daily_digest(u, digest_config, utcnow()) == 1
+        async with uow() as u:
+            row = await u.outbox.by_key(f"digest:{tomorrow.date().isoformat()}:to:{OWNER}")
+    assert row is not None and row.context["revenue_minor"] == card.metrics.spent_minor
+    assert first != second.id
