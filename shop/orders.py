@@ -54,10 +54,24 @@ class PaidByPayments(DomainError):
     code = "paid_by_payments"
 
 
+# Paid when the customer gets the order (at the counter, or to the courier): prepared without
+# prepayment, the money recorded at handover (``MoneyToCollect``).
+PAID_AT_HANDOVER = frozenset({"cash", "pos"})
+
+
+class MoneyToCollect(DomainError):
+    """params: number, due_minor, method. The order is handed over unpaid: collect the money first."""
+
+    code = "money_to_collect"
+
+
 def _reachable(order: Order) -> list[OrderStatus]:
     # Pickup orders become ready; delivery orders go out for delivery.
     skip = S.out_for_delivery if order.fulfilment == "pickup" else S.ready
-    return [s for s in TRANSITIONS[OrderStatus(order.status)] if s != skip]
+    options = TRANSITIONS[OrderStatus(order.status)]
+    if order.status == S.pending_payment and order.payment_method in PAID_AT_HANDOVER:
+        options = (S.preparing, *options)
+    return [s for s in options if s != skip]
 
 
 def allowed_next(order: Order) -> list[OrderStatus]:
@@ -92,6 +106,8 @@ async def transition(
         raise IllegalTransition(current=current.value, wanted=to.value, allowed=allowed)
     if to == S.paid and (paid := await uow.payments.verified_total(order.id)) < order.total_minor:
         raise PaidByPayments(number=order.id, paid_minor=paid, total_minor=order.total_minor)
+    if to == S.completed and order.paid_at is None and (due := await to_collect(uow, order)):
+        raise MoneyToCollect(number=order.id, due_minor=due, method=order.payment_method)
     order.status = to.value
     now = utcnow()
     if to == S.paid:
@@ -113,6 +129,22 @@ async def transition(
         await loyalty.earn_for_order(uow, order, config)
     if to in REVERSES_POINTS:
         await loyalty.reverse_for_order(uow, order, to.value, config)
+
+
+async def to_collect(uow: UnitOfWork, order: Order) -> int:
+    """What is still to be paid on an order: its total less the payments verified or waiting for an
+    owner's verification (an employee took the money)."""
+    counted = sum(
+        p.amount_minor for p in await uow.payments.for_order(order.id) if p.status in ("verified", "pending")
+    )
+    return max(order.total_minor - counted, 0)
+
+
+async def still_to_collect(uow: UnitOfWork) -> int:
+    """Money to take at handover on the orders now being prepared or on their way."""
+    return sum(
+        [await to_collect(uow, o) for o in await uow.orders.handed_on_unpaid(sorted(PAID_AT_HANDOVER))]
+    )
 
 
 @dataclass

@@ -9,11 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from storage.models import Order, Payment, utcnow
 from storage.uow import UnitOfWork
 
+from . import loyalty
 from .config import ShopConfig
 from .errors import DomainError, InvalidAmount, OrderNotFound
 from .limits import parse_payment
 from .notifications import notify_customer, notify_person, notify_staff
-from .orders import OrderStatus, transition
+from .orders import OrderStatus, announce_status, to_collect, transition
 from .staff import role_of
 
 METHODS = ("transfer", "pos", "cash", "mobile_money")
@@ -199,6 +200,9 @@ async def _pending(uow: UnitOfWork, payment_id: int) -> Payment:
     return payment
 
 
+HANDED_ON = {OrderStatus.preparing, OrderStatus.ready, OrderStatus.out_for_delivery, OrderStatus.completed}
+
+
 async def settle(
     uow: UnitOfWork, payment: Payment, order: Order, actor_id: int, config: ShopConfig
 ) -> Settlement:
@@ -216,6 +220,16 @@ async def settle(
         await transition(
             uow, order, OrderStatus.paid, f"staff:{actor_id}", f"payment #{payment.id}", config=config
         )
+        became_paid = True
+    elif (
+        payment.status == "verified"
+        and order.paid_at is None
+        and order.status in HANDED_ON
+        and paid >= order.total_minor
+    ):  # paid at handover, after it was prepared: paid without moving back, points earned as ever
+        order.paid_at = utcnow()
+        await announce_status(uow, order, config, status=OrderStatus.paid)
+        await loyalty.earn_for_order(uow, order, config)
         became_paid = True
     settlement = Settlement(payment, order, paid, became_paid)
     if settlement.order_closed:
@@ -276,12 +290,8 @@ async def order_payments(uow: UnitOfWork, order_id: int) -> list[Payment]:
 
 
 async def still_due(uow: UnitOfWork, order_id: int) -> tuple[Order, int]:
-    """An order and what is left to pay on it: its total less the payments verified or waiting for
-    verification (never below zero)."""
+    """An order and what is left to pay on it (``orders.to_collect``)."""
     order = await uow.orders.with_customer(order_id)
     if order is None:
         raise OrderNotFound(number=order_id)
-    counted = sum(
-        p.amount_minor for p in await uow.payments.for_order(order_id) if p.status in ("verified", "pending")
-    )
-    return order, max(order.total_minor - counted, 0)
+    return order, await to_collect(uow, order)

@@ -15,7 +15,7 @@ from storage.uow import UnitOfWork
 from .config import ShopConfig
 from .crm import PURCHASED
 from .notifications import notify_customer, notify_staff
-from .orders import OrderStatus, queue, transition
+from .orders import OrderStatus, queue, still_to_collect, transition
 from .reports import money_in
 
 
@@ -146,6 +146,7 @@ async def daily_digest(uow: UnitOfWork, config: ShopConfig, now: datetime) -> in
         "orders": len(orders),
         "pending_payments": await uow.payments.pending_count(),
         "waiting": waiting.total,
+        "to_collect_minor": await still_to_collect(uow),
         "oldest_waiting": [o.id for o in waiting.orders],
         "low_stock": [
             {"sku": p.sku, "name": p.name, "stock": p.stock}

@@ -721,6 +721,16 @@ class OrderRepository(Repository):
         total = await self.session.scalar(select(func.count(Order.id)).where(_NEEDS_ACTION))
         return list(await self.session.scalars(statement)), int(total or 0)
 
+    async def handed_on_unpaid(self, methods: list[str]) -> list[Order]:
+        """Orders on their way to the customer (prepared, ready, out) that are paid at handover and not
+        yet paid."""
+        statement = select(Order).where(
+            Order.status.in_(["preparing", "ready", "out_for_delivery"]),
+            Order.paid_at.is_(None),
+            Order.payment_method.in_(methods),
+        )
+        return list(await self.session.scalars(statement))
+
     async def with_customer(self, order_id: int, *, lock: bool = False) -> Order | None:
         """The order with its customer; ``lock`` holds it (FOR UPDATE) for a payment: it then takes
         turns with the expiry job and other payments, and reads the status they left."""

@@ -18,6 +18,7 @@ class StaffAction(StrEnum):
     customer = "c"
     payments = "y"  # status "pending": only those; page: of the list
     record = "m"  # a payment of ``amount`` by ``method``, recorded with one tap
+    collect = "k"  # the same, taken at handover, and the order completed
 
 
 class StaffCb(Lasting, CallbackData, prefix="st"):

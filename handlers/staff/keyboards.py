@@ -32,6 +32,16 @@ def record_payment(
     return kb.as_markup()
 
 
+def collect(t: Texts, number: int, due_minor: int, method: str) -> InlineKeyboardMarkup:
+    """One tap: the money due taken at handover, and the order completed."""
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=t.label("staff_collected", amount=due_minor, method=method),
+        callback_data=StaffCb(action=StaffAction.collect, order=number, method=method, amount=due_minor),
+    )
+    return kb.as_markup()
+
+
 def order_actions(
     t: Texts, number: int, payment_id: int | None = None, view: TextPage | None = None
 ) -> InlineKeyboardMarkup:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
@@ -11,6 +13,7 @@ from shop import crm, orders, payments, staff, telegram_payments
 from shop.config import ShopConfig
 from shop.errors import DomainError
 from shop.money import format_plain
+from storage.models import Order
 from storage.uow import UnitOfWork
 
 from ..answers import explain, run_and_answer, show, whole_number
@@ -84,8 +87,11 @@ async def status_command(
         await explain(message, t, error)
         return
     note = parts[2] if len(parts) > 2 else None
-    work = orders.change_status(uow, number, status, event_from_user.id, note, config)
-    await run_and_answer(message, t, work, "staff.status_changed", "order")
+    order = await _moved(
+        message, t, orders.change_status(uow, number, status, event_from_user.id, note, config)
+    )
+    if order is not None:
+        await message.answer(t("staff.status_changed", order=order))
 
 
 @router.message(Command("pickup"))
@@ -101,8 +107,55 @@ async def pickup_command(
     if not code:
         await message.answer(t("staff.usage", command="pickup"))
         return
-    work = orders.complete_pickup(uow, code, event_from_user.id, config)
-    await run_and_answer(message, t, work, "staff.status_changed", "order")
+    order = await _moved(message, t, orders.complete_pickup(uow, code, event_from_user.id, config))
+    if order is not None:
+        await message.answer(t("staff.status_changed", order=order))
+
+
+async def _moved(event: Message | CallbackQuery, t: Texts, work: Awaitable[Order]) -> Order | None:
+    """Move an order on; an order handed over unpaid asks for the money first (one tap when it is what
+    is due); any other refusal is explained."""
+    try:
+        return await work
+    except orders.MoneyToCollect as due:
+        number, amount, method = due.params["number"], due.params["due_minor"], due.params["method"]
+        text = t("staff.collect", number=number, due=amount, method=method)
+        markup = keyboards.collect(t, number, amount, method)
+        if isinstance(event, CallbackQuery):
+            await event.answer()
+            await show(event, text, markup)
+        else:
+            await event.answer(text, reply_markup=markup)
+    except DomainError as error:
+        await explain(event, t, error)
+    return None
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.collect))
+async def collect_button(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    """The money taken at handover: recorded (an employee's waits for an owner), and the order completed."""
+    amount = format_plain(callback_data.amount, config.currency)
+    try:
+        await payments.record_payment(
+            uow, callback_data.order, amount, callback_data.method, None, event_from_user.id, config
+        )
+    except DomainError as error:
+        await explain(callback, t, error)
+        return
+    work = orders.change_status(
+        uow, callback_data.order, orders.OrderStatus.completed, event_from_user.id, None, config
+    )
+    order = await _moved(callback, t, work)
+    if order is not None:
+        await callback.answer()
+        await show(callback, t("staff.status_changed", order=order))
 
 
 # --- payments -------------------------------------------------------------------------------------------
@@ -290,16 +343,13 @@ async def set_status_button(
     event_from_user: User,
 ) -> None:
     try:
-        order = await orders.change_status(
-            uow,
-            callback_data.order,
-            orders.parse_status(callback_data.status),
-            event_from_user.id,
-            None,
-            config,
-        )
+        status = orders.parse_status(callback_data.status)
     except DomainError as error:
         await explain(callback, t, error)
+        return
+    work = orders.change_status(uow, callback_data.order, status, event_from_user.id, None, config)
+    order = await _moved(callback, t, work)
+    if order is None:
         return
     await callback.answer()
     await show(callback, t("staff.status_changed", order=order))

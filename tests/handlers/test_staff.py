@@ -10,6 +10,7 @@ import pytest
 from handlers.staff.access import STAFF_COMMANDS
 from handlers.staff.callbacks import StaffAction, StaffCb
 from sandbox.client import SimUser
+from shop import orders
 from shop.reminders import expire_unpaid
 from storage.models import utcnow
 from tests.handlers.conftest import Shop, button_labels, texts
@@ -397,3 +398,43 @@ async def test_record_payment_is_a_short_guided_step(shop: Shop) -> None:
     assert await order_state(shop, number) == ("pending_payment", [(400, "verified"), (500, "pending")])
     await clerk.press("💰 Record payment", message_id=view["message_id"])
     await clerk.wait_for(text="Nothing is due")  # the clerk's $5.00 waits for the owner: not asked twice
+
+
+async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_handover(shop: Shop) -> None:
+    """ "Pay in cash when you get your order" and the flow agree: prepared without prepayment, the money
+    taken at the counter with one tap, the order then paid and completed."""
+    owner = shop.owner
+    assert owner is not None
+    ann = await shop.started()
+    await fill_cart(ann, 1, 2)  # $9.00
+    await ann.send("/checkout")
+    await ann.wait_for(text="How would you like")
+    await ann.press("🏪 Pickup")
+    await ann.wait_for(text="What phone number")
+    await ann.press_reply("📱 Share my phone number")
+    await ann.wait_for(text="Anything we should know")
+    await ann.press("No notes →")
+    await ann.wait_for(text="How will you pay")
+    await ann.press("💵 Cash")
+    await ann.wait_for(text="Is everything right")
+    await ann.press("✅ Place order")
+    placed_text = (await ann.wait_for(text="is placed"))["text"]
+    number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
+    await staff_says(owner, f"/status {number} preparing", "is now being prepared")  # no prepayment
+    queue = await staff_says(owner, "/queue", "Orders that need action")
+    assert "being prepared · 💵 to collect · $9.00" in queue["text"]
+    async with shop.uow() as u:
+        assert await orders.still_to_collect(u) == 900  # the digest's "still to collect at handover"
+    await staff_says(owner, f"/status {number} ready", "is now ready")
+    async with shop.uow() as u:
+        code = (await u.orders.get(number)).pickup_code
+    ask = await staff_says(owner, f"/pickup {code}", "$9.00 (Cash) is still to collect")
+    assert await order_state(shop, number) == ("ready", [])  # not handed over unpaid
+    await owner.press("💵 Received $9.00 (Cash), hand it over", message_id=ask["message_id"])
+    await owner.wait_for(text=f"Order #{number} is now completed")
+    assert await order_state(shop, number) == ("completed", [(900, "verified")])
+    async with shop.uow() as u:
+        assert (await u.orders.get(number)).paid_at is not None
+    await ann.wait_for(text="We received your payment")
+    _, transfer = await placed(shop, "Bob")  # by bank transfer: paid first, as before
+    await staff_says(owner, f"/status {transfer} preparing", "cannot go from pending_payment to preparing")
