@@ -100,17 +100,17 @@ async def notify_staff(
         return 0
     queued = 0
     for chat_id in config.staff_recipients:
-        message = OutboxMessage(
+        queued += await notify_person(
+            uow,
+            config,
+            chat_id,
             kind=kind,
-            chat_id=chat_id,
             template=template,
-            context=context,
-            language=await language_of(uow, chat_id, config),
+            key=f"{key}:to:{chat_id}",
             photo=photo,
-            dedupe_key=f"{key}:to:{chat_id}",
             about_customer_id=about_customer_id,
+            **context,
         )
-        queued += await uow.outbox.enqueue(message)
     return queued
 
 
@@ -151,16 +151,20 @@ async def notify_person(
     kind: str,
     template: str,
     key: str,
+    photo: str | None = None,
+    about_customer_id: int | None = None,
     **context: Any,
 ) -> bool:
-    """Queue a message to one person's private chat (a member of staff), in their language."""
+    """Queue a message to one member of staff's chat (or the staff group's), in their language."""
     message = OutboxMessage(
         kind=kind,
         chat_id=telegram_id,
         template=template,
         context=context,
         language=await language_of(uow, telegram_id, config),
+        photo=photo,
         dedupe_key=key,
+        about_customer_id=about_customer_id,
     )
     return await uow.outbox.enqueue(message)
 

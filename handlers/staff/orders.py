@@ -131,33 +131,6 @@ async def _moved(event: Message | CallbackQuery, t: Texts, work: Awaitable[Order
     return None
 
 
-@router.callback_query(StaffCb.filter(F.action == StaffAction.collect))
-async def collect_button(
-    callback: CallbackQuery,
-    callback_data: StaffCb,
-    t: Texts,
-    uow: UnitOfWork,
-    config: ShopConfig,
-    event_from_user: User,
-) -> None:
-    """The money taken at handover: recorded (an employee's waits for an owner), and the order completed."""
-    amount = format_plain(callback_data.amount, config.currency)
-    try:
-        await payments.record_payment(
-            uow, callback_data.order, amount, callback_data.method, None, event_from_user.id, config
-        )
-    except DomainError as error:
-        await explain(callback, t, error)
-        return
-    work = orders.change_status(
-        uow, callback_data.order, orders.OrderStatus.completed, event_from_user.id, None, config
-    )
-    order = await _moved(callback, t, work)
-    if order is not None:
-        await callback.answer()
-        await show(callback, t("staff.status_changed", order=order))
-
-
 # --- payments -------------------------------------------------------------------------------------------
 @router.message(Command("pay"))
 async def pay_command(
@@ -373,7 +346,7 @@ async def pay_button(
         )
 
 
-@router.callback_query(StaffCb.filter(F.action == StaffAction.record))
+@router.callback_query(StaffCb.filter(F.action.in_({StaffAction.record, StaffAction.collect})))
 async def record_button(
     callback: CallbackQuery,
     callback_data: StaffCb,
@@ -382,6 +355,8 @@ async def record_button(
     config: ShopConfig,
     event_from_user: User,
 ) -> None:
+    """One tap: the payment the button names is recorded (an employee's waits for an owner); money taken
+    at handover (``collect``) then completes the order."""
     amount = format_plain(callback_data.amount, config.currency)
     try:
         settlement = await payments.record_payment(
@@ -390,8 +365,19 @@ async def record_button(
     except DomainError as error:
         await explain(callback, t, error)
         return
-    await callback.answer()
-    await show(callback, t("staff.payment_recorded", s=settlement))
+    if callback_data.action == StaffAction.record:
+        await callback.answer()
+        await show(callback, t("staff.payment_recorded", s=settlement))
+        return
+    completed = orders.OrderStatus.completed
+    order = await _moved(
+        callback,
+        t,
+        orders.change_status(uow, callback_data.order, completed, event_from_user.id, None, config),
+    )
+    if order is not None:
+        await callback.answer()
+        await show(callback, t("staff.status_changed", order=order))
 
 
 @router.callback_query(StaffCb.filter(F.action == StaffAction.verify))

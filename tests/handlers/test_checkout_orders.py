@@ -22,7 +22,10 @@ async def fill_cart(user: SimUser, product_id: int = 1, quantity: int = 2) -> No
 
 
 async def checkout_to_summary(
-    user: SimUser, delivery: bool = True, notes: str | None = "Ring <twice> & wave 👋"
+    user: SimUser,
+    delivery: bool = True,
+    notes: str | None = "Ring <twice> & wave 👋",
+    method: str = "🏦 Bank transfer",
 ) -> dict:
     await user.send("/checkout")
     await user.wait_for(text="How would you like")
@@ -40,7 +43,7 @@ async def checkout_to_summary(
     else:
         await user.send(notes)
     await user.wait_for(text="How will you pay")
-    await user.press("🏦 Bank transfer")
+    await user.press(method)
     return await user.wait_for(text="Is everything right")
 
 

@@ -407,16 +407,7 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
     assert owner is not None
     ann = await shop.started()
     await fill_cart(ann, 1, 2)  # $9.00
-    await ann.send("/checkout")
-    await ann.wait_for(text="How would you like")
-    await ann.press("🏪 Pickup")
-    await ann.wait_for(text="What phone number")
-    await ann.press_reply("📱 Share my phone number")
-    await ann.wait_for(text="Anything we should know")
-    await ann.press("No notes →")
-    await ann.wait_for(text="How will you pay")
-    await ann.press("💵 Cash")
-    await ann.wait_for(text="Is everything right")
+    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
     await ann.press("✅ Place order")
     placed_text = (await ann.wait_for(text="is placed"))["text"]
     number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
