@@ -869,7 +869,12 @@ class PaymentRepository(Repository):
 
     async def verified_since(self, since: datetime) -> list[Payment]:
         moment = func.coalesce(Payment.decided_at, Payment.created_at)
-        statement = select(Payment).where(Payment.status == "verified", moment >= since).order_by(Payment.id)
+        statement = (
+            select(Payment)
+            .options(joinedload(Payment.order))  # each payment's order: what it counts towards
+            .where(Payment.status == "verified", moment >= since)
+            .order_by(Payment.id)
+        )
         return list(await self.session.scalars(statement))
 
     async def pending_count(self) -> int:
