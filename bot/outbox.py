@@ -78,6 +78,9 @@ class OutboxSender:
         self._global = Pace(max(1.0, overall), overall)  # a second's worth at once
         self._chats: dict[int, Pace] = {}
         self._lock = asyncio.Lock()
+        # Sends under way, across the rounds that overlap: as many as one round had to itself before, so
+        # overlapping rounds do not multiply the connections their records of what was sent take.
+        self._sending = asyncio.Semaphore(32)
         self.timeout = 20  # seconds for one send; a timeout is retried like any network error
         self.backoff = 2.0  # seconds before the first retry after a network error or 5xx; doubles each time
         self.retry_cap = 60.0  # seconds: the longest wait between two tries while Telegram is away
@@ -106,9 +109,10 @@ class OutboxSender:
         try:
             async with self._lock:  # one claim at a time in this process
                 due = await self._claim(min(limit, max(20, int(self.limits.per_second * 2))))
-            slots = asyncio.Semaphore(32)
             chats = groupby(due, key=attrgetter("chat_id"))  # each chat's rows together (``_fair``)
-            sent = await asyncio.gather(*(self._deliver_in_order(list(rows), slots) for _, rows in chats))
+            sent = await asyncio.gather(
+                *(self._deliver_in_order(list(rows), self._sending) for _, rows in chats)
+            )
             return sum(sent)
         finally:
             retry_429.reset(own_429s)

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
-from shop import checkout, customers, staff
+from shop import checkout, customers
 from shop.config import LANGUAGES, ShopConfig
 from storage.models import Customer
 from storage.uow import UnitOfWork
@@ -35,12 +35,9 @@ async def start(
     state: FSMContext,
     config: ShopConfig,
     media_dir: Path,
-    role: str | None = None,
 ) -> None:
     await state.clear()
     await message.answer(t("start.welcome", name=customer.first_name), reply_markup=keyboards.main_menu(t))
-    if role is not None and not command.args:  # the shop's own people: what waits for them
-        await message.answer(t("start.staff_desk", role=role, desk=await staff.desk(uow)))
     args = command.args or ""
     if args.startswith("p_") and args[2:].isdigit():
         await send_product(message, uow, t, customer, int(args[2:]), config, media_dir)
