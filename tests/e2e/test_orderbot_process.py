@@ -157,6 +157,14 @@ async def test_a_shop_missing_what_customers_or_staff_need_is_warned_of_at_start
     assert "setting BANK_DETAILS" not in err and "setting ADMIN_IDS" not in err
 
 
+async def test_the_command_line_help_reads_plainly(tmp_path: Path) -> None:
+    """No placeholders like ``<bool>`` after a flag or ``{file}`` for an argument."""
+    for args in ([], ["run"], ["demo"], ["catalog", "import"], ["catalog", "export"], ["db", "upgrade"]):
+        code, out, err = await run(orderbot(*args, "--help"), environment(tmp_path), tmp_path)
+        assert code == 0 and "Usage:" in out, err
+        assert "<bool>" not in out and "{" not in out and "}" not in out, out
+
+
 async def test_a_second_demo_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
