@@ -13,7 +13,7 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shop.config import LANGUAGES, PAYMENT_METHODS, ShopConfig, Tier
+from shop.config import HANDOVER_METHODS, LANGUAGES, PAYMENT_METHODS, ShopConfig, Tier
 from shop.limits import parse_price
 
 
@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     default_language: str = "en"
     payment_methods: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PAYMENT_METHODS))
     bank_details: str = ""
+    # Paid at the counter or to the courier, not before: e.g. cash,pos,mobile_money where couriers take it.
+    paid_at_handover: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["cash", "pos"])
     pickup_address: str = ""
     delivery_fee: str = "0"
     cancel_window_minutes: int = Field(30, ge=0)
@@ -104,6 +106,19 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(
                 f"unknown payment methods {sorted(unknown)}; use some of {', '.join(PAYMENT_METHODS)}"
+            )
+        return value
+
+    @field_validator("paid_at_handover", mode="before")
+    @classmethod
+    def _handover(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        unknown = set(value) - set(HANDOVER_METHODS) if isinstance(value, list) else set()
+        if unknown:
+            raise ValueError(
+                f"{', '.join(sorted(unknown))} cannot be paid at handover; use some of "
+                f"{', '.join(HANDOVER_METHODS)}, or leave it empty"
             )
         return value
 
@@ -178,6 +193,7 @@ class Settings(BaseSettings):
             default_language=self.default_language,
             payment_methods=tuple(self.payment_methods),
             bank_details=self.bank_details,
+            paid_at_handover=tuple(self.paid_at_handover),
             pickup_address=self.pickup_address,
             delivery_fee_minor=parse_price(self.delivery_fee, self.currency),
             cancel_window=timedelta(minutes=self.cancel_window_minutes),

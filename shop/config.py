@@ -7,6 +7,8 @@ from datetime import time, timedelta
 from decimal import Decimal
 
 PAYMENT_METHODS = ("transfer", "cash", "pos", "mobile_money")
+# Ways of paying a shop may take when the customer gets the order (at the counter, or to the courier).
+HANDOVER_METHODS = ("cash", "pos", "mobile_money")
 LANGUAGES = ("en", "ru")
 
 
@@ -28,6 +30,8 @@ class ShopConfig:
     default_language: str = "en"
     payment_methods: tuple[str, ...] = PAYMENT_METHODS
     bank_details: str = ""
+    # Paid when the customer gets the order: prepared without prepayment, the money taken at handover.
+    paid_at_handover: tuple[str, ...] = ("cash", "pos")
     pickup_address: str = ""
     delivery_fee_minor: int = 0
     cancel_window: timedelta = field(default=timedelta(minutes=30))

@@ -54,30 +54,27 @@ class PaidByPayments(DomainError):
     code = "paid_by_payments"
 
 
-# Paid when the customer gets the order (at the counter, or to the courier): prepared without
-# prepayment, the money recorded at handover (``MoneyToCollect``).
-PAID_AT_HANDOVER = frozenset({"cash", "pos"})
-
-
 class MoneyToCollect(DomainError):
     """params: number, due_minor, method. The order is handed over unpaid: collect the money first."""
 
     code = "money_to_collect"
 
 
-def _reachable(order: Order) -> list[OrderStatus]:
-    # Pickup orders become ready; delivery orders go out for delivery.
+def _reachable(order: Order, config: ShopConfig) -> list[OrderStatus]:
+    # Pickup orders become ready; delivery orders go out for delivery. Orders paid when the customer
+    # gets them (``ShopConfig.paid_at_handover``) are prepared unpaid; the money is recorded at handover
+    # (``MoneyToCollect``).
     skip = S.out_for_delivery if order.fulfilment == "pickup" else S.ready
     options = TRANSITIONS[OrderStatus(order.status)]
-    if order.status == S.pending_payment and order.payment_method in PAID_AT_HANDOVER:
+    if order.status == S.pending_payment and order.payment_method in config.paid_at_handover:
         options = (S.preparing, *options)
     return [s for s in options if s != skip]
 
 
-def allowed_next(order: Order) -> list[OrderStatus]:
+def allowed_next(order: Order, config: ShopConfig) -> list[OrderStatus]:
     """Where staff may move an order: anywhere but paid, which only verified payments adding up reach
     (``shop.payments.settle``), so nobody marks an order paid without the money on the books."""
-    return [s for s in _reachable(order) if s != S.paid]
+    return [s for s in _reachable(order, config) if s != S.paid]
 
 
 async def transition(
@@ -101,8 +98,8 @@ async def transition(
     """
     about_order(order.id)
     current = OrderStatus(order.status)
-    if to not in _reachable(order):
-        allowed = [s.value for s in allowed_next(order)]
+    if to not in _reachable(order, config):
+        allowed = [s.value for s in allowed_next(order, config)]
         raise IllegalTransition(current=current.value, wanted=to.value, allowed=allowed)
     if to == S.paid and (paid := await uow.payments.verified_total(order.id)) < order.total_minor:
         raise PaidByPayments(number=order.id, paid_minor=paid, total_minor=order.total_minor)
@@ -140,11 +137,10 @@ async def to_collect(uow: UnitOfWork, order: Order) -> int:
     return max(order.total_minor - counted, 0)
 
 
-async def still_to_collect(uow: UnitOfWork) -> int:
+async def still_to_collect(uow: UnitOfWork, config: ShopConfig) -> int:
     """Money to take at handover on the orders now being prepared or on their way."""
-    return sum(
-        [await to_collect(uow, o) for o in await uow.orders.handed_on_unpaid(sorted(PAID_AT_HANDOVER))]
-    )
+    unpaid = await uow.orders.handed_on_unpaid(sorted(config.paid_at_handover))
+    return sum([await to_collect(uow, o) for o in unpaid])
 
 
 @dataclass

@@ -143,7 +143,7 @@ async def mark_refunded(
     payment = await uow.payments.by_charge(charge_id)
     assert order is not None and payment is not None
     payment.status, payment.decided_at = "refunded", utcnow()
-    if OrderStatus.refunded in allowed_next(order):
+    if OrderStatus.refunded in allowed_next(order, config):
         await transition(
             uow, order, OrderStatus.refunded, f"staff:{actor_id}", "Stars refunded", config=config
         )

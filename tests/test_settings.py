@@ -22,12 +22,14 @@ def test_owner_friendly_values(tmp_path: Path) -> None:
         admin_ids="12, 34;56",
         payment_methods="Cash, transfer",
         currency="jpy",
+        paid_at_handover="Cash, mobile_money",
         delivery_fee="300",
         bank_details="Line 1\\nLine 2",
         _env_file=None,
     )
     config = settings.shop_config()
     assert settings.admin_ids == [12, 34, 56] and config.payment_methods == ("cash", "transfer")
+    assert config.paid_at_handover == ("cash", "mobile_money")
     assert (config.currency, config.delivery_fee_minor, config.bank_details) == ("JPY", 300, "Line 1\nLine 2")
 
 
@@ -39,6 +41,7 @@ def test_owner_friendly_values(tmp_path: Path) -> None:
         ({"default_language": "de"}, "DEFAULT_LANGUAGE"),
         ({"cancel_window_minutes": "-1"}, "CANCEL_WINDOW_MINUTES"),
         ({"updates_at_once": "0"}, "UPDATES_AT_ONCE"),
+        ({"paid_at_handover": "transfer"}, "PAID_AT_HANDOVER"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, str], named: str) -> None:

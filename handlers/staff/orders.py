@@ -292,7 +292,9 @@ async def order_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts
 
 
 @router.callback_query(StaffCb.filter(F.action == StaffAction.statuses))
-async def statuses_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+async def statuses_button(
+    callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork, config: ShopConfig
+) -> None:
     try:
         order = await orders.staff_order(uow, callback_data.order)
     except DomainError as error:
@@ -302,7 +304,7 @@ async def statuses_button(callback: CallbackQuery, callback_data: StaffCb, t: Te
     if isinstance(callback.message, Message):
         await callback.message.answer(
             t("staff.choose_status", order=order),
-            reply_markup=keyboards.statuses(t, order, orders.allowed_next(order)),
+            reply_markup=keyboards.statuses(t, order, orders.allowed_next(order, config)),
         )
 
 

@@ -413,7 +413,8 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
     queue = await staff_says(owner, "/queue", "Orders that need action")
     assert "being prepared · 💵 to collect · $9.00" in queue["text"]
     async with shop.uow() as u:
-        assert await orders.still_to_collect(u) == 900  # the digest's "still to collect at handover"
+        # the digest's "still to collect at handover"
+        assert await orders.still_to_collect(u, shop.settings.shop_config()) == 900
     await staff_says(owner, f"/status {number} ready", "is now ready")
     async with shop.uow() as u:
         code = (await u.orders.get(number)).pickup_code
@@ -427,3 +428,27 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
     await ann.wait_for(text="We received your payment")
     _, transfer = await placed(shop, "Bob")  # by bank transfer: paid first, as before
     await staff_says(owner, f"/status {transfer} preparing", "cannot go from pending_payment to preparing")
+
+
+@pytest.mark.settings(paid_at_handover="cash,pos,mobile_money")
+async def test_mobile_money_to_the_courier_where_the_shop_takes_it_at_the_door(shop: Shop) -> None:
+    """PAID_AT_HANDOVER=...,mobile_money: a delivery paid by mobile money goes to the kitchen unpaid, and
+    the courier's "delivered" asks for the money first."""
+    owner = shop.owner
+    assert owner is not None
+    ann = await shop.started()
+    await fill_cart(ann, 1, 2)  # $9.00 and $2.00 delivery
+    await checkout_to_summary(ann, delivery=True, notes=None, method="📱 Mobile money")
+    await ann.press("✅ Place order")
+    placed_text = (await ann.wait_for(text="is placed"))["text"]
+    assert "Please pay by mobile money when you get your order." in placed_text
+    assert "receipt" not in placed_text and "confirmation" not in placed_text
+    number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
+    await staff_says(owner, f"/status {number} preparing", "is now being prepared")
+    await staff_says(owner, f"/status {number} out_for_delivery", "is now out for delivery")
+    ask = await staff_says(owner, f"/status {number} completed", "$11.00 (Mobile money) is still to collect")
+    assert await order_state(shop, number) == ("out_for_delivery", [])
+    collect = next(label for label in button_labels(ask) if label.startswith("📱 Received $11.00"))
+    await owner.press(collect, message_id=ask["message_id"])
+    await owner.wait_for(text=f"Order #{number} is now completed")
+    assert await order_state(shop, number) == ("completed", [(1100, "verified")])

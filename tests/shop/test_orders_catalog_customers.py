@@ -74,7 +74,7 @@ async def test_state_machine_and_audit_trail(uow: Any) -> None:
         ]
         assert done.events[-1].actor == "staff:1" and done.paid_at and done.closed_at
         # A pickup order is never "out for delivery".
-        assert S.out_for_delivery not in orders.allowed_next(done)
+        assert S.out_for_delivery not in orders.allowed_next(done, ShopConfig())
 
 
 async def test_paid_is_reached_only_by_verified_payments(uow: Any) -> None:
@@ -83,7 +83,7 @@ async def test_paid_is_reached_only_by_verified_payments(uow: Any) -> None:
     config = ShopConfig(admin_ids=(owner,))
     ann, tea, order = await placed_order(uow, "pickup")  # $9.00
     async with uow() as u:
-        assert S.paid not in orders.allowed_next(await u.orders.get(order.id))  # no button for it
+        assert S.paid not in orders.allowed_next(await u.orders.get(order.id), config)  # no button for it
         for actor in (owner, clerk):
             with pytest.raises(orders.PaidByPayments) as error:
                 await orders.change_status(u, order.id, S.paid, actor, "trust me", config)
