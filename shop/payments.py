@@ -65,9 +65,15 @@ class Settlement:
 
     @property
     def order_closed(self) -> bool:
-        """Money verified for an order that takes none (cancelled, expired, refunded, completed): it is
-        to be given back, or the order agreed on again with the customer."""
-        return self.payment.status == "verified" and self.order.status not in PAYABLE
+        """Money verified for an order that takes none (cancelled, expired, refunded; or completed and
+        paid in full without it): it is to be given back, or the order agreed on again with the customer.
+        A completed order handed over unpaid takes the money collected at handover; beyond its total
+        that money is an overpayment (``overpaid_minor``)."""
+        if self.payment.status != "verified":
+            return False
+        if self.order.status == OrderStatus.completed:
+            return self.paid_total_minor - self.payment.amount_minor >= self.order.total_minor
+        return self.order.status not in PAYABLE
 
 
 async def record_payment(

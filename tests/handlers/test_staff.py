@@ -452,3 +452,37 @@ async def test_mobile_money_to_the_courier_where_the_shop_takes_it_at_the_door(s
     await owner.press(collect, message_id=ask["message_id"])
     await owner.wait_for(text=f"Order #{number} is now completed")
     assert await order_state(shop, number) == ("completed", [(1100, "verified")])
+
+
+async def test_cash_an_employee_took_at_handover_is_verified_later_as_the_orders_money(shop: Shop) -> None:
+    """The employee hands over and takes the cash; the owner verifies it after the order is completed.
+    That money paid the order: it is not flagged to be given back, and the order becomes paid."""
+    owner = shop.owner
+    assert owner is not None
+    clerk = await shop.started("Clerk")
+    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    ann = await shop.started()
+    await fill_cart(ann, 1, 2)  # $9.00
+    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
+    await ann.press("✅ Place order")
+    number = int((await ann.wait_for(text="is placed"))["text"].split("#", 1)[1].split(" ", 1)[0])
+    for status in ("preparing", "ready"):
+        await staff_says(clerk, f"/status {number} {status}", f"Order #{number} is now")
+    async with shop.uow() as u:
+        code = (await u.orders.get(number)).pickup_code
+    ask = await staff_says(clerk, f"/pickup {code}", "$9.00 (Cash) is still to collect")
+    await clerk.press("💵 Received $9.00 (Cash), hand it over", message_id=ask["message_id"])
+    await clerk.wait_for(text=f"Order #{number} is now completed")
+    assert await order_state(shop, number) == ("completed", [(900, "pending")])
+    verify = await owner.wait_for(text="waits for an owner")
+    payment_id = int(verify["text"].split("#", 1)[1].split(" ", 1)[0])
+    verified = await staff_says(owner, f"/verify {payment_id}", "verified")
+    assert "given back" not in verified["text"] and "The order is paid" in verified["text"]
+    assert await order_state(shop, number) == ("completed", [(900, "verified")])
+    async with shop.uow() as u:
+        assert (await u.orders.get(number)).paid_at is not None
+    await ann.wait_for(text="We received your payment")
+    await clerk.wait_for(text="you recorded for order")
+    assert not [t for t in texts(await owner.bot_messages()) if "Give the money back" in t]
+    assert not [t for t in texts(await ann.bot_messages()) if "back" in t.lower() and "money" in t.lower()]
+    await staff_says(owner, f"/pay {number} 1 cash", "it takes no payments")  # paid in full, closed
