@@ -350,6 +350,7 @@ async def announce_status(
             key=key,
             number=order.id,
             total_minor=order.total_minor,
+            handed_on=order.status != S.paid,  # paid at handover: nothing left to prepare
         )
     extra: dict[str, Any] = {}
     if status == S.ready and order.pickup_code:

@@ -276,7 +276,10 @@ async def staff_command(
     except DomainError as error:
         await explain(message, t, error)
         return
-    await message.answer(t("staff.team_changed", action=parts[0], user_id=user_id, changed=changed))
+    name = (await crm.who(uow, [user_id])).get(user_id)  # of someone who has written to the shop
+    await message.answer(
+        t("staff.team_changed", action=parts[0], user_id=user_id, changed=changed, name=name)
+    )
 
 
 # --- buttons --------------------------------------------------------------------------------------------

@@ -460,7 +460,7 @@ async def test_cash_an_employee_took_at_handover_is_verified_later_as_the_orders
     owner = shop.owner
     assert owner is not None
     clerk = await shop.started("Clerk")
-    await staff_says(owner, f"/staff add {clerk.id}", "is now staff")
+    await staff_says(owner, f"/staff add {clerk.id}", f"Clerk · {clerk.id} is now staff.")  # a name
     ann = await shop.started()
     await fill_cart(ann, 1, 2)  # $9.00
     await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
@@ -481,7 +481,8 @@ async def test_cash_an_employee_took_at_handover_is_verified_later_as_the_orders
     assert await order_state(shop, number) == ("completed", [(900, "verified")])
     async with shop.uow() as u:
         assert (await u.orders.get(number)).paid_at is not None
-    await ann.wait_for(text="We received your payment")
+    await ann.wait_for(text=f"We received your payment of $9.00 for order #{number}. Thank you!")
+    assert not [t for t in texts(await ann.bot_messages()) if "will be prepared" in t]  # it was handed over
     await clerk.wait_for(text="you recorded for order")
     assert not [t for t in texts(await owner.bot_messages()) if "Give the money back" in t]
     assert not [t for t in texts(await ann.bot_messages()) if "back" in t.lower() and "money" in t.lower()]
