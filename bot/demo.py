@@ -12,52 +12,291 @@ from shop.catalog import CSV_COLUMNS, import_products_csv
 from storage.models import Staff
 from storage.uow import UnitOfWork
 
-CATALOG: dict[str, list[tuple[str, str, str, str]]] = {
-    # category: (name, brand, price, description)
-    "Coffee": [
-        ("Espresso", "Roastery", "2.50", "A short, strong shot."),
-        ("Flat white", "Roastery", "3.80", "Double ristretto with silky milk."),
-        ("Cappuccino", "Roastery", "3.60", "Espresso, milk and a thick foam."),
-        ("Cold brew", "Roastery", "4.20", "Steeped for 18 hours, served on ice."),
-        ("Beans 250 g", "Roastery", "12.00", "Whole beans from Ethiopia, medium roast."),
-        ("Decaf latte", "Bean & Co", "3.90", "All of the taste, none of the buzz."),
+
+@dataclass(frozen=True)
+class DemoProduct:
+    name: str
+    name_ru: str
+    brand: str
+    price: str
+    description: str
+    description_ru: str
+    sold_out: bool = False  # one is, so that a sold-out product can be seen
+
+
+# A café's menu, in English and Russian. Coffee is longer than a page of products (``page_size``, 6).
+CATALOG: dict[tuple[str, str], list[DemoProduct]] = {
+    ("Coffee", "Кофе"): [
+        DemoProduct(
+            "Espresso",
+            "Эспрессо",
+            "Corner Roastery",
+            "2.50",
+            "A short, strong shot of our house blend.",
+            "Короткий крепкий шот нашего домашнего бленда.",
+        ),
+        DemoProduct("Doppio", "Доппио", "Corner Roastery", "3.00", "A double espresso.", "Двойной эспрессо."),
+        DemoProduct(
+            "Americano",
+            "Американо",
+            "Corner Roastery",
+            "2.90",
+            "Espresso topped up with hot water.",
+            "Эспрессо, долитый горячей водой.",
+        ),
+        DemoProduct(
+            "Cappuccino",
+            "Капучино",
+            "Corner Roastery",
+            "3.60",
+            "Espresso, steamed milk and a thick foam.",
+            "Эспрессо, горячее молоко и густая пенка.",
+        ),
+        DemoProduct(
+            "Flat white",
+            "Флэт уайт",
+            "Corner Roastery",
+            "3.80",
+            "Double ristretto with silky milk.",
+            "Двойной ристретто с бархатистым молоком.",
+        ),
+        DemoProduct(
+            "Latte",
+            "Латте",
+            "Corner Roastery",
+            "3.70",
+            "Espresso with plenty of steamed milk.",
+            "Эспрессо и много горячего молока.",
+        ),
+        DemoProduct(
+            "Raf",
+            "Раф",
+            "Corner Roastery",
+            "4.20",
+            "Espresso whipped with cream and vanilla sugar.",
+            "Эспрессо, взбитый со сливками и ванильным сахаром.",
+        ),
+        DemoProduct(
+            "Mocha",
+            "Мокко",
+            "Corner Roastery",
+            "4.10",
+            "Espresso, dark chocolate and milk.",
+            "Эспрессо, тёмный шоколад и молоко.",
+        ),
+        DemoProduct(
+            "Cortado",
+            "Кортадо",
+            "Corner Roastery",
+            "3.20",
+            "Espresso cut with a little warm milk.",
+            "Эспрессо с каплей тёплого молока.",
+        ),
+        DemoProduct(
+            "Filter coffee",
+            "Фильтр-кофе",
+            "Nordic Beans",
+            "3.40",
+            "Today's single origin, brewed by hand.",
+            "Моносорт дня, заваренный вручную.",
+        ),
+        DemoProduct(
+            "Cold brew",
+            "Колд брю",
+            "Nordic Beans",
+            "4.20",
+            "Steeped for 18 hours, served on ice.",
+            "Настаивается 18 часов, подаётся со льдом.",
+        ),
+        DemoProduct(
+            "Iced latte",
+            "Айс-латте",
+            "Corner Roastery",
+            "4.00",
+            "Espresso and cold milk over ice.",
+            "Эспрессо и холодное молоко со льдом.",
+        ),
     ],
-    "Tea": [
-        ("Green tea", "Leafy", "2.90", "Sencha from Shizuoka."),
-        ("Earl Grey", "Leafy", "2.70", "Black tea with bergamot."),
-        ("Chai latte", "Bean & Co", "3.70", "Spiced black tea with steamed milk."),
-        ("Mint tea", "Leafy", "2.50", "Fresh mint leaves, hot water, that's all."),
-        ("Matcha", "Leafy", "4.50", "Ceremonial grade, whisked to order."),
-        ("Rooibos", "Leafy", "2.60", "Caffeine-free red bush tea."),
+    ("Tea", "Чай"): [
+        DemoProduct(
+            "Green sencha",
+            "Зелёный сенча",
+            "Leafy",
+            "2.90",
+            "Japanese green tea from Shizuoka.",
+            "Японский зелёный чай из Сидзуоки.",
+        ),
+        DemoProduct(
+            "Earl Grey", "Эрл Грей", "Leafy", "2.70", "Black tea with bergamot.", "Чёрный чай с бергамотом."
+        ),
+        DemoProduct(
+            "Chai latte",
+            "Чай-латте",
+            "Leafy",
+            "3.70",
+            "Spiced black tea with steamed milk.",
+            "Пряный чёрный чай с горячим молоком.",
+        ),
+        DemoProduct(
+            "Mint tea",
+            "Мятный чай",
+            "Leafy",
+            "2.50",
+            "Fresh mint leaves and hot water, that's all.",
+            "Свежая мята и кипяток, больше ничего.",
+        ),
+        DemoProduct(
+            "Matcha latte",
+            "Матча-латте",
+            "Tea Atelier",
+            "4.50",
+            "Ceremonial matcha whisked with milk.",
+            "Церемониальная матча, взбитая с молоком.",
+        ),
+        DemoProduct(
+            "Sea buckthorn tea",
+            "Облепиховый чай",
+            "Tea Atelier",
+            "3.90",
+            "Sea buckthorn, honey and ginger, in a pot for two.",
+            "Облепиха, мёд и имбирь, чайник на двоих.",
+        ),
     ],
-    "Bakery": [
-        ("Croissant", "Oven", "2.20", "Butter, flour, 27 layers."),
-        ("Pain au chocolat", "Oven", "2.60", "Two bars of dark chocolate inside."),
-        ("Cinnamon bun", "Oven", "3.10", "Swedish style, cardamom too."),
-        ("Sourdough loaf", "Oven", "5.50", "48-hour ferment, baked every morning."),
-        ("Banana bread", "Oven", "3.00", "With walnuts. Vegan."),
-        ("Lemon tart", "Oven", "3.80", "Sharp curd, crisp pastry."),
+    ("Bakery", "Выпечка"): [
+        DemoProduct(
+            "Croissant",
+            "Круассан",
+            "Corner Bakery",
+            "2.20",
+            "Butter, flour and 27 layers.",
+            "Масло, мука и 27 слоёв.",
+        ),
+        DemoProduct(
+            "Pain au chocolat",
+            "Пен-о-шоколя",
+            "Corner Bakery",
+            "2.60",
+            "Two bars of dark chocolate inside.",
+            "Внутри две палочки тёмного шоколада.",
+        ),
+        DemoProduct(
+            "Cinnamon bun",
+            "Булочка с корицей",
+            "Corner Bakery",
+            "3.10",
+            "Swedish style, with cardamom.",
+            "По-шведски, с кардамоном.",
+        ),
+        DemoProduct(
+            "Carrot cake",
+            "Морковный торт",
+            "Corner Bakery",
+            "4.20",
+            "With walnuts and cream cheese frosting.",
+            "С грецкими орехами и сливочно-сырным кремом.",
+        ),
+        DemoProduct(
+            "Banana bread",
+            "Банановый хлеб",
+            "Corner Bakery",
+            "3.00",
+            "With walnuts. Vegan.",
+            "С грецкими орехами. Веганский.",
+        ),
+        DemoProduct(
+            "Lemon tart",
+            "Лимонный тарт",
+            "Corner Bakery",
+            "3.80",
+            "Sharp lemon curd, crisp pastry.",
+            "Кисловатый лимонный курд, хрустящее тесто.",
+            sold_out=True,
+        ),
     ],
-    "Breakfast": [
-        ("Avocado toast", "Kitchen", "7.50", "Sourdough, chilli, lime, poached egg."),
-        ("Granola bowl", "Kitchen", "6.20", "Yoghurt, berries, honey."),
-        ("Full breakfast", "Kitchen", "11.90", "Eggs, beans, mushrooms, tomato, toast."),
-        ("Porridge", "Kitchen", "4.80", "Oats, milk, cinnamon apple."),
-        ("Shakshuka", "Kitchen", "9.40", "Eggs baked in spiced tomato sauce."),
-        ("Pancakes", "Kitchen", "8.10", "Three fluffy pancakes, maple syrup."),
+    ("Breakfast", "Завтраки"): [
+        DemoProduct(
+            "Avocado toast",
+            "Тост с авокадо",
+            "Kitchen",
+            "7.50",
+            "Sourdough, chilli, lime and a poached egg.",
+            "Хлеб на закваске, чили, лайм и яйцо пашот.",
+        ),
+        DemoProduct(
+            "Syrniki",
+            "Сырники",
+            "Kitchen",
+            "6.80",
+            "Three cottage cheese pancakes with sour cream and jam.",
+            "Три сырника со сметаной и вареньем.",
+        ),
+        DemoProduct(
+            "Granola bowl",
+            "Гранола",
+            "Kitchen",
+            "6.20",
+            "Yoghurt, berries and honey.",
+            "Йогурт, ягоды и мёд.",
+        ),
+        DemoProduct(
+            "Porridge",
+            "Овсяная каша",
+            "Kitchen",
+            "4.80",
+            "Oats, milk and a cinnamon apple.",
+            "Овсянка на молоке с яблоком и корицей.",
+        ),
+        DemoProduct(
+            "Shakshuka",
+            "Шакшука",
+            "Kitchen",
+            "9.40",
+            "Eggs baked in a spiced tomato sauce.",
+            "Яйца, запечённые в пряном томатном соусе.",
+        ),
+        DemoProduct(
+            "Pancakes",
+            "Панкейки",
+            "Kitchen",
+            "8.10",
+            "Three fluffy pancakes with maple syrup.",
+            "Три пышных панкейка с кленовым сиропом.",
+        ),
     ],
-    "Drinks": [
-        ("Orange juice", "Press", "3.50", "Squeezed this morning."),
-        ("Lemonade", "Press", "3.20", "Home-made, not too sweet."),
-        ("Sparkling water", "Spring", "1.80", "500 ml."),
-        ("Kombucha", "Press", "4.10", "Ginger and lemon."),
-        ("Hot chocolate", "Bean & Co", "3.40", "Belgian chocolate, whipped cream."),
-        ("Iced tea", "Leafy", "3.00", "Peach, brewed cold."),
-    ],
-    "Gifts & <Specials>": [
-        ("Gift card 25", "Shop", "25.00", "For someone who likes coffee & cake."),
-        ("Mug", "Shop", "9.00", "Stoneware, 350 ml. Dishwasher safe."),
-        ("Tote bag", "Shop", "7.50", "Organic cotton."),
+    ("Drinks", "Напитки"): [
+        DemoProduct(
+            "Orange juice",
+            "Апельсиновый фреш",
+            "Press",
+            "3.50",
+            "Squeezed to order, 300 ml.",
+            "Выжимаем при вас, 300 мл.",
+        ),
+        DemoProduct(
+            "Lemonade",
+            "Лимонад",
+            "Press",
+            "3.20",
+            "Home-made, not too sweet.",
+            "Домашний, не слишком сладкий.",
+        ),
+        DemoProduct(
+            "Berry mors",
+            "Ягодный морс",
+            "Press",
+            "3.00",
+            "Cranberry and lingonberry, served cold.",
+            "Клюква и брусника, подаётся холодным.",
+        ),
+        DemoProduct(
+            "Hot chocolate",
+            "Горячий шоколад",
+            "Kitchen",
+            "3.40",
+            "Belgian chocolate and whipped cream.",
+            "Бельгийский шоколад и взбитые сливки.",
+        ),
+        DemoProduct("Sparkling water", "Газированная вода", "Spring", "1.80", "500 ml.", "500 мл."),
     ],
 }
 COLOURS = [(231, 111, 81), (42, 157, 143), (233, 196, 106), (38, 70, 83), (244, 162, 97), (106, 76, 147)]
@@ -68,22 +307,25 @@ def demo_csv() -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     rng = random.Random(7)
-    for c, (category, products) in enumerate(CATALOG.items()):
-        for p, (name, brand, price, description) in enumerate(products):
+    for (category, category_ru), products in CATALOG.items():
+        for p, product in enumerate(products):
             sku = f"{category[:3].upper()}-{p + 1:02d}"
-            stock = 0 if (c, p) == (2, 5) else rng.choice([3, 8, 12, 25, 40])  # one sold out, to see it
+            stock = 0 if product.sold_out else rng.choice([3, 8, 12, 25, 40])
             writer.writerow(
                 {
                     "sku": sku,
-                    "name": name,
+                    "name": product.name,
                     "category": category,
-                    "price": price,
+                    "price": product.price,
                     "stock": stock,
-                    "brand": brand,
-                    "description": description,
+                    "brand": product.brand,
+                    "description": product.description,
                     "photo": f"demo/{sku}.png",
                     "featured": "yes" if p == 0 else "no",
                     "active": "yes",
+                    "name_ru": product.name_ru,
+                    "description_ru": product.description_ru,
+                    "category_ru": category_ru,
                 }
             )
     return out.getvalue()
@@ -99,7 +341,7 @@ def draw_photos(media_dir: Path) -> None:
         path = folder / f"{row['sku']}.png"
         if path.exists():
             continue
-        colour = COLOURS[list(CATALOG).index(row["category"]) % len(COLOURS)]
+        colour = COLOURS[[category for category, _ in CATALOG].index(row["category"]) % len(COLOURS)]
         image = Image.new("RGB", (640, 480), colour)
         draw = ImageDraw.Draw(image)
         draw.ellipse((220, 90, 420, 290), fill=tuple(min(255, v + 50) for v in colour))

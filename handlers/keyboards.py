@@ -64,7 +64,7 @@ def categories(t: Texts, shelves: ListPage[CategoryCount], has_featured: bool) -
     for item in shelves.items:
         kb.row(
             InlineKeyboardButton(
-                text=t.label("category", name=item.name, count=item.products),
+                text=t.label("category", name=t.localized(item, "name"), count=item.products),
                 callback_data=CatalogCb(category=item.id).pack(),
             )
         )
@@ -113,7 +113,9 @@ def _toggle(text: str, at: CatalogCb, field: str, value: int) -> InlineKeyboardB
 
 def _product_button(t: Texts, item: Product) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=t.label("product", name=item.name, price_minor=item.price_minor, sold_out=item.stock <= 0),
+        text=t.label(
+            "product", name=t.localized(item, "name"), price_minor=item.price_minor, sold_out=item.stock <= 0
+        ),
         callback_data=ProductCb(action=ProductAction.open, id=item.id).pack(),
     )
 
@@ -172,7 +174,7 @@ def cart(t: Texts, view: CartView, lines: ListPage[CartLine]) -> InlineKeyboardM
                 callback_data=CartCb(action=CartAction.dec, id=line.product_id, page=page).pack(),
             ),
             InlineKeyboardButton(
-                text=t.label("cart_line", name=line.name, quantity=line.quantity),
+                text=t.label("cart_line", name=t.localized(line, "name"), quantity=line.quantity),
                 callback_data=CartCb(action=CartAction.remove, id=line.product_id, page=page).pack(),
             ),
             InlineKeyboardButton(

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from shop.config import LANGUAGES, ShopConfig
 from shop.money import format_money
+from shop.translations import localized
 
 from .limits import TextPage, clip, cut, page_of
 
@@ -66,6 +67,8 @@ class Renderer:
             env.filters["money"] = lambda minor, lang=language: format_money(minor, config.currency, lang)
             env.filters["when"] = lambda moment, lang=language: self.when(moment, lang)
             env.filters["clip"] = _clip
+            # a catalog name or description in the customer's language: {{ product|localized("name") }}
+            env.filters["localized"] = lambda item, field, lang=language: localized(item, field, lang)
             env.globals["shop"] = config
             env.globals["lang"] = language
             self._envs[language] = env
@@ -144,6 +147,10 @@ class Texts:
 
     def plain(self, template: str, /, **context: Any) -> str:
         return self.renderer.plain(template, self.language, **context)
+
+    def localized(self, item: Any, field: str) -> str:
+        """A catalog name or description in this customer's language (``shop.translations.localized``)."""
+        return localized(item, field, self.language)
 
     def money(self, minor: int) -> str:
         return format_money(minor, self.renderer.config.currency, self.language)

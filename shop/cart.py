@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.models import Cart, CartItem, utcnow
+from storage.models import Cart, CartItem, Product, utcnow
 from storage.uow import UnitOfWork
 
 from .config import ShopConfig
 from .errors import CartFull, OutOfStock, ProductUnavailable
 from .limits import MAX_LINES, check_quantity
+from .translations import Translations, names_only
 
 
 @dataclass
@@ -21,6 +22,7 @@ class CartLine:
     unit_price_minor: int
     quantity: int
     stock: int
+    translations: Translations | None = None  # the product's (``shop.translations.localized``)
 
     @property
     def total_minor(self) -> int:
@@ -35,6 +37,7 @@ class CartChange:
     name: str
     old: int = 0
     new: int = 0
+    translations: Translations | None = None  # the product's names
 
 
 @dataclass
@@ -53,12 +56,22 @@ class CartView:
 
 def row_line(row: Any) -> CartLine:
     """A line of ``CartRepository.lines``."""
-    return CartLine(row.id, row.sku, row.name, row.price_minor, row.quantity, row.stock)
+    return CartLine(row.id, row.sku, row.name, row.price_minor, row.quantity, row.stock, row.translations)
 
 
 def _line(item: CartItem) -> CartLine:
     p = item.product
-    return CartLine(p.id, p.sku, p.name, p.price_minor, item.quantity, p.stock)
+    return CartLine(p.id, p.sku, p.name, p.price_minor, item.quantity, p.stock, p.translations)
+
+
+def short_of(product: Product, wanted: int, available: int) -> dict[str, Any]:
+    """A line of ``OutOfStock``: the product's names, how many were wanted and how many there are."""
+    return {
+        "name": product.name,
+        "translations": names_only(product.translations),
+        "wanted": wanted,
+        "available": available,
+    }
 
 
 async def view_cart(uow: UnitOfWork, customer_id: int) -> CartView:
@@ -88,13 +101,14 @@ def _changes(cart: Cart) -> list[CartChange]:
     changes = []
     for item in cart.items:
         p = item.product
+        names = names_only(p.translations)
         if not p.active or p.stock <= 0:
-            changes.append(CartChange("removed", p.name))
+            changes.append(CartChange("removed", p.name, translations=names))
             continue
         if item.quantity > p.stock:
-            changes.append(CartChange("reduced", p.name, item.quantity, p.stock))
+            changes.append(CartChange("reduced", p.name, item.quantity, p.stock, names))
         if item.price_seen_minor != p.price_minor:
-            changes.append(CartChange("price", p.name, item.price_seen_minor, p.price_minor))
+            changes.append(CartChange("price", p.name, item.price_seen_minor, p.price_minor, names))
     return changes
 
 
@@ -120,7 +134,7 @@ async def add_to_cart(
     wanted = quantity + await uow.carts.quantity(customer_id, product_id)
     check_quantity(wanted)
     if wanted > product.stock:
-        raise OutOfStock(items=[{"name": product.name, "wanted": wanted, "available": product.stock}])
+        raise OutOfStock(items=[short_of(product, wanted, product.stock)])
     await uow.carts.put_line(customer_id, product_id, wanted, product.price_minor)
     rows = await uow.carts.lines(customer_id)
     if len(rows) > MAX_LINES:  # this product would be one too many: the line is taken back
@@ -145,9 +159,7 @@ async def change_quantity(
     else:
         check_quantity(wanted)
         if wanted > item.product.stock:
-            raise OutOfStock(
-                items=[{"name": item.product.name, "wanted": wanted, "available": item.product.stock}]
-            )
+            raise OutOfStock(items=[short_of(item.product, wanted, item.product.stock)])
         item.quantity = wanted
     cart.updated_at = utcnow()
     await uow.commit()

@@ -20,7 +20,11 @@ from .limits import parse_price
 from .money import format_plain
 from .photos import checked_photo
 from .spreadsheets import csv_text, unguarded
+from .translations import TRANSLATED, Translations, changed, translated_texts
 
+# Texts a catalog file may give in other languages, each as a column ``<field>_<language>``: name_ru...
+TRANSLATED_FIELDS = ("name", "description", "category")
+TRANSLATION_COLUMNS = [f"{text}_{language}" for language in TRANSLATED for text in TRANSLATED_FIELDS]
 CSV_COLUMNS = [
     "sku",
     "name",
@@ -32,6 +36,7 @@ CSV_COLUMNS = [
     "photo",
     "featured",
     "active",
+    *TRANSLATION_COLUMNS,
 ]
 __all__ = ["CSV_COLUMNS", "ProductQuery", "Page", "browse", "categories", "get_product"]
 
@@ -49,6 +54,7 @@ class CategoryCount:
     id: int
     name: str
     products: int
+    translations: Translations | None = None
 
 
 @dataclass
@@ -99,7 +105,7 @@ class Categories:
 async def categories(uow: UnitOfWork) -> Categories:
     """The catalog's first page: active categories with their product counts, in one statement."""
     rows, any_featured = await uow.catalog.categories_with_counts()
-    return Categories([CategoryCount(c.id, c.name, n) for c, n in rows], any_featured)
+    return Categories([CategoryCount(c.id, c.name, n, c.translations) for c, n in rows], any_featured)
 
 
 async def category(uow: UnitOfWork, category_id: int) -> Category | None:
@@ -130,11 +136,14 @@ async def get_product(uow: UnitOfWork, product_id: int) -> Product:
 
 
 def search_text(product: Product) -> str:
-    return text_to_search(product.name, product.brand, product.sku, product.description)
+    return text_to_search(product.name, product.brand, product.sku, product.description, product.translations)
 
 
-def text_to_search(name: str, brand: str | None, sku: str, description: str | None) -> str:
-    return " ".join(filter(None, [name, brand, sku, description])).lower()
+def text_to_search(
+    name: str, brand: str | None, sku: str, description: str | None, translations: Translations | None = None
+) -> str:
+    """What a search looks in: the product's texts in every language it has, lower-cased."""
+    return " ".join(filter(None, [name, brand, sku, description, *translated_texts(translations)])).lower()
 
 
 async def remember_photo(uow: UnitOfWork, product_id: int, file_id: str) -> None:
@@ -166,6 +175,10 @@ class ProductRow:
     photo: str | None
     featured: bool
     active: bool
+    # (language, field) → text, for the translation columns the file has (None: a blank cell, which takes
+    # the translation away); a column the file does not have leaves the product's translation as it is.
+    translated: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    category_translated: dict[str, str] = field(default_factory=dict)  # language → the category's name
 
 
 @dataclass(frozen=True)
@@ -231,9 +244,12 @@ async def import_products_csv(
 async def _write_products(uow: UnitOfWork, rows: list[ProductRow]) -> int:
     """Insert or update these products (their SKUs are distinct); how many were new."""
     categories = await uow.catalog.category_ids([row.category for row in rows if row.category])
-    existing = await uow.catalog.photos_by_sku([row.sku for row in rows])
-    new, changed = [], []
+    await _translate_categories(uow, rows, categories)
+    existing = await uow.catalog.existing_by_sku([row.sku for row in rows])
+    new, updated = [], []
     for row in rows:
+        kept = existing[row.sku][3] if row.sku in existing else None
+        translations = changed(kept, row.translated)
         values = {
             "sku": row.sku,
             "name": row.name,
@@ -245,18 +261,35 @@ async def _write_products(uow: UnitOfWork, rows: list[ProductRow]) -> int:
             "photo": row.photo,
             "featured": row.featured,
             "active": row.active,
-            "search_text": text_to_search(row.name, row.brand, row.sku, row.description),
+            "translations": translations,
+            "search_text": text_to_search(row.name, row.brand, row.sku, row.description, translations),
         }
         if row.sku in existing:
-            product_id, photo, file_id = existing[row.sku]
+            product_id, photo, file_id, _ = existing[row.sku]
             # Telegram's copy of the photo stands while the photo does
             kept_file_id = file_id if photo == row.photo else None
-            changed.append({**values, "product_id": product_id, "photo_file_id": kept_file_id})
+            updated.append({**values, "product_id": product_id, "photo_file_id": kept_file_id})
         else:
             new.append(values)
     await uow.catalog.insert_products(new)
-    await uow.catalog.update_products(changed)
+    await uow.catalog.update_products(updated)
     return len(new)
+
+
+async def _translate_categories(uow: UnitOfWork, rows: list[ProductRow], ids: dict[str, int]) -> None:
+    """The categories' names in other languages, as the rows give them (the last row's, when rows of
+    one category differ); a blank cell leaves a category's name as it was."""
+    names: dict[int, dict[tuple[str, str], str | None]] = {}
+    for row in rows:
+        if row.category and row.category_translated:
+            given = names.setdefault(ids[row.category.casefold()], {})
+            given.update({(language, "name"): name for language, name in row.category_translated.items()})
+    for category_id, texts in names.items():
+        category = await uow.catalog.category(category_id)
+        assert category is not None  # made by ``category_ids`` in this transaction if it was new
+        translations = changed(category.translations, texts)
+        if translations != category.translations:
+            category.translations = translations
 
 
 def read_products_csv(text: str, currency: str, media_dir: Path) -> tuple[list[ProductRow], list[RowError]]:
@@ -278,7 +311,8 @@ def read_products_csv(text: str, currency: str, media_dir: Path) -> tuple[list[P
             reading = number + 1
             if not any(cell.strip() for cell in cells):
                 continue
-            row = _checked_row(number, dict(zip(header, cells, strict=False)), currency, media_dir)
+            given = dict.fromkeys(header, "") | dict(zip(header, cells, strict=False))  # short rows: blank
+            row = _checked_row(number, given, currency, media_dir)
             if isinstance(row, RowError):
                 errors.append(row)
                 continue
@@ -295,12 +329,25 @@ def read_products_csv(text: str, currency: str, media_dir: Path) -> tuple[list[P
 def _checked_row(number: int, cells: dict[str, str], currency: str, media_dir: Path) -> ProductRow | RowError:
     values: dict[str, Any] = {}
     for column in CSV_COLUMNS:
+        if column in TRANSLATION_COLUMNS and column not in cells:
+            continue  # the file has no such column: the product's translation stays as it is
         text = unguarded((cells.get(column) or "").strip())
         try:
             values[column] = _checked_cell(column, text, currency, media_dir)
         except DomainError as error:
             error.params = _shortened(error.params)
             return RowError(number, column, error)
+    translated = {
+        (language, text): values[f"{text}_{language}"]
+        for language in TRANSLATED
+        for text in ("name", "description")
+        if f"{text}_{language}" in values
+    }
+    category_translated = {
+        language: values[f"category_{language}"]
+        for language in TRANSLATED
+        if values.get(f"category_{language}")
+    }
     return ProductRow(
         row=number,
         sku=values["sku"],
@@ -313,6 +360,8 @@ def _checked_row(number: int, cells: dict[str, str], currency: str, media_dir: P
         photo=values["photo"],
         featured=values["featured"],
         active=values["active"],
+        translated=translated,
+        category_translated=category_translated,
     )
 
 
@@ -325,6 +374,8 @@ def _checked_cell(column: str, text: str, currency: str, media_dir: Path) -> Any
         return {"stock": 0, "description": ""}.get(column)
     if column == "photo":
         return checked_photo(text, media_dir)
+    if column in TRANSLATION_COLUMNS:  # name_ru: bounded as name is
+        return check_field(column.rpartition("_")[0], text, currency)
     return check_field(column, text, currency)
 
 
@@ -358,10 +409,22 @@ async def export_products_csv(uow: UnitOfWork, currency: str) -> str:
             p.photo or "",
             "yes" if p.featured else "no",
             "yes" if p.active else "no",
+            *_translations_of(p),
         ]
         for p in await uow.catalog.all_products()
     ]
     return csv_text(CSV_COLUMNS, rows)
+
+
+def _translations_of(product: Product) -> list[str]:
+    """The product's cells of ``TRANSLATION_COLUMNS``, in their order."""
+    category = product.category.translations if product.category else None
+    of = {"name": product.translations, "description": product.translations, "category": category}
+    return [
+        (of[text] or {}).get(language, {}).get("name" if text == "category" else text, "")
+        for language in TRANSLATED
+        for text in TRANSLATED_FIELDS
+    ]
 
 
 # --- staff: quick changes by SKU -----------------------------------------------------------------------

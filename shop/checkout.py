@@ -18,7 +18,7 @@ from storage.models import Address, CheckoutDraft, Customer, Order, OrderEvent, 
 from storage.uow import UnitOfWork
 
 from . import loyalty
-from .cart import CartView, row_line, view_cart
+from .cart import CartView, row_line, short_of, view_cart
 from .config import ShopConfig
 from .context import about_order
 from .errors import (
@@ -37,6 +37,7 @@ from .errors import (
 from .notifications import notify_customer, notify_staff
 from .orders import OrderStatus
 from .telegram_payments import TELEGRAM_METHODS, invoice_for
+from .translations import names_only
 
 FULFILMENTS = ("pickup", "delivery")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
@@ -285,24 +286,23 @@ async def place_order(
         raise EmptyCart()
 
     short = [
-        (i.product_id, i.product.name, i.quantity)
+        (i.product_id, short_of(i.product, i.quantity, 0))
         for i in cart.items
         if not await uow.catalog.reserve_stock(i.product_id, i.quantity)
     ]
     if short:
         await uow.rollback()  # gives back what the other lines reserved
-        items = []
-        for product_id, name, wanted in short:
+        for product_id, item in short:
             product = await uow.catalog.product(product_id)
-            available = product.stock if product and product.active else 0
-            items.append({"name": name, "wanted": wanted, "available": available})
-        raise OutOfStock(items=items)
+            item["available"] = product.stock if product and product.active else 0
+        raise OutOfStock(items=[item for _, item in short])
 
     lines = [
         OrderItem(
             product_id=i.product_id,
             sku=i.product.sku,
             name=i.product.name,
+            translations=names_only(i.product.translations),
             unit_price_minor=i.product.price_minor,
             quantity=i.quantity,
         )

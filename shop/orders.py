@@ -17,6 +17,7 @@ from .config import ShopConfig
 from .context import about_order
 from .errors import CancelNotAllowed, DomainError, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
 from .notifications import notify_customer, notify_staff
+from .translations import Named
 
 
 class OrderStatus(StrEnum):
@@ -221,14 +222,14 @@ async def cancel_by_customer(uow: UnitOfWork, customer_id: int, order_id: int, c
 
 @dataclass
 class ReorderResult:
-    added: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    added: list[Named] = field(default_factory=list)
+    skipped: list[Named] = field(default_factory=list)
 
 
 async def reorder(uow: UnitOfWork, customer_id: int, order_id: int, config: ShopConfig) -> ReorderResult:
     """Put an old order's items back in the cart at today's prices; what cannot be had is listed."""
     order = await customer_order(uow, customer_id, order_id)
-    lines = [(item.product_id, item.quantity, item.name) for item in order.items]
+    lines = [(item.product_id, item.quantity, Named(item.name, item.translations)) for item in order.items]
     result = ReorderResult()
     for product_id, quantity, name in lines:
         if product_id is None:

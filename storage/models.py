@@ -38,6 +38,9 @@ NAMING = {
 # Points are a count that grows with money: 64-bit, like money. SQLite's INTEGER already is 64-bit; its
 # tables keep the type they were made with (renaming it would copy ``orders`` for nothing).
 POINTS = BigInteger().with_variant(Integer(), "sqlite")
+# A catalog text's translations, language → field → text (``shop.translations``); NULL when none.
+Translations = dict[str, dict[str, str]]
+TRANSLATIONS = JSON(none_as_null=True)
 
 
 def utcnow() -> datetime:
@@ -113,6 +116,7 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     position: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    translations: Mapped[Translations | None] = mapped_column(TRANSLATIONS)  # {"ru": {"name": ...}}
 
 
 class Product(Timestamps, Base):
@@ -136,7 +140,10 @@ class Product(Timestamps, Base):
     photo_file_id: Mapped[str | None] = mapped_column(String(200))  # Telegram's id once uploaded
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    search_text: Mapped[str] = mapped_column(Text, default="")  # lower-cased name, brand, sku, description
+    # {"ru": {"name": ..., "description": ...}}: shown by ``shop.translations.localized``
+    translations: Mapped[Translations | None] = mapped_column(TRANSLATIONS)
+    # lower-cased name, brand, sku, description and their translations
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     category: Mapped[Category | None] = relationship()
 
@@ -234,6 +241,7 @@ class OrderItem(Base):
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
+    translations: Mapped[Translations | None] = mapped_column(TRANSLATIONS)  # the product's names, as sold
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int]
 

@@ -56,6 +56,7 @@ from .models import (
     ProcessedUpdate,
     Product,
     Staff,
+    Translations,
     utcnow,
 )
 
@@ -395,11 +396,16 @@ class CatalogRepository(Repository):
             ids[folded] = int(await self.session.scalar(_INSERT_CATEGORY, {"name": name}))
         return ids
 
-    async def photos_by_sku(self, skus: list[str]) -> dict[str, tuple[int, str | None, str | None]]:
-        """The products with these SKUs: each one's id, photo and Telegram's file id of the photo."""
-        statement = select(Product.sku, Product.id, Product.photo, Product.photo_file_id)
+    async def existing_by_sku(
+        self, skus: list[str]
+    ) -> dict[str, tuple[int, str | None, str | None, Translations | None]]:
+        """What an import finds of the products with these SKUs: each one's id, photo, Telegram's file id
+        of the photo (kept while the photo is), and translations (kept where the file gives none)."""
+        statement = select(
+            Product.sku, Product.id, Product.photo, Product.photo_file_id, Product.translations
+        )
         rows = await self.session.execute(statement.where(Product.sku.in_(skus)))
-        return {sku: (id_, photo, file_id) for sku, id_, photo, file_id in rows}
+        return {sku: (id_, photo, file_id, translations) for sku, id_, photo, file_id, translations in rows}
 
     async def insert_products(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -522,6 +528,7 @@ _CART_LINES = (
         _PRODUCTS.c.id,
         _PRODUCTS.c.sku,
         _PRODUCTS.c.name,
+        _PRODUCTS.c.translations,
         _PRODUCTS.c.price_minor,
         _PRODUCTS.c.stock,
         _PRODUCTS.c.active,

@@ -87,7 +87,7 @@ async def catalog_page(
         max_price_minor=band[1] - 1 if band else None,  # up to, not including, the next range's edge
     )
     page = await catalog.browse(uow, query, at.page, config.page_size)
-    title = category.name if category else t("catalog.featured_title")
+    title = t.localized(category, "name") if category else t("catalog.featured_title")
     text = t("catalog.products", title=title, page=page, brand=brand, band=band, in_stock=bool(at.stock))
     await callback.answer()
     await show(
@@ -322,7 +322,7 @@ async def inline_search(inline_query: InlineQuery, t: Texts, uow: UnitOfWork, bo
     results: list[Any] = [
         InlineQueryResultArticle(
             id=f"p{product.id}",
-            title=product.name,
+            title=t.localized(product, "name"),
             description=t("catalog.inline_description", product=product),
             input_message_content=InputTextMessageContent(
                 message_text=t("catalog.inline_card", product=product)
@@ -332,4 +332,5 @@ async def inline_search(inline_query: InlineQuery, t: Texts, uow: UnitOfWork, bo
         for product in (page.products if page.page == offset else [])
     ]
     next_offset = str(offset + 1) if offset + 1 < page.pages else ""
-    await inline_query.answer(results, cache_time=30, is_personal=False, next_offset=next_offset)
+    # personal: the results are in the asker's language (names, prices), so Telegram must not share them
+    await inline_query.answer(results, cache_time=30, is_personal=True, next_offset=next_offset)

@@ -25,13 +25,13 @@ from tests.handlers.conftest import button_labels
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(420)]
 
-CAFE = """sku,name,category,price,stock,brand,description,photo,featured,active
-ESP,Espresso,Coffee,2.50,50,Roastery,A short & strong shot,,yes,yes
-FLAT,Flat white,Coffee,3.80,50,Roastery,Double ristretto with silky milk,,no,yes
-CAPP,Cappuccino,Coffee,3.60,50,Roastery,Espresso <and> foam,,no,yes
-CRO,Croissant,Bakery,2.20,6,Oven,"Butter, flour, 27 layers",,yes,yes
-BUN,Cinnamon bun,Bakery,3.10,8,Oven,Swedish style,,no,yes
-TART,Lemon tart,Bakery,3.80,2,Oven,Sharp curd,,no,yes
+CAFE = """sku,name,category,price,stock,brand,description,photo,featured,active,name_ru,description_ru,category_ru
+ESP,Espresso,Coffee,2.50,50,Roastery,A short & strong shot,,yes,yes,Эспрессо,Короткий и крепкий,Кофе
+FLAT,Flat white,Coffee,3.80,50,Roastery,Double ristretto with silky milk,,no,yes,Флэт уайт,,Кофе
+CAPP,Cappuccino,Coffee,3.60,50,Roastery,Espresso <and> foam,,no,yes,Капучино,Эспрессо <и> пена,Кофе
+CRO,Croissant,Bakery,2.20,6,Oven,"Butter, flour, 27 layers",,yes,yes,Круассан,,Выпечка
+BUN,Cinnamon bun,Bakery,3.10,8,Oven,Swedish style,,no,yes,Булочка с корицей,По-шведски,Выпечка
+TART,Lemon tart,Bakery,3.80,2,Oven,Sharp curd,,no,yes,,,Выпечка
 """
 DIGEST_AT = time(8, 0)
 
@@ -235,7 +235,9 @@ async def a_day_and_the_next_morning(
     boris = await client.create_user("Борис", language_code="ru")
     await boris.send("/start")
     await boris.wait_for(text="Добро пожаловать в Corner Café")
-    await add_from_category(boris, RU["catalog"], "Coffee", "Cappuccino", "🛒 В корзину: 1")
+    await add_from_category(boris, RU["catalog"], "Кофе", "Капучино", "🛒 В корзину: 1")
+    card = said(await boris.bot_messages())[-1]
+    assert card.startswith("Капучино · Roastery\nЭспрессо <и> пена"), card  # the menu in Russian
     boris_order = await check_out(boris, RU, address="ул. Ленина, 5, кв. 12", method="💵 Наличными")
     placed = (await boris.wait_for(text=f"Заказ №{boris_order} оформлен!"))["text"]
     assert "Итого: 5,60\xa0€" in placed and "Оплатите наличными при получении заказа." in placed
@@ -267,7 +269,7 @@ async def a_day_and_the_next_morning(
     dmitri = await client.create_user("Дмитрий", language_code="ru")
     await dmitri.send("/start")
     await dmitri.wait_for(text="Добро пожаловать в Corner Café")
-    await add_from_category(dmitri, RU["catalog"], "Bakery", "Lemon tart", "🛒 В корзину: 1")
+    await add_from_category(dmitri, RU["catalog"], "Выпечка", "Lemon tart", "🛒 В корзину: 1")  # untranslated
     assert any("Осталось 2 штуки" in t for t in said(await dmitri.bot_messages()))
     dmitri_order = await check_out(dmitri, RU, address=None, method="🏦 Банковский перевод")
     await dmitri.press_reply("📦 Мои заказы")

@@ -68,8 +68,8 @@ async def test_orderbot_demo_from_an_empty_folder(tmp_path: Path) -> None:
         await ann.wait_for(text="Welcome to Corner Café", timeout=20)
         await ann.press_reply("🛍 Catalog")
         categories = await ann.wait_for(text="Pick a category")
-        assert "Coffee (6)" in button_labels(categories)
-        await ann.press("Coffee (6)")
+        assert "Coffee (12)" in button_labels(categories)
+        await ann.press("Coffee (12)")
         await ann.wait_for(text="products")
         await ann.press("Espresso · $2.50")
         card = await ann.wait_for(lambda m: "photo" in m)  # the demo's generated product photos

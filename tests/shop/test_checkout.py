@@ -87,7 +87,9 @@ async def test_cart_survives_and_respects_stock(uow: Any) -> None:
     async with uow() as u:
         with pytest.raises(OutOfStock) as error:
             await carts.add_to_cart(u, ann.id, tea.id, 2, CONFIG)
-    assert error.value.params["items"] == [{"name": "Green tea", "wanted": 4, "available": 3}]
+    assert error.value.params["items"] == [
+        {"name": "Green tea", "translations": None, "wanted": 4, "available": 3}
+    ]
     async with uow() as u:  # a new unit of work, as after a restart
         view = await carts.view_cart(u, ann.id)
     assert [(line.sku, line.quantity, line.total_minor) for line in view.lines] == [("TEA-1", 2, 900)]
@@ -210,7 +212,9 @@ async def test_out_of_stock_at_the_last_moment_keeps_the_cart(uow: Any) -> None:
     async with uow() as u:
         with pytest.raises(OutOfStock) as error:
             await checkout.place_order(u, ann, token, CONFIG)
-    assert error.value.params["items"] == [{"name": "Cake", "wanted": 3, "available": 1}]
+    assert error.value.params["items"] == [
+        {"name": "Cake", "translations": None, "wanted": 3, "available": 1}
+    ]
     assert await stock_of(uow, tea.id) == 5  # the tea reserved a moment before is given back
     async with uow() as u:
         assert len((await carts.view_cart(u, ann.id)).lines) == 2

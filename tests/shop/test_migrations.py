@@ -27,7 +27,7 @@ async def test_autogenerate_finds_no_difference(engine: AsyncEngine) -> None:
 
     async with engine.connect() as connection:
         assert await connection.run_sync(differences) == []
-    assert await current_revision(engine) == "0014"
+    assert await current_revision(engine) == "0015"
 
 
 async def test_search_index_keeps_only_active_products_from_an_older_database(tmp_path: Path) -> None:
@@ -112,5 +112,47 @@ async def test_loyalty_accounts_learn_when_their_points_expire_from_an_older_dat
             accounts = select(LoyaltyAccount.customer_id, LoyaltyAccount.next_expiry).order_by("customer_id")
             assert list(await connection.execute(accounts)) == [(1, soon), (2, None)]
             await connection.execute(update(LoyaltyAccount).values(balance=-5))
+    finally:
+        await engine.dispose()
+
+
+async def test_translations_come_to_an_older_database_and_keep_the_search_index(tmp_path: Path) -> None:
+    """0015 adds the translation columns in place: products keep their rows and the SQLite search index
+    its triggers (a table rebuilt in batch mode would lose them), both ways."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    matches = text("SELECT rowid FROM products_fts WHERE products_fts MATCH :word ORDER BY rowid")
+    row = {
+        "sku": "A",
+        "name": "Green tea",
+        "price_minor": 1,
+        "stock": 1,
+        "active": True,
+        "search_text": "green tea a",
+    }
+    try:
+        await upgrade(engine, "0014")
+        async with engine.begin() as connection:
+            await connection.execute(insert(Product), [row])  # no translations: 0014 has no such column
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(Product).values(
+                    translations={"ru": {"name": "Зелёный чай"}}, search_text="green tea a зелёный чай"
+                )
+            )
+        async with engine.begin() as connection:
+            assert list(await connection.scalars(matches, {"word": '"зелёный"'})) == [1]
+            assert (await connection.execute(select(Product.translations))).scalar_one() == {
+                "ru": {"name": "Зелёный чай"}
+            }
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: downgrade(alembic_config(connection=sync), "0014"))
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE products SET search_text = 'green tea a'"))
+            assert list(await connection.scalars(matches, {"word": '"green"'})) == [1]
+            assert list(await connection.scalars(matches, {"word": '"зелёный"'})) == []
+            await connection.execute(
+                text("INSERT INTO products_fts(products_fts) VALUES ('integrity-check')")
+            )
     finally:
         await engine.dispose()

@@ -16,6 +16,7 @@ from shop.catalog import ProductQuery
 from shop.config import ShopConfig
 from shop.errors import CancelNotAllowed, IllegalTransition, NoOrderAwaitingPayment, OrderNotFound
 from shop.orders import OrderStatus as S
+from shop.translations import Named
 from storage.models import Payment
 from tests.factories import make_category, make_customer, make_product, stock_of
 from tests.shop.test_checkout import CONFIG, ready_checkout
@@ -153,7 +154,7 @@ async def test_reorder_uses_todays_prices(uow: Any) -> None:
         await u.commit()
     async with uow() as u:
         result = await orders.reorder(u, ann.id, order.id, CONFIG)
-    assert result.added == ["Green tea"] and result.skipped == []
+    assert result.added == [Named("Green tea")] and result.skipped == []
     async with uow() as u:
         view = await carts.view_cart(u, ann.id)
     assert [(line.quantity, line.unit_price_minor) for line in view.lines] == [(2, 999)]
@@ -161,7 +162,7 @@ async def test_reorder_uses_todays_prices(uow: Any) -> None:
         (await u.catalog.product(tea.id)).active = False
         await u.commit()
     async with uow() as u:
-        assert (await orders.reorder(u, ann.id, order.id, CONFIG)).skipped == ["Green tea"]
+        assert (await orders.reorder(u, ann.id, order.id, CONFIG)).skipped == [Named("Green tea")]
 
 
 async def test_receipt_goes_on_the_unpaid_order(uow: Any) -> None:
