@@ -86,11 +86,13 @@ def create_dispatcher(
     storage: BaseStorage = MemoryStorage()
     isolation: BaseEventIsolation = SimpleEventIsolation()  # one update of a user at a time
     if redis is not None:
-        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage  # 6 MB: only with Redis
+        from aiogram.fsm.storage.redis import RedisStorage  # 6 MB: only with Redis
+
+        from .isolation import LeasedRedisEventIsolation
 
         keys = DefaultKeyBuilder(prefix="orderbot:fsm", with_bot_id=True, with_destiny=True)
         storage = RedisStorage(redis, key_builder=keys)
-        isolation = RedisEventIsolation(redis, key_builder=keys)
+        isolation = LeasedRedisEventIsolation(redis, key_builder=keys)  # a dead worker's lapses in seconds
     dp = InboxDispatcher(
         storage=storage,
         events_isolation=isolation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from storage.models import Staff, utcnow
 from storage.uow import UnitOfWork
 
@@ -56,3 +58,16 @@ async def remove_staff(uow: UnitOfWork, actor_id: int, telegram_id: int, config:
     removed = await uow.staff.remove(telegram_id)
     await uow.commit()
     return removed
+
+
+@dataclass
+class Desk:
+    """What waits for the shop's people, shown when one of them says /start."""
+
+    waiting: int  # orders that need action (``orders.queue``)
+    to_verify: int  # payments recorded by employees, for an owner to verify
+
+
+async def desk(uow: UnitOfWork) -> Desk:
+    _, total = await uow.orders.needing_action(0, 0)
+    return Desk(total, await uow.payments.pending_count())

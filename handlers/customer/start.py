@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
-from shop import checkout, customers
+from shop import checkout, customers, staff
 from shop.config import LANGUAGES, ShopConfig
 from storage.models import Customer
 from storage.uow import UnitOfWork
@@ -35,9 +35,14 @@ async def start(
     state: FSMContext,
     config: ShopConfig,
     media_dir: Path,
+    role: str | None = None,
 ) -> None:
     await state.clear()
+    desk = await staff.desk(uow) if role is not None and not command.args else None  # what waits for staff
+    await uow.end_read()  # not held open while Telegram is written to
     await message.answer(t("start.welcome", name=customer.first_name), reply_markup=keyboards.main_menu(t))
+    if desk is not None:
+        await message.answer(t("start.staff_desk", role=role, desk=desk))
     args = command.args or ""
     if args.startswith("p_") and args[2:].isdigit():
         await send_product(message, uow, t, customer, int(args[2:]), config, media_dir)

@@ -25,7 +25,8 @@ from tests.handlers.conftest import button_labels
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(420)]
 
-CAFE = """sku,name,category,price,stock,brand,description,photo,featured,active,name_ru,description_ru,category_ru
+CAFE = """sku,name,category,price,stock,brand,description,photo,featured,active,\
+name_ru,description_ru,category_ru
 ESP,Espresso,Coffee,2.50,50,Roastery,A short & strong shot,,yes,yes,Эспрессо,Короткий и крепкий,Кофе
 FLAT,Flat white,Coffee,3.80,50,Roastery,Double ristretto with silky milk,,no,yes,Флэт уайт,,Кофе
 CAPP,Cappuccino,Coffee,3.60,50,Roastery,Espresso <and> foam,,no,yes,Капучино,Эспрессо <и> пена,Кофе
@@ -201,6 +202,7 @@ async def a_day_and_the_next_morning(
     for person in (olga, eddie):
         await person.send("/start")
         await person.wait_for(text="Welcome to Corner Café", timeout=30)
+    await olga.wait_for(text="You run this shop.")  # and what waits for her
     await olga.send(f"/staff add {eddie.id}")
     await olga.wait_for(text=f"Eddie (@eddie_works) · {eddie.id} is now staff.")
     await eddie.wait_for(text="You are now on the team of Corner Café")
@@ -316,6 +318,11 @@ async def a_day_and_the_next_morning(
     await olga.send(f"/pickup {await pickup_code(ann, zone)}")
     await olga.wait_for(text=f"Order #{ann_order} is now completed")
     await ann.wait_for(text="Thank you! We hope you enjoy it.", timeout=20)
+
+    # Eddie's /start shows him what waits: nothing, the day's work is done.
+    await eddie.send("/start")
+    desk = await eddie.wait_for(text="You are on the shop's team.")
+    assert "0 orders need action: /queue" in desk["text"] and "0 payments to verify" in desk["text"]
 
     # The day's figures: three orders bought by three new customers; the cancelled one is not counted.
     await olga.send("/report today")

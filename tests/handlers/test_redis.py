@@ -1,4 +1,5 @@
-"""With REDIS_URL, conversation state and the throttle are shared by workers (skips without Redis)."""
+"""With REDIS_URL, conversation state, the one-update-at-a-time lock and the throttle are shared by
+workers (skips without Redis)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 
 from bot.app import create_dispatcher
+from bot.isolation import LeasedRedisEventIsolation
 from bot.middlewares import RedisRate
 from bot.settings import load_settings
 from handlers.states import Checkout
-from tests.conftest import TOKEN
+from tests.conftest import PYTHON, TOKEN, python_env
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL (Redis)")
 
@@ -44,6 +46,71 @@ async def test_a_conversation_step_set_on_one_worker_is_seen_by_another(
     other_bot = StorageKey(bot_id=654321, chat_id=42, user_id=42)
     assert await second.storage.get_state(other_bot) is None  # keys carry the bot id
     assert any(b"123456" in k for k in await redis.keys("orderbot:fsm:*"))
+
+
+# A worker handling one of user 42's updates: it holds their lock until it is killed.
+HOLDER = f"""
+import asyncio
+from aiogram.fsm.storage.base import StorageKey
+from redis.asyncio import Redis
+from bot.app import create_dispatcher
+from bot.settings import load_settings
+
+async def main():
+    dp = create_dispatcher(load_settings(bot_token={TOKEN!r}), None, redis=Redis.from_url({{url!r}}))
+    async with dp.fsm.events_isolation.lock(StorageKey(bot_id=123456, chat_id=42, user_id=42)):
+        print("held", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_worker_killed_mid_update_holds_its_user_up_for_seconds_not_a_minute(redis: Any) -> None:
+    """Telegram delivers the dead worker's update again, to a worker that takes the user's lock: the lock
+    lapses soon after its holder died (aiogram's lasted a minute, and the chat's later updates waited
+    behind it)."""
+    holder = await asyncio.create_subprocess_exec(
+        PYTHON,
+        "-c",
+        HOLDER.format(url=os.environ["TEST_REDIS_URL"]),
+        env=python_env(),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 20) == b"held\n"
+    finally:
+        holder.kill()
+        await holder.wait()
+    other = create_dispatcher(load_settings(bot_token=TOKEN), None, redis=redis)  # type: ignore[arg-type]
+    started = time.monotonic()
+    async with asyncio.timeout(15):
+        async with other.fsm.events_isolation.lock(StorageKey(bot_id=123456, chat_id=42, user_id=42)):
+            waited = time.monotonic() - started
+    assert 1 < waited < 10  # it was held (by the dead worker), and not for long
+
+
+async def test_a_long_update_keeps_its_users_lock(redis: Any) -> None:
+    """Its holder renews the lease: an update that takes longer than the lease still has the user to
+    itself, and the next update goes as soon as it is done."""
+    keys = DefaultKeyBuilder(prefix="orderbot:fsm", with_bot_id=True, with_destiny=True)
+    workers = [LeasedRedisEventIsolation(redis, keys, ttl=0.5) for _ in range(2)]
+    key = StorageKey(bot_id=123456, chat_id=42, user_id=42)
+    order: list[str] = []
+
+    async def handle(worker: LeasedRedisEventIsolation, name: str, seconds: float) -> None:
+        async with worker.lock(key):
+            order.append(f"{name} starts")
+            await asyncio.sleep(seconds)
+            order.append(f"{name} ends")
+
+    long = asyncio.create_task(handle(workers[0], "long", 2.0))  # four leases' worth
+    await asyncio.sleep(0.1)
+    await handle(workers[1], "next", 0)
+    await long
+    assert order == ["long starts", "long ends", "next starts", "next ends"]
+    assert not await redis.keys("orderbot:fsm:*:lock")  # released
 
 
 async def test_the_throttle_is_shared_by_workers(redis: Any) -> None:

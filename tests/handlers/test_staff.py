@@ -319,6 +319,8 @@ async def test_queue_lists_what_needs_action(shop: Shop) -> None:
     await staff_says(owner, "/queue", "Nothing needs action")
     ann, number = await placed(shop)
     queue = await staff_says(owner, "/queue", "Orders that need action")  # unpaid orders are not invisible
+    desk = await staff_says(owner, "/start", "You run this shop.")  # an owner's /start: what waits
+    assert "1 order needs action: /queue" in desk["text"] and "0 payments to verify" in desk["text"]
     assert "awaiting payment" in queue["text"] and button_labels(queue)[0].startswith(f"#{number}")
     await ann.send_photo("receipt")
     await ann.wait_for(text="receipt is attached")
