@@ -132,7 +132,8 @@ def demo(
     settings = _settings(
         bot_token=DEMO_TOKEN, database_url=database, telegram_api_url=f"http://{host}:{port}"
     )
-    _logging(settings.log_format)
+    # Quiet but for trouble, so the web chat's address is the last thing on the screen (--debug: all).
+    _logging(settings.log_format, logging.DEBUG if OPTIONS["debug"] else logging.WARNING)
     serve(run_demo(settings, host, port))
 
 
