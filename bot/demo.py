@@ -367,6 +367,7 @@ DEMO_SHOP = {  # settings a demo gets unless they were set: a shop that looks li
     "shop_name": "Corner Café",
     "bank_details": "Demo Bank · IBAN GB00 DEMO 0000 1234 5678 · Corner Café Ltd",
     "pickup_address": "12 Market Street, at the counter",
+    "shop_about": "Open every day 8:00–20:00. Breakfast until noon, pastries from the oven all day.",
 }
 
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     # Paid at the counter or to the courier, not before: e.g. cash,pos,mobile_money where couriers take it.
     paid_at_handover: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["cash", "pos"])
     pickup_address: str = ""
+    shop_about: str = Field("", max_length=500)  # under the welcome: opening hours, what the shop is
     delivery_fee: str = "0"
     cancel_window_minutes: int = Field(30, ge=0)
     media_dir: str = "./media"
@@ -122,7 +123,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("bank_details", "pickup_address")
+    @field_validator("bank_details", "pickup_address", "shop_about")
     @classmethod
     def _newlines(cls, value: str) -> str:
         return value.replace("\\n", "\n")  # "\n" typed in an environment variable is a new line
@@ -195,6 +196,7 @@ class Settings(BaseSettings):
             bank_details=self.bank_details,
             paid_at_handover=tuple(self.paid_at_handover),
             pickup_address=self.pickup_address,
+            about=self.shop_about.strip(),
             delivery_fee_minor=parse_price(self.delivery_fee, self.currency),
             cancel_window=timedelta(minutes=self.cancel_window_minutes),
             unpaid_reminder_after=timedelta(minutes=self.unpaid_reminder_after_minutes),

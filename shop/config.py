@@ -33,6 +33,7 @@ class ShopConfig:
     # Paid when the customer gets the order: prepared without prepayment, the money taken at handover.
     paid_at_handover: tuple[str, ...] = ("cash", "pos")
     pickup_address: str = ""
+    about: str = ""  # the owner's words under the welcome (opening hours, say), as written
     delivery_fee_minor: int = 0
     cancel_window: timedelta = field(default=timedelta(minutes=30))
     page_size: int = 6

@@ -14,7 +14,7 @@ def test_env_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
     config = settings.shop_config()
     assert config.payment_methods == ("transfer", "cash", "pos", "mobile_money")
-    assert config.bank_details.count("\n") == 2
+    assert config.bank_details.count("\n") == 2 and config.about == "Open every day 8:00-20:00."
 
 
 def test_owner_friendly_values(tmp_path: Path) -> None:
@@ -42,6 +42,7 @@ def test_owner_friendly_values(tmp_path: Path) -> None:
         ({"cancel_window_minutes": "-1"}, "CANCEL_WINDOW_MINUTES"),
         ({"updates_at_once": "0"}, "UPDATES_AT_ONCE"),
         ({"paid_at_handover": "transfer"}, "PAID_AT_HANDOVER"),
+        ({"shop_about": "x" * 501}, "SHOP_ABOUT"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, str], named: str) -> None:

@@ -66,7 +66,8 @@ async def test_orderbot_demo_from_an_empty_folder(tmp_path: Path) -> None:
     async with running_demo(tmp_path, free_port()) as client:
         ann = await client.create_user("Ann")
         await ann.send("/start")
-        await ann.wait_for(text="Welcome to Corner Café", timeout=20)
+        welcome = await ann.wait_for(text="Welcome to Corner Café", timeout=20)
+        assert "🕗 Open every day 8:00–20:00." in welcome["text"]  # what the shop is, under the welcome
         await ann.press_reply("🛍 Catalog")
         categories = await ann.wait_for(text="Pick a category")
         assert "Coffee (12)" in button_labels(categories)
