@@ -385,9 +385,13 @@ def languages(t: Texts, codes: Sequence[str]) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def forget(t: Texts) -> InlineKeyboardMarkup:
+def forget(t: Texts, token: str) -> InlineKeyboardMarkup:
+    """Delete (only with this question's one-time ``token``) or keep."""
     kb = InlineKeyboardBuilder()
-    kb.button(text=t.label("forget_confirm"), callback_data=ProfileCb(action=ProfileAction.forget_confirm))
+    kb.button(
+        text=t.label("forget_confirm"),
+        callback_data=ProfileCb(action=ProfileAction.forget_confirm, value=token),
+    )
     kb.button(text=t.label("keep"), callback_data=ProfileCb(action=ProfileAction.keep))
     kb.adjust(1)
     return kb.as_markup()

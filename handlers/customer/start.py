@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 from aiogram import F, Router
@@ -147,21 +148,39 @@ async def my_data(message: Message, t: Texts, customer: Customer, uow: UnitOfWor
     await message.answer_document(document, caption=t("profile.mydata"))
 
 
+async def _forget_question(t: Texts, state: FSMContext) -> InlineKeyboardMarkup:
+    """ "Delete your data?" with a one-time token kept in the conversation's state: only the Yes button of
+    the question last asked deletes, not an old one, nor a forged press."""
+    token = secrets.token_urlsafe(6)
+    await state.update_data(forget=token)
+    return keyboards.forget(t, token)
+
+
 @router.message(Command("forgetme"))
-async def forget_me(message: Message, t: Texts) -> None:
-    await message.answer(t("profile.forget_confirm"), reply_markup=keyboards.forget(t))
+async def forget_me(message: Message, t: Texts, state: FSMContext) -> None:
+    await message.answer(t("profile.forget_confirm"), reply_markup=await _forget_question(t, state))
 
 
 @router.callback_query(ProfileCb.filter(F.action == ProfileAction.forget))
-async def forget_pressed(callback: CallbackQuery, t: Texts) -> None:
+async def forget_pressed(callback: CallbackQuery, t: Texts, state: FSMContext) -> None:
     await callback.answer()
-    await show(callback, t("profile.forget_confirm"), keyboards.forget(t))
+    await show(callback, t("profile.forget_confirm"), await _forget_question(t, state))
 
 
 @router.callback_query(ProfileCb.filter(F.action == ProfileAction.forget_confirm))
 async def forget_confirmed(
-    callback: CallbackQuery, t: Texts, customer: Customer, uow: UnitOfWork, state: FSMContext
+    callback: CallbackQuery,
+    callback_data: ProfileCb,
+    t: Texts,
+    customer: Customer,
+    uow: UnitOfWork,
+    state: FSMContext,
 ) -> None:
+    asked = (await state.get_data()).get("forget")
+    if not asked or not secrets.compare_digest(str(asked), callback_data.value):
+        await callback.answer()  # not the question just asked: ask it afresh
+        await show(callback, t("profile.forget_confirm"), await _forget_question(t, state))
+        return
     await customers.forget_customer(uow, customer.id)
     await state.clear()
     await callback.answer()

@@ -404,8 +404,16 @@ async def test_profile_mydata_and_forgetme(shop: Shop, sandbox: Any) -> None:
     assert data["customer"]["first_name"] == "Ann" and data["customer"]["marketing_opt_in"] is True
     assert data["orders"][0]["address"] == "221B Baker Street, London"
     await ann.send("/forgetme")
+    first = await ann.wait_for(text="Delete your data?")
+    await ann.send("/forgetme")
     await ann.wait_for(text="Delete your data?")
-    await ann.press("Yes, delete my data")
+    # The Yes of a question asked before the last one (an old message scrolled up to) asks again there,
+    # and deletes nothing.
+    await ann.press("Yes, delete my data", message_id=first["message_id"])
+    await ann.wait_for(lambda m: m["message_id"] == first["message_id"] and "Delete your data?" in m["text"])
+    async with shop.uow() as u:
+        assert await u.customers.by_telegram_id(ann.id) is not None
+    await ann.press("Yes, delete my data", message_id=first["message_id"])  # the question asked last
     await ann.wait_for(text="Your data is deleted")
     async with shop.uow() as u:
         assert await u.customers.by_telegram_id(ann.id) is None
