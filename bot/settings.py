@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     digest_time: str = "09:00"  # shop time; empty: no digest
     low_stock_threshold: int = Field(5, ge=0)
     loyalty_enabled: bool = True
-    loyalty_points_per_unit: Decimal = Field(Decimal("0.1"), ge=0)
+    loyalty_points_per_unit: Decimal = Field(Decimal("0.1"), ge=0, le=1000)  # points stay 64-bit
     loyalty_point_value: int = Field(10, ge=0)  # minor units per point
     loyalty_max_redeem_percent: int = Field(50, ge=0, le=99)
     loyalty_expiry_days: int = Field(365, ge=1)

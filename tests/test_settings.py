@@ -43,6 +43,7 @@ def test_owner_friendly_values(tmp_path: Path) -> None:
         ({"updates_at_once": "0"}, "UPDATES_AT_ONCE"),
         ({"paid_at_handover": "transfer"}, "PAID_AT_HANDOVER"),
         ({"shop_about": "x" * 501}, "SHOP_ABOUT"),
+        ({"loyalty_points_per_unit": "1e30"}, "LOYALTY_POINTS_PER_UNIT"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, str], named: str) -> None:
