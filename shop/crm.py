@@ -78,8 +78,15 @@ class Profile:
     metrics: Metrics
 
 
-async def search(uow: UnitOfWork, query: str, limit: int = 20) -> list[Customer]:
-    return await uow.customers.search(query.strip()[:64], limit)
+@dataclass
+class Found:
+    customers: list[Customer]  # the first matches
+    more: bool  # and there are more than these
+
+
+async def search(uow: UnitOfWork, query: str, limit: int = 20) -> Found:
+    rows = await uow.customers.search(query.strip()[:64], limit + 1)
+    return Found(rows[:limit], len(rows) > limit)
 
 
 def label(customer: Customer) -> str:

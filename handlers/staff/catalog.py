@@ -59,7 +59,7 @@ async def customers_command(message: Message, command: CommandObject, t: Texts, 
     if not query:
         await message.answer(t("staff.usage", command="customers"))
         return
-    await message.answer(t("crm.found", query=query, customers=await crm.search(uow, query)))
+    await message.answer(t("crm.found", query=query, found=await crm.search(uow, query)))
 
 
 @router.message(Command("customer"))

@@ -131,6 +131,7 @@ async def test_a_queue_of_thirty_long_named_orders_pages(shop: Shop) -> None:
 
     found = await staff_says(shop.owner, "/customers Customer", "Customers matching")
     assert found["text"].count("/customer ") == 20  # twenty at most, each name clipped
+    assert "… and more: add a word to the search to narrow it." in found["text"]
     first = await staff_says(shop.owner, "/queue", "Orders that need action")
     pages = await all_pages(shop.owner, first)
     assert len(pages) == 3 and "page 3 of 3" in pages[2]
