@@ -142,9 +142,12 @@ async def test_an_update_whose_handler_failed_is_delivered_again(
         bob = await client.create_user("Bob")
         await bob.send("/start")
         await bob.wait_for(text="something went wrong", timeout=20)
+        await asyncio.sleep(3)  # delivered again every second meanwhile, failing each time
         with sqlite3.connect(database) as db:
             db.execute("DROP TRIGGER fail")
         await bob.wait_for(text="Welcome", timeout=20)  # delivered again, and handled
+        said = [m.get("text", "") for m in await bob.bot_messages()]
+        assert sum("something went wrong" in text for text in said) == 1, said  # one apology
         with sqlite3.connect(database) as db:
             assert db.execute(
                 "SELECT count(*) FROM customers WHERE telegram_id = ?", (bob.id,)
