@@ -142,8 +142,13 @@ def search_text(product: Product) -> str:
 def text_to_search(
     name: str, brand: str | None, sku: str, description: str | None, translations: Translations | None = None
 ) -> str:
-    """What a search looks in: the product's texts in every language it has, lower-cased."""
-    return " ".join(filter(None, [name, brand, sku, description, *translated_texts(translations)])).lower()
+    """What a search looks in: the product's texts in every language it has, as ``searchable``."""
+    return searchable(" ".join(filter(None, [name, brand, sku, description, *translated_texts(translations)])))
+
+
+def searchable(text: str) -> str:
+    """Lower-cased, and ё as е: Russian is mostly typed without the dots ("зеленый" finds "Зелёный")."""
+    return text.lower().replace("ё", "е")
 
 
 async def remember_photo(uow: UnitOfWork, product_id: int, file_id: str) -> None:

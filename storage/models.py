@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -40,7 +41,8 @@ NAMING = {
 POINTS = BigInteger().with_variant(Integer(), "sqlite")
 # A catalog text's translations, language → field → text (``shop.translations``); NULL when none.
 Translations = dict[str, dict[str, str]]
-TRANSLATIONS = JSON(none_as_null=True)
+# JSONB on PostgreSQL: plain json has no equality, so a DISTINCT over these rows would fail.
+TRANSLATIONS = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def utcnow() -> datetime:
