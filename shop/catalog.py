@@ -143,7 +143,8 @@ def text_to_search(
     name: str, brand: str | None, sku: str, description: str | None, translations: Translations | None = None
 ) -> str:
     """What a search looks in: the product's texts in every language it has, as ``searchable``."""
-    return searchable(" ".join(filter(None, [name, brand, sku, description, *translated_texts(translations)])))
+    texts = [name, brand, sku, description, *translated_texts(translations)]
+    return searchable(" ".join(filter(None, texts)))
 
 
 def searchable(text: str) -> str:

@@ -138,10 +138,9 @@ async def to_collect(uow: UnitOfWork, order: Order) -> int:
     return max(order.total_minor - counted, 0)
 
 
-async def still_to_collect(uow: UnitOfWork, config: ShopConfig) -> int:
+async def still_to_collect(uow: UnitOfWork) -> int:
     """Money to take at handover on the orders now being prepared or on their way."""
-    unpaid = await uow.orders.handed_on_unpaid(sorted(config.paid_at_handover))
-    return sum([await to_collect(uow, o) for o in unpaid])
+    return sum([await to_collect(uow, o) for o in await uow.orders.handed_on_unpaid()])
 
 
 @dataclass

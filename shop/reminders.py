@@ -146,7 +146,7 @@ async def daily_digest(uow: UnitOfWork, config: ShopConfig, now: datetime) -> in
         "orders": len(orders),
         "pending_payments": await uow.payments.pending_count(),
         "waiting": waiting.total,
-        "to_collect_minor": await still_to_collect(uow, config),
+        "to_collect_minor": await still_to_collect(uow),
         "oldest_waiting": [o.id for o in waiting.orders],
         "low_stock": [
             {"sku": p.sku, "name": p.name, "stock": p.stock}

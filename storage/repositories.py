@@ -728,13 +728,12 @@ class OrderRepository(Repository):
         total = await self.session.scalar(select(func.count(Order.id)).where(_NEEDS_ACTION))
         return list(await self.session.scalars(statement)), int(total or 0)
 
-    async def handed_on_unpaid(self, methods: list[str]) -> list[Order]:
-        """Orders on their way to the customer (prepared, ready, out) that are paid at handover and not
-        yet paid."""
+    async def handed_on_unpaid(self) -> list[Order]:
+        """Orders on their way to the customer (prepared, ready, out) and not yet paid: those paid at
+        handover (only they get there unpaid), whatever the setting says now."""
         statement = select(Order).where(
             Order.status.in_(["preparing", "ready", "out_for_delivery"]),
             Order.paid_at.is_(None),
-            Order.payment_method.in_(methods),
         )
         return list(await self.session.scalars(statement))
 

@@ -416,7 +416,7 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
     assert "being prepared · 💵 to collect · $9.00" in queue["text"]
     async with shop.uow() as u:
         # the digest's "still to collect at handover"
-        assert await orders.still_to_collect(u, shop.settings.shop_config()) == 900
+        assert await orders.still_to_collect(u) == 900
     await staff_says(owner, f"/status {number} ready", "is now ready")
     async with shop.uow() as u:
         code = (await u.orders.get(number)).pickup_code
@@ -489,3 +489,19 @@ async def test_cash_an_employee_took_at_handover_is_verified_later_as_the_orders
     assert not [t for t in texts(await owner.bot_messages()) if "Give the money back" in t]
     assert not [t for t in texts(await ann.bot_messages()) if "back" in t.lower() and "money" in t.lower()]
     await staff_says(owner, f"/pay {number} 1 cash", "it takes no payments")  # paid in full, closed
+
+
+@pytest.mark.settings(paid_at_handover="")
+async def test_a_shop_that_takes_cash_first_says_so_and_waits_for_it(shop: Shop) -> None:
+    """PAID_AT_HANDOVER empty: cash is taken before the order is made, and the customer is told so."""
+    owner = shop.owner
+    assert owner is not None
+    ann = await shop.started()
+    await fill_cart(ann, 1, 1)
+    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
+    await ann.press("✅ Place order")
+    placed_text = (await ann.wait_for(text="is placed"))["text"]
+    assert "Please pay at the shop; we make your order once it is paid." in placed_text
+    assert "when you get your order" not in placed_text
+    number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
+    await staff_says(owner, f"/status {number} preparing", "cannot go from pending_payment to preparing")
