@@ -13,7 +13,7 @@ from babel.numbers import get_currency_name
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shop.config import HANDOVER_METHODS, LANGUAGES, PAYMENT_METHODS, ShopConfig, Tier
+from shop.config import HANDOVER_METHODS, LANGUAGES, PAID_AT_HANDOVER, PAYMENT_METHODS, ShopConfig, Tier
 from shop.limits import parse_price
 
 
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     payment_methods: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PAYMENT_METHODS))
     bank_details: str = ""
     # Paid at the counter or to the courier, not before: e.g. cash,pos,mobile_money where couriers take it.
-    paid_at_handover: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["cash", "pos"])
+    paid_at_handover: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PAID_AT_HANDOVER))
     pickup_address: str = ""
     shop_about: str = Field("", max_length=500)  # under the welcome: opening hours, what the shop is
     delivery_fee: str = "0"
@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     @classmethod
     def _handover(cls, value: object) -> object:
         if isinstance(value, str):
-            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            value = [str(part).strip().lower() for part in value if str(part).strip()]
         unknown = set(value) - set(HANDOVER_METHODS) if isinstance(value, list) else set()
         if unknown:
             raise ValueError(

@@ -9,6 +9,7 @@ from decimal import Decimal
 PAYMENT_METHODS = ("transfer", "cash", "pos", "mobile_money")
 # Ways of paying a shop may take when the customer gets the order (at the counter, or to the courier).
 HANDOVER_METHODS = ("cash", "pos", "mobile_money")
+PAID_AT_HANDOVER = ("cash", "pos")  # unless the shop says otherwise
 LANGUAGES = ("en", "ru")
 
 
@@ -31,7 +32,7 @@ class ShopConfig:
     payment_methods: tuple[str, ...] = PAYMENT_METHODS
     bank_details: str = ""
     # Paid when the customer gets the order: prepared without prepayment, the money taken at handover.
-    paid_at_handover: tuple[str, ...] = ("cash", "pos")
+    paid_at_handover: tuple[str, ...] = PAID_AT_HANDOVER
     pickup_address: str = ""
     about: str = ""  # the owner's words under the welcome (opening hours, say), as written
     delivery_fee_minor: int = 0
