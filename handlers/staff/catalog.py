@@ -180,7 +180,7 @@ async def export_command(
 @router.message(Command("import"), ~F.document)  # with a file attached it is the file handler's
 async def import_command(message: Message, t: Texts, state: FSMContext) -> None:
     await state.set_state(Importing.waiting_for_file)
-    await message.answer(t("crm.send_csv"))
+    await message.answer(t("crm.send_csv", columns=catalog.CSV_COLUMNS))
 
 
 @router.message(Importing.waiting_for_file, F.document)

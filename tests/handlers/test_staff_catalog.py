@@ -78,7 +78,8 @@ async def test_import_and_export_csv(shop: Shop) -> None:
     await owner.send_document("products.csv", good, caption="/import")
     await owner.wait_for(text="Imported: 1 new, 1 updated")
     bad = "sku,name,price,stock\nNEW-2,Ok,1,1\nNEW-3,Broken,1.234,1\nNEW-4,Neg,1,-1\n"
-    await staff_says(owner, "/import", "Send the CSV file now")
+    ask = await staff_says(owner, "/import", "Send the CSV file now")
+    assert "name_ru, description_ru, category_ru" in ask["text"]  # every column it reads
     await owner.send_document("bad.csv", bad)
     refused = await owner.wait_for(text="Nothing was imported")
     assert "Row 3, price: “1.234” is not an amount" in refused["text"] and "Row 4, stock:" in refused["text"]
