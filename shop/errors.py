@@ -87,7 +87,7 @@ class OrderNotFound(DomainError):
 
 
 class IllegalTransition(DomainError):
-    """params: current, wanted, allowed (list)"""
+    """params: number, current, wanted, allowed (list)"""
 
     code = "illegal_transition"
 

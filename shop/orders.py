@@ -69,6 +69,8 @@ def _reachable(order: Order, config: ShopConfig) -> list[OrderStatus]:
     options = TRANSITIONS[OrderStatus(order.status)]
     if order.status == S.pending_payment and order.payment_method in config.paid_at_handover:
         options = (S.preparing, *options)
+    if order.paid_at is None:  # prepared unpaid, to be paid at handover: nothing to refund, only to cancel
+        options = tuple(s for s in options if s != S.refunded)
     return [s for s in options if s != skip]
 
 
@@ -101,7 +103,7 @@ async def transition(
     current = OrderStatus(order.status)
     if to not in _reachable(order, config):
         allowed = [s.value for s in allowed_next(order, config)]
-        raise IllegalTransition(current=current.value, wanted=to.value, allowed=allowed)
+        raise IllegalTransition(number=order.id, current=current.value, wanted=to.value, allowed=allowed)
     if to == S.paid and (paid := await uow.payments.verified_total(order.id)) < order.total_minor:
         raise PaidByPayments(number=order.id, paid_minor=paid, total_minor=order.total_minor)
     if to == S.completed and order.paid_at is None and (due := await to_collect(uow, order)):

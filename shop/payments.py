@@ -84,8 +84,13 @@ async def record_payment(
     reference: str | None,
     actor_id: int,
     config: ShopConfig,
+    expect_due_minor: int | None = None,
 ) -> Settlement:
-    """Record money received. An owner's record is verified at once; staff's waits for /verify."""
+    """Record money received. An owner's record is verified at once; staff's waits for /verify.
+
+    ``expect_due_minor``: what a one-tap button said was due when it was made; if that is no longer what
+    is due (someone recorded the money meanwhile, or the button was pressed twice), nothing is recorded
+    (``DueChanged``)."""
     amount = parse_payment(amount_text, config.currency)
     if amount <= 0:
         raise InvalidAmount(text=amount_text, currency=config.currency)
@@ -99,6 +104,8 @@ async def record_payment(
         raise OrderNotFound(number=order_id)
     if order.status not in PAYABLE:
         raise OrderNotPayable(number=order.id, status=order.status)
+    if expect_due_minor is not None and (due := await to_collect(uow, order)) != expect_due_minor:
+        raise DueChanged(number=order.id, due_minor=due, button_minor=expect_due_minor)
     if reference and (used := await uow.payments.by_reference(reference)):
         raise ReferenceUsed(reference=reference, payment_id=used.id, order=used.order_id)
     owner = await role_of(uow, actor_id, config) == "owner"
@@ -135,6 +142,12 @@ async def record_payment(
         await uow.rollback()
         raise ReferenceUsed(reference=reference, payment_id=None, order=None) from error
     return settlement
+
+
+class DueChanged(DomainError):
+    """params: number, due_minor (now), button_minor (what the pressed button said)."""
+
+    code = "due_changed"
 
 
 async def verify_payment(uow: UnitOfWork, payment_id: int, actor_id: int, config: ShopConfig) -> Settlement:

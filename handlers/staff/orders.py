@@ -365,8 +365,20 @@ async def record_button(
     amount = format_plain(callback_data.amount, config.currency)
     try:
         settlement = await payments.record_payment(
-            uow, callback_data.order, amount, callback_data.method, None, event_from_user.id, config
+            uow,
+            callback_data.order,
+            amount,
+            callback_data.method,
+            None,
+            event_from_user.id,
+            config,
+            expect_due_minor=callback_data.amount,
         )
+    except payments.DueChanged as changed:
+        if callback_data.action == StaffAction.record or changed.params["due_minor"]:
+            await explain(callback, t, changed)
+            return
+        await uow.rollback()  # the money is in already (recorded meanwhile): hand the order over
     except DomainError as error:
         await explain(callback, t, error)
         return

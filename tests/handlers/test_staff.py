@@ -120,7 +120,8 @@ async def test_pay_refuses_bad_arguments_and_changes_nothing(shop: Shop, argumen
 async def test_status_moves_are_checked_and_each_is_told(shop: Shop) -> None:
     ann, number = await placed(shop)  # pickup
     owner = shop.owner
-    refusal = await staff_says(owner, f"/status {number} preparing", "cannot go from pending_payment")
+    refusal = await staff_says(owner, f"/status {number} preparing", f"Order #{number} is not paid yet")
+    assert f"record its payment first (/pay {number} AMOUNT METHOD" in refusal["text"]
     assert "Allowed next: cancelled, expired" in refusal["text"]
     await staff_says(owner, f"/status {number} teleported", "There is no status “teleported”")
     await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")
@@ -412,6 +413,7 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
     placed_text = (await ann.wait_for(text="is placed"))["text"]
     number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
     await staff_says(owner, f"/status {number} preparing", "is now being prepared")  # no prepayment
+    await staff_says(owner, f"/status {number} refunded", "Allowed next: ready, cancelled")  # nothing paid
     queue = await staff_says(owner, "/queue", "Orders that need action")
     assert "being prepared · 💵 to collect · $9.00" in queue["text"]
     async with shop.uow() as u:
@@ -429,7 +431,7 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
         assert (await u.orders.get(number)).paid_at is not None
     await ann.wait_for(text="We received your payment")
     _, transfer = await placed(shop, "Bob")  # by bank transfer: paid first, as before
-    await staff_says(owner, f"/status {transfer} preparing", "cannot go from pending_payment to preparing")
+    await staff_says(owner, f"/status {transfer} preparing", f"Order #{transfer} is not paid yet")
 
 
 @pytest.mark.settings(paid_at_handover="cash,pos,mobile_money")
@@ -504,4 +506,34 @@ async def test_a_shop_that_takes_cash_first_says_so_and_waits_for_it(shop: Shop)
     assert "Please pay at the shop; we make your order once it is paid." in placed_text
     assert "when you get your order" not in placed_text
     number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
-    await staff_says(owner, f"/status {number} preparing", "cannot go from pending_payment to preparing")
+    await staff_says(owner, f"/status {number} preparing", f"Order #{number} is not paid yet")
+
+
+async def test_a_stale_one_tap_payment_button_records_nothing_twice(shop: Shop) -> None:
+    """A "Received" button made before someone recorded the money, or a Record payment button whose
+    amount is no longer what is due, records nothing: the money is not counted twice."""
+    owner = shop.owner
+    assert owner is not None
+    ann = await shop.started()
+    await fill_cart(ann, 1, 2)  # $9.00
+    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
+    await ann.press("✅ Place order")
+    number = int((await ann.wait_for(text="is placed"))["text"].split("#", 1)[1].split(" ", 1)[0])
+    for status in ("preparing", "ready"):
+        await staff_says(owner, f"/status {number} {status}", f"Order #{number} is now")
+    async with shop.uow() as u:
+        code = (await u.orders.get(number)).pickup_code
+    ask = await staff_says(owner, f"/pickup {code}", "$9.00 (Cash) is still to collect")
+    await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")  # meanwhile, by hand
+    await owner.press("💵 Received $9.00 (Cash), hand it over", message_id=ask["message_id"])
+    await owner.wait_for(text=f"Order #{number} is now completed")  # handed over, nothing more recorded
+    assert await order_state(shop, number) == ("completed", [(900, "verified")])
+
+    bob, transfer = await placed(shop, "Bob")  # $9.00 by bank transfer
+    view = await staff_says(owner, f"/order {transfer}", f"Order #{transfer}")
+    await owner.press("💰 Record payment", message_id=view["message_id"])
+    guided = await owner.wait_for(text="still due")
+    await staff_says(owner, f"/pay {transfer} 4 transfer", "Verified so far: $4.00 of $9.00")
+    refused = await owner.press("Bank transfer · $9.00", message_id=guided["message_id"], wait=10)
+    assert f"Nothing recorded: $5.00 is due on order #{transfer} now, not $9.00." in refused["text"]
+    assert await order_state(shop, transfer) == ("pending_payment", [(400, "verified")])

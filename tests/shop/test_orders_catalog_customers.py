@@ -56,6 +56,7 @@ async def test_state_machine_and_audit_trail(uow: Any) -> None:
         with pytest.raises(IllegalTransition) as error:
             await orders.transition(u, loaded, S.completed, "staff:1", config=ShopConfig())
         assert error.value.params == {
+            "number": order.id,
             "current": "pending_payment",
             "wanted": "completed",
             "allowed": ["cancelled", "expired"],  # paid is for payments to reach
