@@ -11,6 +11,7 @@ from shop import cart as carts
 from shop import checkout, crm, payments
 from shop.config import ShopConfig
 from shop.reminders import daily_digest
+from handlers.render import Renderer
 from shop.reports import build_report
 from storage.models import utcnow
 from tests.factories import make_customer, make_product
@@ -89,6 +90,8 @@ async def test_report_digest_and_customer_card_agree_from_one_set_of_orders(uow:
     assert report.revenue_minor == card.metrics.spent_minor == 900 + 450
     assert report.overpaid_minor == 1100 and report.partial_minor == 200
     assert report.by_method == {"cash": 900, "transfer": 450}
+    text = Renderer(CONFIG).render("reports.summary", "en", r=report)
+    assert "average $6.75\nOverpaid, kept apart: $11.00\nPaid towards orders not yet paid" in text, text
     assert sum(v for _, v in report.revenue_by_day) == report.revenue_minor
     digest_config = ShopConfig(currency="USD", admin_ids=(OWNER,), digest_time=time(9, 0))  # UTC
     tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(9, 0), UTC)
