@@ -7,11 +7,11 @@ from typing import Any
 
 import time_machine
 
+from handlers.render import Renderer
 from shop import cart as carts
 from shop import checkout, crm, payments
 from shop.config import ShopConfig
 from shop.reminders import daily_digest
-from handlers.render import Renderer
 from shop.reports import build_report
 from storage.models import utcnow
 from tests.factories import make_customer, make_product
