@@ -71,7 +71,7 @@ async def start_checkout(uow: UnitOfWork, customer: Customer) -> tuple[CheckoutD
     cart = await view_cart(uow, customer.id)
     if not cart.lines:
         await uow.commit()  # what cannot be bought leaves the cart, as a look at the cart does
-        raise EmptyCart()
+        raise EmptyCart(changes=cart.changes)
     await uow.carts.delete_draft(customer.id)
     draft = CheckoutDraft(customer_id=customer.id, token=str(uuid.uuid4()), phone=customer.phone)
     uow.carts.add_draft(draft)
@@ -228,7 +228,7 @@ async def summary(
     draft = draft or await current_draft(uow, customer_id)
     cart = await view_cart(uow, customer_id)
     if not cart.lines:
-        raise EmptyCart()
+        raise EmptyCart(changes=cart.changes)  # what went (sold out meanwhile) is told
     return await _priced(uow, draft, cart, config)
 
 

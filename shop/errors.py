@@ -44,6 +44,8 @@ class OutOfStock(DomainError):
 
 
 class EmptyCart(DomainError):
+    """params: changes (what left the cart just now: sold out meanwhile), if any."""
+
     code = "empty_cart"
 
 

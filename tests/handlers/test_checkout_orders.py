@@ -293,6 +293,7 @@ async def test_sold_out_while_checking_out_is_explained_not_an_error(shop: Shop)
     await ann.press("🏦 Bank transfer")
     answer = await ann.wait_for(lambda m: "cart is empty" in str(m) or "went wrong" in str(m))
     assert "Your cart is empty" in answer["text"]
+    assert "Lemon cake is sold out and was removed" in answer["text"]  # why it is empty now
     assert await order_rows(shop, ann) == []
 
 
