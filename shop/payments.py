@@ -15,6 +15,7 @@ from .errors import DomainError, InvalidAmount, OrderNotFound
 from .limits import parse_payment
 from .notifications import notify_customer, notify_person, notify_staff
 from .orders import OrderStatus, announce_status, to_collect, transition
+from .crm import who
 from .staff import role_of
 
 METHODS = ("transfer", "pos", "cash", "mobile_money")
@@ -135,6 +136,7 @@ async def record_payment(
             number=order.id,
             amount_minor=amount,
             method=method,
+            by=(await who(uow, [actor_id])).get(actor_id, str(actor_id)),
         )
     try:
         await uow.commit()

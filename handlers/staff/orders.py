@@ -379,6 +379,7 @@ async def record_button(
             await explain(callback, t, changed)
             return
         await uow.rollback()  # the money is in already (recorded meanwhile): hand the order over
+        settlement = None
     except DomainError as error:
         await explain(callback, t, error)
         return
@@ -393,8 +394,11 @@ async def record_button(
         orders.change_status(uow, callback_data.order, completed, event_from_user.id, None, config),
     )
     if order is not None:
+        text = t("staff.status_changed", order=order)
+        if settlement is not None and settlement.payment.status == "pending":  # an employee took it
+            text += "\n" + t("staff.taken_waits", payment=settlement.payment)
         await callback.answer()
-        await show(callback, t("staff.status_changed", order=order))
+        await show(callback, text)
 
 
 @router.callback_query(StaffCb.filter(F.action == StaffAction.verify))

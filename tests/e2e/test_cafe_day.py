@@ -294,6 +294,9 @@ async def a_day_and_the_next_morning(
     await eddie.press("💵 Received €3.10 (Cash), hand it over", message_id=ask["message_id"])
     done = await eddie.wait_for(text=f"Order #{clara_order} is now completed")
     assert "Pickup code" not in done["text"]  # it was used
+    assert (
+        "The €3.10 you took is payment #" in done["text"] and "waits for an owner's /verify" in done["text"]
+    )
     await clara.wait_for(text="Thank you! We hope you enjoy it.", timeout=20)
     # The cash Eddie took waits for Olga, who verifies it; Eddie hears.
     await verify_what_waits(olga, amount="€3.10", number=clara_order)
@@ -322,7 +325,8 @@ async def a_day_and_the_next_morning(
     # Eddie's /start shows him what waits: nothing, the day's work is done.
     await eddie.send("/start")
     desk = await eddie.wait_for(text="You are on the shop's team.")
-    assert "0 orders need action: /queue" in desk["text"] and "0 payments to verify" in desk["text"]
+    assert "0 orders need action: /queue" in desk["text"]
+    assert "0 payments wait for an owner's check" in desk["text"]  # he does not verify them himself
 
     # The day's figures: three orders bought by three new customers; the cancelled one is not counted.
     await olga.send("/report today")
@@ -413,7 +417,9 @@ async def pickup_code(user: SimUser, zone: ZoneInfo) -> str:
 
 async def verify_what_waits(owner: SimUser, amount: str, number: int) -> None:
     """The owner presses Verify on the payment an employee recorded for this order."""
-    waits = await owner.wait_for(text=f"of {amount} for order #{number} waits for an owner", timeout=20)
+    waits = await owner.wait_for(
+        text=f"of {amount} (Cash) for order #{number}, recorded by Eddie", timeout=20
+    )
     verify = next(b for b in button_labels(waits) if b.startswith("✅ Verify"))
     await owner.press(verify, message_id=waits["message_id"])
     verified = await owner.wait_for(text=f"for order #{number} — verified")
