@@ -11,11 +11,11 @@ from storage.uow import UnitOfWork
 
 from . import loyalty
 from .config import ShopConfig
+from .crm import who
 from .errors import DomainError, InvalidAmount, OrderNotFound
 from .limits import parse_payment
 from .notifications import notify_customer, notify_person, notify_staff
 from .orders import OrderStatus, announce_status, to_collect, transition
-from .crm import who
 from .staff import role_of
 
 METHODS = ("transfer", "pos", "cash", "mobile_money")
