@@ -275,7 +275,13 @@ class OutboxSender:
     def _markup(self, row: OutboxMessage) -> InlineKeyboardMarkup | None:
         if row.kind in {"new_order", "receipt", "payment_recorded"}:
             t = self.renderer.texts(row.language)
-            return staff_keyboards.order_actions(t, int(row.context["number"]), row.context.get("payment_id"))
+            prepare = (
+                row.kind == "new_order"
+                and row.context.get("payment_method") in self.renderer.config.paid_at_handover
+            )
+            return staff_keyboards.order_actions(
+                t, int(row.context["number"]), row.context.get("payment_id"), prepare=prepare
+            )
         return None
 
     async def _update(self, row_id: int, unreachable: int | None = None, **values: Any) -> None:

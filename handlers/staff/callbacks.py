@@ -19,6 +19,7 @@ class StaffAction(StrEnum):
     payments = "y"  # status "pending": only those; page: of the list
     record = "m"  # a payment of ``amount`` by ``method``, recorded with one tap
     collect = "k"  # the same, taken at handover, and the order completed
+    start = "b"  # an order paid at handover goes to the kitchen (from its alert, which stays)
 
 
 class StaffCb(Lasting, CallbackData, prefix="st"):

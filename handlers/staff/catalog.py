@@ -250,4 +250,4 @@ async def import_expected_file(message: Message, t: Texts, state: FSMContext) ->
         await state.clear()
         await message.answer(t("start.cancelled"))
         return
-    await message.answer(t("crm.send_csv"))
+    await message.answer(t("crm.send_csv", columns=catalog.CSV_COLUMNS))

@@ -43,10 +43,21 @@ def collect(t: Texts, number: int, due_minor: int, method: str) -> InlineKeyboar
 
 
 def order_actions(
-    t: Texts, number: int, payment_id: int | None = None, view: TextPage | None = None
+    t: Texts,
+    number: int,
+    payment_id: int | None = None,
+    view: TextPage | None = None,
+    *,
+    prepare: bool = False,
 ) -> InlineKeyboardMarkup:
-    """What staff do with an order; ``view``: the page of the order shown, when it takes more than one."""
+    """What staff do with an order; ``view``: the page of the order shown, when it takes more than one;
+    ``prepare``: it is paid at handover and not started yet, so starting it comes first."""
     kb = InlineKeyboardBuilder()
+    if prepare:
+        kb.button(
+            text=t.label("staff_start_preparing"),
+            callback_data=StaffCb(action=StaffAction.start, order=number),
+        )
     kb.button(
         text=t.label("staff_record_payment"), callback_data=StaffCb(action=StaffAction.pay, order=number)
     )

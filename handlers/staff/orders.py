@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable
 
 from aiogram import Bot, F, Router
@@ -27,12 +28,15 @@ router.message.filter(IsStaff())
 router.callback_query.filter(IsStaff())
 
 
-async def _order_view(t: Texts, uow: UnitOfWork, order_id: int, page: int = 0) -> tuple[str, object]:
+async def _order_view(
+    t: Texts, uow: UnitOfWork, order_id: int, config: ShopConfig, page: int = 0
+) -> tuple[str, object]:
     order = await orders.staff_order(uow, order_id)
     paid = await payments.order_payments(uow, order.id)
     pending = next((p.id for p in paid if p.status == "pending"), None)
     view = t.page("staff.order", page, order=order, payments=paid, names=await crm.actors(uow, order))
-    return view.text, keyboards.order_actions(t, order.id, pending, view)
+    prepare = orders.OrderStatus.preparing in orders.allowed_next(order, config) and order.paid_at is None
+    return view.text, keyboards.order_actions(t, order.id, pending, view, prepare=prepare)
 
 
 @router.message(Command("staffhelp"))
@@ -54,13 +58,15 @@ async def queue_page(callback: CallbackQuery, callback_data: StaffCb, t: Texts, 
 
 
 @router.message(Command("order"))
-async def order_command(message: Message, command: CommandObject, t: Texts, uow: UnitOfWork) -> None:
+async def order_command(
+    message: Message, command: CommandObject, t: Texts, uow: UnitOfWork, config: ShopConfig
+) -> None:
     number = whole_number(command.args)
     if number is None:
         await message.answer(t("staff.usage", command="order"))
         return
     try:
-        text, markup = await _order_view(t, uow, number)
+        text, markup = await _order_view(t, uow, number, config)
     except DomainError as error:
         await explain(message, t, error)
         return
@@ -284,9 +290,11 @@ async def staff_command(
 
 # --- buttons --------------------------------------------------------------------------------------------
 @router.callback_query(StaffCb.filter(F.action == StaffAction.order))
-async def order_button(callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork) -> None:
+async def order_button(
+    callback: CallbackQuery, callback_data: StaffCb, t: Texts, uow: UnitOfWork, config: ShopConfig
+) -> None:
     try:
-        text, markup = await _order_view(t, uow, callback_data.order, callback_data.page)
+        text, markup = await _order_view(t, uow, callback_data.order, config, callback_data.page)
     except DomainError as error:
         await explain(callback, t, error)
         return
@@ -331,6 +339,30 @@ async def set_status_button(
         return
     await callback.answer()
     await show(callback, t("staff.status_changed", order=order))
+
+
+@router.callback_query(StaffCb.filter(F.action == StaffAction.start))
+async def start_button(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    t: Texts,
+    uow: UnitOfWork,
+    config: ShopConfig,
+    event_from_user: User,
+) -> None:
+    """Start preparing, from an order's alert or view: the order's details stay where they are (without
+    this button), and the move is told below them."""
+    preparing = orders.OrderStatus.preparing
+    work = orders.change_status(uow, callback_data.order, preparing, event_from_user.id, None, config)
+    order = await _moved(callback, t, work)
+    if order is None:
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        markup = keyboards.order_actions(t, order.id)
+        with contextlib.suppress(TelegramBadRequest):  # the alert is too old to edit: it keeps the button
+            await callback.message.edit_reply_markup(reply_markup=markup)
+        await callback.message.answer(t("staff.status_changed", order=order))
 
 
 @router.callback_query(StaffCb.filter(F.action == StaffAction.pay))

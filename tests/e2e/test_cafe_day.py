@@ -229,6 +229,7 @@ async def a_day_and_the_next_morning(
     assert any("2 items · €6.00" in t and "🏪 Pickup from: 12 Market Street\n🚚" in t for t in asked), asked
     alert = await olga.wait_for(text=f"New order #{ann_order}")
     assert "Ann @ann_eats" in alert["text"] and "Flat white × 1" in alert["text"]
+    assert "👨‍🍳 Start preparing" not in button_labels(alert)  # a transfer is paid first
     await ann.send_photo("my transfer")
     await ann.wait_for(text=f"Your receipt is attached to order #{ann_order}")
     await olga.wait_for(text=f"Receipt for order #{ann_order}")
@@ -243,7 +244,8 @@ async def a_day_and_the_next_morning(
     boris_order = await check_out(boris, RU, address="ул. Ленина, 5, кв. 12", method="💵 Наличными")
     placed = (await boris.wait_for(text=f"Заказ №{boris_order} оформлен!"))["text"]
     assert "Итого: 5,60\xa0€" in placed and "Оплатите наличными при получении заказа." in placed
-    await olga.wait_for(text=f"New order #{boris_order}")
+    alert = await olga.wait_for(text=f"New order #{boris_order}")
+    assert button_labels(alert)[0] == "👨‍🍳 Start preparing"  # cash at the door: made first, paid after
 
     # A deploy at noon: the bot is stopped and started again. Nothing is lost or said twice.
     await bot.stop()
@@ -303,10 +305,15 @@ async def a_day_and_the_next_morning(
     await eddie.wait_for(text=f"you recorded for order #{clara_order} was verified", timeout=20)
     await clara.wait_for(text=f"We received your payment of €3.10 for order #{clara_order}. Thank you!")
 
-    # Boris's cappuccino goes out with the courier (Eddie), who takes the cash at the door.
-    for status in ("preparing", "out_for_delivery"):
-        await eddie.send(f"/status {boris_order} {status}")
-        await eddie.wait_for(text=f"Order #{boris_order} is now")
+    # Olga starts Boris's cappuccino from her alert; it goes out with the courier (Eddie), who takes the
+    # cash at the door.
+    await olga.press("👨‍🍳 Start preparing", message_id=alert["message_id"])
+    await olga.wait_for(text=f"Order #{boris_order} is now being prepared")
+    kept = next(m for m in await olga.bot_messages() if m["message_id"] == alert["message_id"])
+    assert f"New order #{boris_order}" in kept["text"]  # the alert keeps the order, not its button
+    assert "👨‍🍳 Start preparing" not in button_labels(kept)
+    await eddie.send(f"/status {boris_order} out_for_delivery")
+    await eddie.wait_for(text=f"Order #{boris_order} is now out for delivery")
     await eddie.send(f"/status {boris_order} completed")
     ask = await eddie.wait_for(text="€5.60 (Cash) is still to collect")
     await eddie.press("💵 Received €5.60 (Cash), hand it over", message_id=ask["message_id"])
