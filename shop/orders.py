@@ -357,6 +357,8 @@ async def announce_status(
     extra: dict[str, Any] = {}
     if status == S.ready and order.pickup_code:
         extra["pickup_code"] = order.pickup_code
+    if status in (S.ready, S.out_for_delivery) and order.paid_at is None:  # paid at handover: how much
+        extra["to_pay_minor"] = await to_collect(uow, order)
     return await notify_customer(
         uow,
         customer,

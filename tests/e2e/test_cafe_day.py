@@ -291,6 +291,7 @@ async def a_day_and_the_next_morning(
         await eddie.send(f"/status {clara_order} {status}")
         await eddie.wait_for(text=f"Order #{clara_order} is now {now}")
     code = await pickup_code(clara, zone)
+    assert "💵 To pay when you collect it: €3.10" in said(await clara.bot_messages())[-1]  # what to bring
     await eddie.send(f"/pickup {code}")
     ask = await eddie.wait_for(text="€3.10 (Cash) is still to collect")
     await eddie.press("💵 Received €3.10 (Cash), hand it over", message_id=ask["message_id"])
@@ -314,6 +315,8 @@ async def a_day_and_the_next_morning(
     assert "👨‍🍳 Start preparing" not in button_labels(kept)
     await eddie.send(f"/status {boris_order} out_for_delivery")
     await eddie.wait_for(text=f"Order #{boris_order} is now out for delivery")
+    on_its_way = await boris.wait_for(text="в пути", timeout=20)
+    assert "💵 Оплата при получении: 5,60\xa0€" in on_its_way["text"]
     await eddie.send(f"/status {boris_order} completed")
     ask = await eddie.wait_for(text="€5.60 (Cash) is still to collect")
     await eddie.press("💵 Received €5.60 (Cash), hand it over", message_id=ask["message_id"])
