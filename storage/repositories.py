@@ -309,7 +309,7 @@ _CATEGORIES = (
     .join(Product, (Product.category_id == Category.id) & Product.active, isouter=True)
     .where(Category.active)
     .group_by(Category.id)
-    .order_by(Category.position, Category.name)
+    .order_by(Category.position, Category.id)  # as the catalog file first listed them: the shop's menu
 )
 
 
@@ -317,7 +317,9 @@ _CATEGORIES = (
 _SHAPED: dict[str, Callable[[Select[Product]], Any]] = {
     "count": lambda matching: select(func.count()).select_from(matching.subquery()),
     "page": lambda matching: (
-        matching.order_by(Product.featured.desc(), Product.name, Product.id)
+        # Featured first, then as the catalog file first listed them (the shop's own menu order, the
+        # same in every language), not by the English name.
+        matching.order_by(Product.featured.desc(), Product.id)
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
     ),

@@ -91,8 +91,13 @@ async def test_side_by_side_an_english_customer_sees_english_and_a_russian_one_r
         await user.press(category)
     page = await ann.wait_for(text="products")
     assert page["text"].startswith("Tea · ") and button_labels(page)[0] == "Green tea · $4.50"
+    in_english = [label.split(" · ")[0] for label in button_labels(page) if " · " in label]
     page = await ivan.wait_for(text="товаров")
     assert page["text"].startswith("Чай · ") and button_labels(page)[0] == "Зелёный <чай> · 4,50\xa0$"
+    in_russian = [label.split(" · ")[0] for label in button_labels(page) if " · " in label]
+    # One menu order in both languages: the catalog file's, not each language's alphabet.
+    assert in_english == ["Green tea", "Black tea", "Mint tea", "Earl Grey", "Chai", "Rooibos"]
+    assert in_russian == ["Зелёный <чай>", *in_english[1:]]
     await ann.press("Green tea · $4.50")
     await ivan.press("Зелёный <чай> · 4,50\xa0$")
     card = await ann.wait_for(lambda m: "photo" in m)
