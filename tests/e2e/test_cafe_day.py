@@ -244,6 +244,7 @@ async def a_day_and_the_next_morning(
     boris_order = await check_out(boris, RU, address="ул. Ленина, 5, кв. 12", method="💵 Наличными")
     placed = (await boris.wait_for(text=f"Заказ №{boris_order} оформлен!"))["text"]
     assert "Итого: 5,60\xa0€" in placed and "Оплатите наличными при получении заказа." in placed
+    assert "Код платежа" not in placed  # a reference is for a transfer's description, not for cash
     alert = await olga.wait_for(text=f"New order #{boris_order}")
     assert button_labels(alert)[0] == "👨‍🍳 Start preparing"  # cash at the door: made first, paid after
 
