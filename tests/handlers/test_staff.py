@@ -458,6 +458,22 @@ async def test_mobile_money_to_the_courier_where_the_shop_takes_it_at_the_door(s
     assert await order_state(shop, number) == ("completed", [(1100, "verified")])
 
 
+async def cash_order_at_handover(shop: Shop, staff: SimUser) -> tuple[SimUser, int, dict[str, Any]]:
+    """Ann's $9.00 pickup order to pay in cash, made and ready, and ``staff``'s /pickup with her code:
+    the question to take the money (its button) that follows."""
+    ann = await shop.started()
+    await fill_cart(ann, 1, 2)  # $9.00
+    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
+    await ann.press("✅ Place order")
+    number = int((await ann.wait_for(text="is placed"))["text"].split("#", 1)[1].split(" ", 1)[0])
+    for status in ("preparing", "ready"):
+        await staff_says(staff, f"/status {number} {status}", f"Order #{number} is now")
+    async with shop.uow() as u:
+        code = (await u.orders.get(number)).pickup_code
+    ask = await staff_says(staff, f"/pickup {code}", "$9.00 (Cash) is still to collect")
+    return ann, number, ask
+
+
 async def test_cash_an_employee_took_at_handover_is_verified_later_as_the_orders_money(shop: Shop) -> None:
     """The employee hands over and takes the cash; the owner verifies it after the order is completed.
     That money paid the order: it is not flagged to be given back, and the order becomes paid."""
@@ -465,16 +481,7 @@ async def test_cash_an_employee_took_at_handover_is_verified_later_as_the_orders
     assert owner is not None
     clerk = await shop.started("Clerk")
     await staff_says(owner, f"/staff add {clerk.id}", f"Clerk · {clerk.id} is now staff.")  # a name
-    ann = await shop.started()
-    await fill_cart(ann, 1, 2)  # $9.00
-    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
-    await ann.press("✅ Place order")
-    number = int((await ann.wait_for(text="is placed"))["text"].split("#", 1)[1].split(" ", 1)[0])
-    for status in ("preparing", "ready"):
-        await staff_says(clerk, f"/status {number} {status}", f"Order #{number} is now")
-    async with shop.uow() as u:
-        code = (await u.orders.get(number)).pickup_code
-    ask = await staff_says(clerk, f"/pickup {code}", "$9.00 (Cash) is still to collect")
+    ann, number, ask = await cash_order_at_handover(shop, clerk)
     await clerk.press("💵 Received $9.00 (Cash), hand it over", message_id=ask["message_id"])
     await clerk.wait_for(text=f"Order #{number} is now completed")
     assert await order_state(shop, number) == ("completed", [(900, "pending")])
@@ -514,16 +521,7 @@ async def test_a_stale_one_tap_payment_button_records_nothing_twice(shop: Shop) 
     amount is no longer what is due, records nothing: the money is not counted twice."""
     owner = shop.owner
     assert owner is not None
-    ann = await shop.started()
-    await fill_cart(ann, 1, 2)  # $9.00
-    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
-    await ann.press("✅ Place order")
-    number = int((await ann.wait_for(text="is placed"))["text"].split("#", 1)[1].split(" ", 1)[0])
-    for status in ("preparing", "ready"):
-        await staff_says(owner, f"/status {number} {status}", f"Order #{number} is now")
-    async with shop.uow() as u:
-        code = (await u.orders.get(number)).pickup_code
-    ask = await staff_says(owner, f"/pickup {code}", "$9.00 (Cash) is still to collect")
+    ann, number, ask = await cash_order_at_handover(shop, owner)
     await staff_says(owner, f"/pay {number} 9 cash", "The order is paid")  # meanwhile, by hand
     await owner.press("💵 Received $9.00 (Cash), hand it over", message_id=ask["message_id"])
     await owner.wait_for(text=f"Order #{number} is now completed")  # handed over, nothing more recorded
