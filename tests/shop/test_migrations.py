@@ -27,7 +27,7 @@ async def test_autogenerate_finds_no_difference(engine: AsyncEngine) -> None:
 
     async with engine.connect() as connection:
         assert await connection.run_sync(differences) == []
-    assert await current_revision(engine) == "0015"
+    assert await current_revision(engine) == "0016"
 
 
 async def test_search_index_keeps_only_active_products_from_an_older_database(tmp_path: Path) -> None:

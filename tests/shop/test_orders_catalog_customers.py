@@ -459,3 +459,21 @@ def test_price_bands_are_round_never_overlap_and_never_empty() -> None:
             assert all(sum(low <= p < high for low, high in bands) == 1 for p in prices)  # each price once
 
     check()
+
+
+async def test_a_category_page_is_read_in_menu_order_from_the_catalog_index(uow: Any) -> None:
+    """A page of a category is shown featured first, then in the catalog's own order (by id): the index
+    it walks is in that order (migration 0016), so it reads one page, not a sort of the whole category."""
+    from sqlalchemy import text
+
+    from storage.repositories import CatalogRepository
+
+    async with uow() as u:
+        if u.session.bind.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL plans by its statistics of the rows")
+        values = CatalogRepository._filter_values(ProductQuery(category_id=1), None, [])
+        statement = CatalogRepository._built("page", values)
+        sql = statement.compile(dialect=u.session.bind.dialect).string
+        rows = await u.session.execute(text(f"EXPLAIN QUERY PLAN {sql.replace('?', 'NULL')}"))
+        plan = " | ".join(str(row[-1]) for row in rows)
+    assert "ix_products_catalog" in plan and "TEMP B-TREE" not in plan, plan
