@@ -127,8 +127,42 @@ async def transition(
                 await uow.catalog.release_stock(item.product_id, item.quantity)
     if to == S.paid:
         await loyalty.earn_for_order(uow, order, config)
+    if to in RELEASES_STOCK:
+        await _money_to_return(uow, order, config)
     if to in REVERSES_POINTS:
         await loyalty.reverse_for_order(uow, order, to.value, config)
+
+
+async def _money_to_return(uow: UnitOfWork, order: Order, config: ShopConfig) -> None:
+    """An order cancelled (or expired) with money verified on it, paid in full or in part (a deposit on an
+    order paid at handover): staff hear that it is to be given back, and the customer that it will be."""
+    kept = await uow.payments.verified_total(order.id)
+    if not kept:
+        return
+    key = f"order:{order.id}:money_to_return"
+    await notify_staff(
+        uow,
+        config,
+        kind="money_to_return",
+        template="staff.money_to_return",
+        key=key,
+        about_customer_id=order.customer_id,
+        number=order.id,
+        amount_minor=kept,
+        status=order.status,
+    )
+    customer = await uow.customers.get(order.customer_id)
+    if customer is not None:
+        await notify_customer(
+            uow,
+            customer,
+            config,
+            kind="money_to_return",
+            template="notify.money_to_return",
+            key=key,
+            number=order.id,
+            amount_minor=kept,
+        )
 
 
 async def to_collect(uow: UnitOfWork, order: Order) -> int:

@@ -149,10 +149,11 @@ async def my_data(message: Message, t: Texts, customer: Customer, uow: UnitOfWor
 
 
 async def _forget_question(t: Texts, state: FSMContext) -> InlineKeyboardMarkup:
-    """ "Delete your data?" with a one-time token kept in the conversation's state: only the Yes button of
-    the question last asked deletes, not an old one, nor a forged press."""
-    token = secrets.token_urlsafe(6)
-    await state.update_data(forget=token)
+    """ "Delete your data?" with a token kept in the conversation's state (the same for every question
+    asked until the conversation starts afresh): the Yes of a question from before that, or a forged
+    press, asks again instead of deleting."""
+    token = (await state.get_data()).get("forget") or secrets.token_urlsafe(6)
+    await state.update_data(forget=token, forgotten=None)
     return keyboards.forget(t, token)
 
 
@@ -176,13 +177,18 @@ async def forget_confirmed(
     uow: UnitOfWork,
     state: FSMContext,
 ) -> None:
-    asked = (await state.get_data()).get("forget")
+    data = await state.get_data()
+    if data.get("forgotten"):  # a second press of the Yes that deleted: it is done
+        await callback.answer()
+        await show(callback, t("profile.forgotten"))
+        return
+    asked = data.get("forget")
     if not asked or not secrets.compare_digest(str(asked), callback_data.value):
-        await callback.answer()  # not the question just asked: ask it afresh
+        await callback.answer()  # a question from before: ask it again
         await show(callback, t("profile.forget_confirm"), await _forget_question(t, state))
         return
     await customers.forget_customer(uow, customer.id)
-    await state.clear()
+    await state.set_data({"forgotten": True})
     await callback.answer()
     await show(callback, t("profile.forgotten"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable
 
 from aiogram import Bot, F, Router
@@ -350,18 +349,17 @@ async def start_button(
     config: ShopConfig,
     event_from_user: User,
 ) -> None:
-    """Start preparing, from an order's alert or view: the order's details stay where they are (without
-    this button), and the move is told below them."""
+    """Start preparing, from an order's alert or view: that message becomes the order as it is now (its
+    status, payments and buttons), and the move is told below it."""
     preparing = orders.OrderStatus.preparing
     work = orders.change_status(uow, callback_data.order, preparing, event_from_user.id, None, config)
     order = await _moved(callback, t, work)
     if order is None:
         return
     await callback.answer()
+    text, markup = await _order_view(t, uow, order.id, config)
+    await show(callback, text, markup)  # type: ignore[arg-type]
     if isinstance(callback.message, Message):
-        markup = keyboards.order_actions(t, order.id)
-        with contextlib.suppress(TelegramBadRequest):  # the alert is too old to edit: it keeps the button
-            await callback.message.edit_reply_markup(reply_markup=markup)
         await callback.message.answer(t("staff.status_changed", order=order))
 
 

@@ -406,20 +406,25 @@ async def test_profile_mydata_and_forgetme(shop: Shop, sandbox: Any) -> None:
     assert data["orders"][0]["address"] == "221B Baker Street, London"
     await ann.send("/forgetme")
     first = await ann.wait_for(text="Delete your data?")
-    await ann.send("/forgetme")
-    await ann.wait_for(text="Delete your data?")
-    # The Yes of a question asked before the last one (an old message scrolled up to) asks again there,
-    # and deletes nothing.
+    await ann.send("/start")  # a conversation started afresh since
+    await ann.wait_for(text="Welcome")
+    # The Yes of a question from before that (an old message scrolled up to) asks again there, and
+    # deletes nothing.
     await ann.press("Yes, delete my data", message_id=first["message_id"])
     await ann.wait_for(lambda m: m["message_id"] == first["message_id"] and "Delete your data?" in m["text"])
     async with shop.uow() as u:
         assert await u.customers.by_telegram_id(ann.id) is not None
-    await ann.press("Yes, delete my data", message_id=first["message_id"])  # the question asked last
+    await ann.send("/forgetme")  # asked twice now: either question's Yes will do
+    await ann.wait_for(text="Delete your data?")
+    await ann.press("Yes, delete my data", message_id=first["message_id"])
     await ann.wait_for(text="Your data is deleted")
     async with shop.uow() as u:
         assert await u.customers.by_telegram_id(ann.id) is None
     [order] = await order_rows_by_number(shop)
     assert (order.address_text, order.phone, order.notes) == (None, None, None) and order.total_minor == 650
+    await ann.press("Yes, delete my data")  # the other question's Yes, afterwards: it is done, nothing asked
+    told = await ann.wait_for(text="Your data is deleted")
+    assert "Yes, delete my data" not in button_labels(told)
 
 
 async def order_rows_by_number(shop: Shop) -> list[Any]:

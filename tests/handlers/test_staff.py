@@ -414,6 +414,7 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
     number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
     await staff_says(owner, f"/status {number} preparing", "is now being prepared")  # no prepayment
     await staff_says(owner, f"/status {number} refunded", "Allowed next: ready, cancelled")  # nothing paid
+    await staff_says(owner, f"/status {number} preparing", f"Order #{number} is already being prepared.")
     queue = await staff_says(owner, "/queue", "Orders that need action")
     assert "being prepared · 💵 to collect · $9.00" in queue["text"]
     async with shop.uow() as u:
@@ -535,3 +536,20 @@ async def test_a_stale_one_tap_payment_button_records_nothing_twice(shop: Shop) 
     refused = await owner.press("Bank transfer · $9.00", message_id=guided["message_id"], wait=10)
     assert f"Nothing recorded: $5.00 is due on order #{transfer} now, not $9.00." in refused["text"]
     assert await order_state(shop, transfer) == ("pending_payment", [(400, "verified")])
+
+
+async def test_an_order_cancelled_with_money_on_it_says_the_money_goes_back(shop: Shop) -> None:
+    """A deposit on an order paid at handover, then the order is cancelled: the owner hears the money is
+    to be given back, and the customer that it will be; nothing is silently kept."""
+    owner = shop.owner
+    assert owner is not None
+    ann = await shop.started()
+    await fill_cart(ann, 1, 2)  # $9.00
+    await checkout_to_summary(ann, delivery=False, notes=None, method="💵 Cash")
+    await ann.press("✅ Place order")
+    number = int((await ann.wait_for(text="is placed"))["text"].split("#", 1)[1].split(" ", 1)[0])
+    await staff_says(owner, f"/status {number} preparing", "is now being prepared")
+    await staff_says(owner, f"/pay {number} 1 cash", "Verified so far: $1.00 of $9.00")
+    await staff_says(owner, f"/status {number} cancelled", "is now cancelled")
+    await owner.wait_for(text=f"Order #{number} is cancelled with $1.00 paid on it: give the money back")
+    await ann.wait_for(text=f"The $1.00 you paid for order #{number} will be given back to you")
