@@ -314,7 +314,11 @@ def orders(t: Texts, items: Sequence[Order], page: int, pages: int) -> InlineKey
         kb.row(
             InlineKeyboardButton(
                 text=t.label(
-                    "order", number=order.number, total_minor=order.total_minor, status=order.status
+                    "order",
+                    number=order.number,
+                    total_minor=order.total_minor,
+                    status=order.status,
+                    method=order.payment_method,
                 ),
                 callback_data=OrderCb(action=OrderAction.open, id=order.id, page=page).pack(),
             )

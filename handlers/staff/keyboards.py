@@ -134,7 +134,11 @@ def queue(t: Texts, waiting: Queue) -> InlineKeyboardMarkup | None:
         kb.row(
             InlineKeyboardButton(
                 text=t.label(
-                    "order", number=order.number, total_minor=order.total_minor, status=order.status
+                    "order",
+                    number=order.number,
+                    total_minor=order.total_minor,
+                    status=order.status,
+                    method=order.payment_method,
                 ),
                 callback_data=StaffCb(action=StaffAction.order, order=order.id).pack(),
             )

@@ -412,6 +412,8 @@ async def test_cash_at_the_counter_goes_to_the_kitchen_and_is_collected_at_hando
     await ann.press("✅ Place order")
     placed_text = (await ann.wait_for(text="is placed"))["text"]
     number = int(placed_text.split("#", 1)[1].split(" ", 1)[0])
+    queue = await staff_says(owner, "/queue", "Orders that need action")
+    assert f"#{number} · placed, pay when you get it · Cash" in queue["text"]  # not "awaiting payment"
     await staff_says(owner, f"/status {number} preparing", "is now being prepared")  # no prepayment
     await staff_says(owner, f"/status {number} refunded", "Allowed next: ready, cancelled")  # nothing paid
     await staff_says(owner, f"/status {number} preparing", f"Order #{number} is already being prepared.")
