@@ -37,18 +37,18 @@ class FailedUpdates:
         self.redis, self.keep = redis, keep
         self._here: OrderedDict[int, None] = OrderedDict()
 
-    async def failed_before(self, update_id: int) -> bool:
+    async def failed_before(self, bot_id: int, update_id: int) -> bool:
         if self.redis is not None:
             try:
-                return bool(await self.redis.exists(f"orderbot:failed-update:{update_id}"))
+                return bool(await self.redis.exists(f"orderbot:failed-update:{bot_id}:{update_id}"))
             except Exception:  # Redis away: at worst the apology is said again
                 return False
         return update_id in self._here
 
-    async def note(self, update_id: int) -> None:
+    async def note(self, bot_id: int, update_id: int) -> None:
         if self.redis is not None:
             try:
-                await self.redis.set(f"orderbot:failed-update:{update_id}", 1, ex=86_400)
+                await self.redis.set(f"orderbot:failed-update:{bot_id}:{update_id}", 1, ex=86_400)
             except Exception as error:
                 log.warning("could not note update %s as failed: %s", update_id, error)
             return
@@ -71,13 +71,13 @@ class RetriedOnFailure(SimpleRequestHandler):
         outcome = Outcome()
         update = await request.json(loads=bot.session.json_loads)
         update_id = update.get("update_id") if isinstance(update, dict) else None
-        again = isinstance(update_id, int) and await self.failed.failed_before(update_id)
+        again = isinstance(update_id, int) and await self.failed.failed_before(bot.id, update_id)
         result: Any = await self.dispatcher.feed_webhook_update(
             bot, update, update_outcome=outcome, update_attempt=2 if again else 1, **self.data
         )
         if outcome.failed:
             if isinstance(update_id, int):
-                await self.failed.note(update_id)
+                await self.failed.note(bot.id, update_id)
             return web.Response(status=500, text="the update failed; please send it again")
         return web.Response(body=self._build_response_writer(bot=bot, result=result))
 

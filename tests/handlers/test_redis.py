@@ -153,3 +153,17 @@ async def test_the_shared_throttle_has_no_window_edge(redis: Any) -> None:
     assert not await worker.allow(user_id=9)
     await asyncio.sleep(1)  # a second after the four
     assert await worker.allow(user_id=9)
+
+
+async def test_a_failed_update_is_known_to_every_worker_as_failed_before(redis: Any) -> None:
+    """The webhook apologises once for a failing update: whichever worker Telegram's redelivery reaches
+    finds it noted (for this bot; another bot's update of the same id is its own)."""
+    from bot.webserver import FailedUpdates
+
+    first, second = FailedUpdates(redis), FailedUpdates(redis)
+    assert not await second.failed_before(123456, 77)
+    await first.note(123456, 77)
+    assert await second.failed_before(123456, 77) and not await second.failed_before(654321, 77)
+    here = FailedUpdates()  # without Redis: this process's own
+    await here.note(123456, 78)
+    assert await here.failed_before(123456, 78) and not await first.failed_before(123456, 78)
