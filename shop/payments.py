@@ -302,8 +302,20 @@ async def _flag_closed_order(uow: UnitOfWork, payment: Payment, order: Order, co
     )
 
 
-async def payments_list(uow: UnitOfWork, pending_only: bool, limit: int = 20) -> list[Payment]:
-    return await uow.payments.listing(pending_only, limit)
+RECENT_SHOWN = 20  # /payments: the newest, for a look
+PENDING_SHOWN = 500  # /payments pending: every one an owner is to decide on, in pages
+
+
+@dataclass
+class PaymentList:
+    payments: list[Payment]  # the newest first
+    total: int  # how many there are in all
+
+
+async def payments_list(uow: UnitOfWork, pending_only: bool) -> PaymentList:
+    shown = await uow.payments.listing(pending_only, PENDING_SHOWN if pending_only else RECENT_SHOWN)
+    total = await uow.payments.pending_count() if pending_only else await uow.payments.count()
+    return PaymentList(shown, max(total, len(shown)))
 
 
 async def order_payments(uow: UnitOfWork, order_id: int) -> list[Payment]:

@@ -890,6 +890,9 @@ class PaymentRepository(Repository):
             await self.session.scalar(select(func.count(Payment.id)).where(Payment.status == "pending")) or 0
         )
 
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count(Payment.id))) or 0)
+
     async def listing(self, pending_only: bool, limit: int) -> list[Payment]:
         statement = (
             select(Payment)

@@ -218,7 +218,9 @@ async def _payments(
     t: Texts, uow: UnitOfWork, pending_only: bool, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     listing = await payments.payments_list(uow, pending_only=pending_only)
-    view = t.page("staff.payments", page, payments=listing, pending_only=pending_only)
+    view = t.page(
+        "staff.payments", page, payments=listing.payments, pending_only=pending_only, total=listing.total
+    )
     return view.text, keyboards.payments(t, pending_only, view)
 
 

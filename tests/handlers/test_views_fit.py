@@ -308,7 +308,7 @@ async def test_many_categories_and_brands_page_or_stay_within_the_buttons_telegr
 
 async def test_many_payments_with_long_references_page(shop: Shop) -> None:
     customer = await make_customer(shop.uow, worst(128, "Payer "), username="p" * 32)
-    references = [f"{i:02}" + "R" * 62 for i in range(20)]
+    references = [f"{i:02}" + "R" * 62 for i in range(25)]
     async with shop.uow() as u:
         await u.begin_write()
         order = Order(
@@ -336,11 +336,12 @@ async def test_many_payments_with_long_references_page(shop: Shop) -> None:
         )
         u.session.add(OrderEvent(order_id=order.id, to_status="pending_payment", actor="system"))
         await u.commit()
-    for command in ("/payments", "/payments pending"):
-        first = await staff_says(
-            shop.owner, command, "Payments" if "pending" in command else "Recent payments"
-        )
-        once_each(await all_pages(shop.owner, first), references)
+    first = await staff_says(shop.owner, "/payments pending", "Payments waiting for verification")
+    once_each(await all_pages(shop.owner, first), references)  # every one waiting, in pages
+    first = await staff_says(shop.owner, "/payments", "Recent payments")
+    recent = await all_pages(shop.owner, first)
+    once_each(recent, references[5:])  # the newest twenty, and how many there are
+    assert "The newest 20 of 25 payments." in recent[-1]
     first = await staff_says(shop.owner, f"/order {order.id}", f"📦 Order #{order.id}")
     pages = await all_pages(shop.owner, first)
     once_each(pages, references)
