@@ -247,6 +247,8 @@ def catalog_import(
     if result.errors:
         fail(*(t("crm.row_error", e=e) for e in result.errors), "nothing was imported")
     typer.echo(f"{result.created} created, {result.updated} updated")
+    for renamed in result.renamed:
+        typer.echo(t("crm.renamed", r=renamed))
 
 
 @catalog_app.command("export")

@@ -201,6 +201,36 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
+    renamed: list[CategoryNames] = field(default_factory=list)  # rows that named a category differently
+
+
+@dataclass(frozen=True)
+class CategoryNames:
+    """A category the file's rows name differently in a language: the last row's name is the one kept."""
+
+    category: str
+    language: str
+    kept: str
+    kept_row: int
+    other: str
+    other_row: int
+
+
+def differing_category_names(rows: list[ProductRow]) -> list[CategoryNames]:
+    """Each (category, language) whose rows give different translated names, once."""
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    differing: dict[tuple[str, str], CategoryNames] = {}
+    for row in rows:
+        category = row.category
+        if not category:
+            continue
+        for language, name in row.category_translated.items():
+            key = (category.casefold(), language)
+            if key in seen and seen[key][0] != name:
+                other, other_row = seen[key]
+                differing[key] = CategoryNames(category, language, name, row.row, other, other_row)
+            seen[key] = (name, row.row)
+    return list(differing.values())
 
 
 class InvalidFlag(DomainError):
@@ -230,7 +260,7 @@ async def import_products_csv(
     rows, errors = await asyncio.to_thread(read_products_csv, text, currency, media_dir)
     if errors:
         return ImportResult(errors=errors)
-    result = ImportResult()
+    result = ImportResult(renamed=differing_category_names(rows))
     for start in range(0, len(rows), IMPORT_CHUNK):
         chunk = rows[start : start + IMPORT_CHUNK]
         began = time.monotonic()

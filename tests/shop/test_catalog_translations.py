@@ -149,3 +149,19 @@ async def test_the_demo_cafe_is_translated_and_one_category_is_longer_than_a_pag
         "Завтраки",
         "Напитки",
     }
+
+
+async def test_rows_naming_a_category_differently_are_pointed_out(uow: Any) -> None:
+    """Two rows give Tea different Russian names: the last is kept, and the owner is told which rows."""
+    text = (
+        TRANSLATED_HEADER
+        + "TEA-1,Green tea,Tea,4.50,10,,Sencha,,no,yes,Зелёный чай,,Чай\n"
+        + "TEA-2,Black tea,tea,3.50,10,,Assam,,no,yes,Чёрный чай,,Чаи\n"
+        + "TEA-3,Mint tea,Tea,2.50,10,,Mint,,no,yes,,,Чаи\n"
+    )
+    result = await import_csv(uow, text)
+    assert result.errors == [] and len(result.renamed) == 1
+    said = Renderer(CONFIG).render("crm.imported", "en", result=result)
+    assert "⚠ Category “tea” is “Чаи” in row 3 but “Чай” in row 2 (ru); row 3's name is kept." in said
+    _, category = await product(uow, "TEA-1")
+    assert localized(category, "name", "ru") == "Чаи"
