@@ -7,7 +7,7 @@ import csv
 import io
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,7 @@ async def category(uow: UnitOfWork, category_id: int) -> Category | None:
 async def browse(uow: UnitOfWork, query: ProductQuery, page: int, page_size: int) -> Page:
     """One page of active products matching the filters; a page past the end shows the last one."""
     page = max(page, 0)
-    products, total = await uow.catalog.page(query, page * page_size, page_size)
+    products, total = await uow.catalog.page(_as_searched(query), page * page_size, page_size)
     pages = max(1, -(-total // page_size))
     if page >= pages and total:
         return await browse(uow, query, pages - 1, page_size)
@@ -124,8 +124,13 @@ async def browse(uow: UnitOfWork, query: ProductQuery, page: int, page_size: int
 
 async def shelf(uow: UnitOfWork, query: ProductQuery) -> Shelf:
     """What the filters of a page of products can offer: the brands and the span of prices it holds."""
-    brands, prices = await uow.catalog.shelf(query)
+    brands, prices = await uow.catalog.shelf(_as_searched(query))
     return Shelf(brands, prices)
+
+
+def _as_searched(query: ProductQuery) -> ProductQuery:
+    """The query with its text as the products' ``search_text`` keeps theirs (``searchable``)."""
+    return replace(query, text=searchable(query.text)) if query.text else query
 
 
 async def get_product(uow: UnitOfWork, product_id: int) -> Product:

@@ -421,7 +421,7 @@ class CatalogRepository(Repository):
     def _match(self, query: ProductQuery) -> tuple[str | None, list[str]]:
         """The query's words as one FTS5 MATCH (SQLite, words of three characters or more) and the rest,
         which a LIKE scan finds. PostgreSQL's pg_trgm index serves the LIKE itself: every word scans."""
-        words = (query.text or "").lower().replace("ё", "е").split()[:8]  # as ``catalog.searchable``
+        words = (query.text or "").lower().split()[:8]
         if self.dialect != "sqlite":
             return None, words
         indexed = [w for w in words if len(w) >= 3]
