@@ -144,8 +144,8 @@ async def set_address(uow: UnitOfWork, customer_id: int, text: str, config: Shop
 
 def location_address(latitude: float, longitude: float) -> str:
     """A location shared at the address step, as an address a courier can open on a map."""
-    where = f"{latitude:.5f},{longitude:.5f}"
-    return f"📍 {where} — https://www.openstreetmap.org/?mlat={latitude:.5f}&mlon={longitude:.5f}#map=18/{latitude:.5f}/{longitude:.5f}"
+    lat, lon = f"{latitude:.5f}", f"{longitude:.5f}"
+    return f"📍 {lat},{lon} — https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
 
 
 async def use_saved_address(uow: UnitOfWork, customer_id: int, address_id: int) -> CheckoutDraft:

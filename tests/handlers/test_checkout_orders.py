@@ -297,6 +297,17 @@ async def test_sold_out_while_checking_out_is_explained_not_an_error(shop: Shop)
     assert await order_rows(shop, ann) == []
 
 
+async def cancel_from_orders(user: SimUser) -> dict[str, Any]:
+    """The customer opens their latest order from /orders and cancels it; the press's answer."""
+    await user.send("/orders")
+    history = await user.wait_for(text="Your orders")
+    await user.press(button_labels(history)[0])
+    await user.wait_for(text="Timeline")
+    await user.press("✖ Cancel order")
+    await user.wait_for(text="Cancel order #")
+    return await user.press("Yes, cancel it")
+
+
 async def test_cancel_and_reorder(shop: Shop) -> None:
     ann = await shop.started()
     await fill_cart(ann, 3, 2)
@@ -305,13 +316,7 @@ async def test_cancel_and_reorder(shop: Shop) -> None:
     await ann.wait_for(text="is placed")
     async with shop.uow() as u:
         assert (await u.catalog.by_sku("TEA-3")).stock == 3
-    await ann.send("/orders")
-    history = await ann.wait_for(text="Your orders")
-    await ann.press(button_labels(history)[0])
-    await ann.wait_for(text="Timeline")
-    await ann.press("✖ Cancel order")
-    await ann.wait_for(text="Cancel order #")
-    await ann.press("Yes, cancel it")
+    await cancel_from_orders(ann)
     cancelled = await ann.wait_for(
         lambda m: "cancelled" in m.get("text", "") and "Timeline" in m.get("text", "")
     )
@@ -333,13 +338,7 @@ async def test_cancelling_after_a_receipt_asks_the_shop_instead(shop: Shop) -> N
     number = int(placed["text"].split("#", 1)[1].split(" ", 1)[0])
     await ann.send_photo("my transfer")
     await ann.wait_for(text="receipt is attached")
-    await ann.send("/orders")
-    history = await ann.wait_for(text="Your orders")
-    await ann.press(button_labels(history)[0])
-    await ann.wait_for(text="Timeline")
-    await ann.press("✖ Cancel order")
-    await ann.wait_for(text="Cancel order #")
-    answer = await ann.press("Yes, cancel it")
+    answer = await cancel_from_orders(ann)
     assert answer["show_alert"] and "passed your request on" in answer["text"]
     assert shop.owner is not None
     await shop.owner.wait_for(text=f"The customer asks to cancel order #{number}")
