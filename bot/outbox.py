@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.render import Renderer
 from handlers.staff import keyboards as staff_keyboards
+from shop.orders import starts_unpaid
 from storage.models import OutboxMessage, utcnow
 from storage.uow import UnitOfWork
 
@@ -275,9 +276,9 @@ class OutboxSender:
     def _markup(self, row: OutboxMessage) -> InlineKeyboardMarkup | None:
         if row.kind in {"new_order", "receipt", "payment_recorded"}:
             t = self.renderer.texts(row.language)
-            prepare = (
-                row.kind == "new_order"
-                and row.context.get("payment_method") in self.renderer.config.paid_at_handover
+            method = str(row.context.get("payment_method", ""))
+            prepare = row.kind == "new_order" and starts_unpaid(
+                "pending_payment", method, self.renderer.config
             )
             return staff_keyboards.order_actions(
                 t, int(row.context["number"]), row.context.get("payment_id"), prepare=prepare

@@ -61,13 +61,17 @@ class MoneyToCollect(DomainError):
     code = "money_to_collect"
 
 
+def starts_unpaid(status: str, payment_method: str, config: ShopConfig) -> bool:
+    """An order waiting to be made, paid when the customer gets it (``ShopConfig.paid_at_handover``): it
+    is prepared unpaid, and the money is recorded at handover (``MoneyToCollect``)."""
+    return status == S.pending_payment and payment_method in config.paid_at_handover
+
+
 def _reachable(order: Order, config: ShopConfig) -> list[OrderStatus]:
-    # Pickup orders become ready; delivery orders go out for delivery. Orders paid when the customer
-    # gets them (``ShopConfig.paid_at_handover``) are prepared unpaid; the money is recorded at handover
-    # (``MoneyToCollect``).
+    # Pickup orders become ready; delivery orders go out for delivery.
     skip = S.out_for_delivery if order.fulfilment == "pickup" else S.ready
     options = TRANSITIONS[OrderStatus(order.status)]
-    if order.status == S.pending_payment and order.payment_method in config.paid_at_handover:
+    if starts_unpaid(order.status, order.payment_method, config):
         options = (S.preparing, *options)
     if order.paid_at is None:  # prepared unpaid, to be paid at handover: nothing to refund, only to cancel
         options = tuple(s for s in options if s != S.refunded)

@@ -34,7 +34,7 @@ async def _order_view(
     paid = await payments.order_payments(uow, order.id)
     pending = next((p.id for p in paid if p.status == "pending"), None)
     view = t.page("staff.order", page, order=order, payments=paid, names=await crm.actors(uow, order))
-    prepare = orders.OrderStatus.preparing in orders.allowed_next(order, config) and order.paid_at is None
+    prepare = orders.starts_unpaid(order.status, order.payment_method, config)
     return view.text, keyboards.order_actions(t, order.id, pending, view, prepare=prepare)
 
 
